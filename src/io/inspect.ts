@@ -1,0 +1,84 @@
+/** `egox inspect`: what a checkpoint holds (tensors, dtypes, sizes, files), without reading tensor data. */
+import { Checkpoint, type CheckpointKind } from './checkpoint.ts';
+
+export interface InspectTensor {
+  name: string;
+  dtype: string;
+  shape: number[];
+  bytes: number;
+  file: string;
+}
+
+export interface InspectReport {
+  path: string;
+  kind: CheckpointKind;
+  /** Sorted by name. */
+  tensors: InspectTensor[];
+  metadata: Record<string, string>;
+  warnings: string[];
+  totals: {
+    count: number;
+    bytes: number;
+    /** Bytes per dtype, e.g. { BF16: 123, F32: 456 }. */
+    bytesByDtype: Record<string, number>;
+    /** The safetensors files read. */
+    files: string[];
+  };
+}
+
+export async function inspectCheckpoint(path: string): Promise<InspectReport> {
+  const ckpt = await Checkpoint.open(path);
+  try {
+    const tensors = [...ckpt.tensors.values()]
+      .map((t) => ({ name: t.name, dtype: t.dtype, shape: [...t.shape], bytes: t.byteLength, file: t.file }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const bytesByDtype: Record<string, number> = {};
+    let bytes = 0;
+    for (const t of tensors) {
+      bytesByDtype[t.dtype] = (bytesByDtype[t.dtype] ?? 0) + t.bytes;
+      bytes += t.bytes;
+    }
+    return {
+      path,
+      kind: ckpt.kind,
+      tensors,
+      metadata: { ...ckpt.metadata },
+      warnings: [...ckpt.warnings],
+      totals: { count: tensors.length, bytes, bytesByDtype, files: ckpt.files.map((f) => f.path) },
+    };
+  } finally {
+    await ckpt.close();
+  }
+}
+
+const MiB = 1024 * 1024;
+
+function mib(bytes: number): string {
+  return (bytes / MiB).toFixed(bytes < MiB ? 3 : 1);
+}
+
+/** A plain-text table (name, dtype, shape, MiB, and the file when there are several), then totals. */
+export function formatInspectReport(r: InspectReport): string {
+  const multi = r.totals.files.length > 1;
+  const base = (f: string): string => f.split(/[\\/]/).pop() ?? f;
+  const rows = r.tensors.map((t) => [t.name, t.dtype, `[${t.shape.join(', ')}]`, mib(t.bytes), ...(multi ? [base(t.file)] : [])]);
+  const head = ['name', 'dtype', 'shape', 'MiB', ...(multi ? ['file'] : [])];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (i === 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+
+  const out: string[] = [line(head), line(widths.map((w) => '-'.repeat(w)))];
+  for (const row of rows) out.push(line(row));
+  out.push('');
+  out.push(`${r.totals.count} tensors, ${mib(r.totals.bytes)} MiB in ${r.totals.files.length} file${r.totals.files.length === 1 ? '' : 's'} (${r.path})`);
+  for (const [dtype, b] of Object.entries(r.totals.bytesByDtype).sort()) {
+    out.push(`  ${dtype.padEnd(5)} ${mib(b).padStart(10)} MiB`);
+  }
+  const meta = Object.entries(r.metadata);
+  if (meta.length > 0) {
+    out.push('metadata:');
+    for (const [k, v] of meta) out.push(`  ${k}: ${v.length > 100 ? `${v.slice(0, 97)}...` : v}`);
+  }
+  for (const w of r.warnings) out.push(`warning: ${w}`);
+  return out.join('\n');
+}

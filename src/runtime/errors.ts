@@ -1,0 +1,21 @@
+// Error types of the runtime. The CLI maps `exitCode` to the process exit code:
+// 2 = bad input or environment (one line, no stack), 1 = internal fault.
+
+/** The machine cannot run egox as configured (no adapter, missing feature, bad option). */
+export class EnvironmentError extends Error {
+  readonly exitCode = 2;
+  constructor(message: string) {
+    super(message);
+    this.name = 'EnvironmentError';
+  }
+}
+
+/** A GPU validation/out-of-memory error or device loss, with the kernel that was running. */
+export class GpuError extends Error {
+  readonly exitCode: number;
+  constructor(message: string, readonly kernel?: string, exitCode = 1) {
+    super(kernel ? `${message} (kernel ${kernel})` : message);
+    this.name = 'GpuError';
+    this.exitCode = exitCode;
+  }
+}
