@@ -1,0 +1,43 @@
+// `egox info`: the adapter, its features and the limits egox depends on.
+import type { Command } from 'commander';
+import { openNodeDevice } from '../runtime/node.ts';
+import { runCommand, type GpuOptions } from './run-command.ts';
+
+export function registerInfoCommand(program: Command): void {
+  program
+    .command('info')
+    .description('show the GPU adapter, its features and limits')
+    .option('--adapter <name>', 'adapter name as Dawn lists it (env EGOX_ADAPTER)')
+    .option('--backend <name>', 'vulkan | metal | d3d12 | ... (env EGOX_BACKEND)')
+    .option('--json', 'print one JSON object')
+    .option('--verbose', 'print stacks on errors')
+    .action((opts: GpuOptions & { json?: boolean }) =>
+      runCommand(Boolean(opts.verbose), async (ctx) => {
+        const dev = ctx.own(await openNodeDevice({ adapter: opts.adapter, backend: opts.backend }));
+        const info = {
+          adapter: dev.adapter,
+          backend: opts.backend ?? process.env.EGOX_BACKEND ?? 'default',
+          features: [...dev.features],
+          limits: dev.limits,
+        };
+        if (opts.json) {
+          process.stdout.write(JSON.stringify(info, null, 2) + '\n');
+          return;
+        }
+        const a = dev.adapter;
+        const lines = [
+          `adapter       ${a.description || a.device} (${a.vendor}, ${a.architecture})${a.isFallbackAdapter ? ' [software fallback]' : ''}`,
+          `backend       ${info.backend}`,
+          `features      ${info.features.join(', ') || 'none of shader-f16, subgroups, timestamp-query'}`,
+          `subgroups     ${a.subgroupMinSize ?? '?'}..${a.subgroupMaxSize ?? '?'} lanes`,
+          ...Object.entries(dev.limits).map(([k, v]) => `${k.padEnd(36)} ${formatLimit(k, v)}`),
+        ];
+        process.stdout.write(lines.join('\n') + '\n');
+      }),
+    );
+}
+
+function formatLimit(name: string, v: number): string {
+  if (/Size$/.test(name) && v >= 1024 * 1024) return `${v} (${(v / 1024 / 1024).toFixed(0)} MiB)`;
+  return String(v);
+}

@@ -1,0 +1,21 @@
+// The egox command line. Each command lives in its own module; this file only wires them.
+import { Command } from 'commander';
+import { registerInfoCommand } from './info.ts';
+import { registerInspectCommand } from './inspect.ts';
+
+const program = new Command();
+program
+  .name('egox')
+  .description('EgoX exocentric-to-egocentric video generation on WebGPU')
+  .version('0.1.0')
+  .showHelpAfterError('(egox --help lists the commands)');
+
+registerInfoCommand(program);
+registerInspectCommand(program);
+
+program.exitOverride((err) => {
+  // commander's own usage errors (unknown option, missing argument) are bad input: exit 2.
+  process.exit(err.exitCode === 0 ? 0 : 2);
+});
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,50 @@
+// Runs a command body with egox's exit-code contract: 0 ok; 2 bad input or environment
+// (one line on stderr, no stack unless --verbose); 1 internal fault. Devices opened by the
+// body are destroyed and the process exits explicitly (Dawn would keep it alive).
+
+import type { EgoxDevice } from '../runtime/device.ts';
+
+export interface CommandContext {
+  verbose: boolean;
+  /** Registers a device to destroy when the command ends. */
+  own(dev: EgoxDevice): EgoxDevice;
+}
+
+export async function runCommand(verbose: boolean, body: (ctx: CommandContext) => Promise<void>): Promise<never> {
+  const devices: EgoxDevice[] = [];
+  let code = 0;
+  try {
+    await body({ verbose, own: (d) => (devices.push(d), d) });
+  } catch (e) {
+    code = reportError(e, verbose);
+  }
+  for (const d of devices) {
+    try {
+      d.destroy();
+    } catch {
+      /* already gone */
+    }
+  }
+  process.exit(code);
+}
+
+export function reportError(e: unknown, verbose: boolean): number {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const exitCode = (err as { exitCode?: number }).exitCode === 2 ? 2 : 1;
+  const firstLine = err.message.split('\n')[0];
+  if (exitCode === 2) {
+    process.stderr.write(`egox: ${firstLine}\n`);
+  } else {
+    process.stderr.write(`egox: internal error: ${firstLine}\n`);
+  }
+  if (verbose && err.stack) process.stderr.write(err.stack + '\n');
+  else if (exitCode === 1) process.stderr.write('(run with --verbose for the stack)\n');
+  return exitCode;
+}
+
+/** Options every GPU command takes. */
+export interface GpuOptions {
+  adapter?: string;
+  backend?: string;
+  verbose?: boolean;
+}
