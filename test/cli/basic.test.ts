@@ -1,0 +1,58 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { egox } from '../helpers/cli.ts';
+import { writeSafetensors } from '../../src/io/safetensors-writer.ts';
+
+describe('egox info', () => {
+  it('--json parses and names the adapter', () => {
+    const r = egox(['info', '--json']);
+    expect(r.code).toBe(0);
+    const info = JSON.parse(r.stdout);
+    expect(typeof info.adapter.description).toBe('string');
+    expect(info.adapter.description.length + info.adapter.device.length).toBeGreaterThan(0);
+    expect(info.limits.maxStorageBufferBindingSize).toBeGreaterThan(0);
+    expect(Array.isArray(info.features)).toBe(true);
+    expect(r.stderr).not.toMatch(/artificially reduced/); // Dawn's noise is filtered
+  });
+  it('an unknown backend is a one-line error with exit code 2', () => {
+    const r = egox(['info', '--backend', 'nosuch']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/unknown backend 'nosuch'/);
+  });
+});
+
+describe('egox inspect', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'egox-cli-'));
+  it('lists a good file (exit 0)', async () => {
+    const file = join(dir, 'good.safetensors');
+    await writeSafetensors(file, {
+      'blocks.0.attn1.to_q.weight': { dtype: 'F32', shape: [4, 3], data: new Float32Array(12) },
+      'blocks.0.norm2.bias': { dtype: 'BF16', shape: [4], data: new Uint16Array(4) },
+    });
+    const r = egox(['inspect', file]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/blocks\.0\.attn1\.to_q\.weight\s+F32\s+\[4, 3\]/);
+    const j = JSON.parse(egox(['inspect', file, '--json']).stdout);
+    expect(j.totals.count).toBe(2);
+    expect(j.totals.bytes).toBe(48 + 8);
+  });
+  it('rejects a bad file with one line and exit 2', () => {
+    const file = join(dir, 'bad.safetensors');
+    const header = Buffer.from('{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,64]}}');
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(header.length));
+    writeFileSync(file, Buffer.concat([len, header, Buffer.alloc(16)]));
+    const r = egox(['inspect', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/bad\.safetensors/);
+  });
+  it('a missing file is exit 2', () => {
+    const r = egox(['inspect', join(dir, 'nope.safetensors')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
