@@ -1,0 +1,56 @@
+// Graph ops over the elementwise kernels (src/kernels/elementwise.ts, cast.ts).
+
+import { castProgram } from '../../kernels/cast.ts';
+import { binaryProgram, scaleProgram, type BinaryOp } from '../../kernels/elementwise.ts';
+import type { DType } from '../../runtime/dtype.ts';
+import { numelOf, shapeString } from '../../runtime/tensor.ts';
+import { expectDtype, type GraphBuilder } from '../builder.ts';
+import { GraphError, type Value } from '../ir.ts';
+
+const FLOATS: readonly DType[] = ['f32', 'f16', 'bf16'];
+
+/** a OP b, where b has a's shape or repeats over a's leading elements (b's numel divides a's). */
+export function binaryOp(g: GraphBuilder, op: BinaryOp, a: Value, b: Value, name?: string): Value {
+  const node = name ?? op;
+  expectDtype(node, 'a', a, FLOATS);
+  if (a.dtype !== b.dtype) throw new GraphError(`${node}: dtypes differ (${a.dtype} vs ${b.dtype})`);
+  const n = numelOf(a.shape);
+  const nb = numelOf(b.shape);
+  if (nb === 0 || n % nb !== 0) throw new GraphError(`${node}: b ${shapeString(b.shape)} does not repeat evenly over a ${shapeString(a.shape)}`);
+  const [out] = g.addNode({
+    name,
+    family: op,
+    inputs: [a, b],
+    outputs: [{ shape: a.shape, dtype: a.dtype }],
+    flops: n,
+    lower: ([x, y], [o]) => [{ program: binaryProgram({ op, dtype: a.dtype, numel: n, bNumel: nb }), bindings: [x!, y!, o!] }],
+  });
+  return out!;
+}
+
+/** a * factor + bias (scalars baked into the node). */
+export function scaleOp(g: GraphBuilder, a: Value, factor: number, bias = 0, name?: string): Value {
+  expectDtype(name ?? 'scale', 'a', a, FLOATS);
+  const n = numelOf(a.shape);
+  const [out] = g.addNode({
+    name,
+    family: 'scale',
+    inputs: [a],
+    outputs: [{ shape: a.shape, dtype: a.dtype }],
+    flops: 2 * n,
+    lower: ([x], [o]) => [{ program: scaleProgram({ dtype: a.dtype, numel: n }), bindings: [x!, o!], uniforms: { scale: factor, bias } }],
+  });
+  return out!;
+}
+
+export function castOp(g: GraphBuilder, a: Value, dtype: DType, name?: string): Value {
+  const n = numelOf(a.shape);
+  const [out] = g.addNode({
+    name,
+    family: 'cast',
+    inputs: [a],
+    outputs: [{ shape: a.shape, dtype }],
+    lower: ([x], [o]) => [{ program: castProgram({ from: a.dtype, to: dtype, numel: n }), bindings: [x!, o!] }],
+  });
+  return out!;
+}

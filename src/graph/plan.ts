@@ -1,0 +1,173 @@
+// The execution plan: every buffer a graph run needs, decided before any GPU work. The
+// executor allocates exactly these buffers, and the dry run (no device) reports them, so
+// `egox plan` and a real run agree on peak memory.
+
+import { GraphError, rootOf, valueBytes, type Dispatch, type Graph, type LoweringContext } from './ir.ts';
+import { planSlots, slotSize, type SlotPlan } from './liveness.ts';
+
+export type BufferKind = 'activation' | 'input' | 'output' | 'weight' | 'weight-slot' | 'uniform';
+
+export interface PlannedBuffer {
+  kind: BufferKind;
+  label: string;
+  bytes: number;
+}
+
+export interface PlanOptions {
+  /** Reuse activation buffers by liveness (default true). */
+  reuse?: boolean;
+  /** GPU memory budget; past it, weights are streamed segment by segment. */
+  gpuMemoryBytes?: number;
+  /** Stream weights even if everything would fit (for tests). */
+  forceStreaming?: boolean;
+  /** Adapter facts for lowering; the dry run uses DEFAULT_LOWERING_CONTEXT. */
+  ctx?: LoweringContext;
+}
+
+export interface ExecutionPlan {
+  slots: SlotPlan;
+  dispatches: Dispatch[][]; // per node
+  buffers: PlannedBuffer[];
+  streaming: boolean;
+  /** Segment whose slot holds each streamed weight; resident weights are absent. */
+  streamedSegment: Map<string, number>;
+  /** Byte offset of each streamed weight inside its weight slot. */
+  streamedOffset: Map<string, number>;
+  /** Weight bytes per segment (streamed part only). */
+  segmentWeightBytes: number[];
+  uniformStride: number;
+  totals: {
+    weightBytes: number;
+    residentWeightBytes: number;
+    activationBytes: number;
+    naiveActivationBytes: number;
+    ioBytes: number;
+    uniformBytes: number;
+    peakBytes: number;
+    flops: number;
+    bytesMoved: number;
+    dispatches: number;
+  };
+  perFamily: Map<string, { nodes: number; flops: number; bytes: number }>;
+}
+
+/** What a dry run assumes about the adapter (a typical desktop GPU). */
+export const DEFAULT_LOWERING_CONTEXT: LoweringContext = {
+  features: new Set(['shader-f16', 'subgroups', 'timestamp-query']),
+  limits: {
+    maxStorageBufferBindingSize: 2 ** 31 - 4,
+    maxBufferSize: 2 ** 32 - 4,
+    maxComputeWorkgroupsPerDimension: 65535,
+    maxComputeWorkgroupStorageSize: 32768,
+    maxComputeInvocationsPerWorkgroup: 1024,
+    minUniformBufferOffsetAlignment: 256,
+    minStorageBufferOffsetAlignment: 256,
+  },
+  subgroupSize: 32,
+};
+
+const WEIGHT_ALIGN = 256;
+
+export function planExecution(graph: Graph, options: PlanOptions = {}): ExecutionPlan {
+  const ctx = options.ctx ?? DEFAULT_LOWERING_CONTEXT;
+  const slots = planSlots(graph, options.reuse ?? true);
+  const dispatches = graph.nodes.map((n) => n.lower(ctx));
+  const uniformStride = Math.max(256, ctx.limits.minUniformBufferOffsetAlignment ?? 256);
+  const dispatchCount = dispatches.reduce((s, d) => s + d.length, 0);
+
+  const buffers: PlannedBuffer[] = [];
+  slots.slotBytes.forEach((b, i) => buffers.push({ kind: 'activation', label: `slot${i}`, bytes: b }));
+  for (const [name, v] of graph.inputs) buffers.push({ kind: 'input', label: name, bytes: slotSize(valueBytes(v)) });
+  for (const [name, v] of graph.outputs) buffers.push({ kind: 'output', label: name, bytes: slotSize(valueBytes(v)) });
+  buffers.push({ kind: 'uniform', label: 'uniforms', bytes: Math.max(256, dispatchCount * uniformStride) });
+
+  // Which segments use each weight: a weight used by one segment can be streamed with it.
+  const weightSegments = new Map<string, Set<number>>();
+  for (const node of graph.nodes) {
+    for (const v of node.inputs) {
+      const r = rootOf(v);
+      if (r.kind !== 'weight') continue;
+      let s = weightSegments.get(r.name!);
+      if (!s) weightSegments.set(r.name!, (s = new Set()));
+      s.add(node.segment);
+    }
+  }
+  let weightBytes = 0;
+  for (const v of graph.weights.values()) weightBytes += valueBytes(v);
+  const nonWeightBytes = buffers.reduce((s, b) => s + b.bytes, 0);
+  const budget = options.gpuMemoryBytes ?? Infinity;
+  const streaming = options.forceStreaming === true || nonWeightBytes + weightBytes > budget;
+
+  const streamedSegment = new Map<string, number>();
+  const streamedOffset = new Map<string, number>();
+  const segmentWeightBytes = graph.segmentNames.map(() => 0);
+  let residentWeightBytes = 0;
+  for (const [name, v] of graph.weights) {
+    const segs = weightSegments.get(name);
+    const bytes = valueBytes(v);
+    if (streaming && segs && segs.size === 1) {
+      const seg = [...segs][0]!;
+      const off = Math.ceil(segmentWeightBytes[seg]! / WEIGHT_ALIGN) * WEIGHT_ALIGN;
+      streamedSegment.set(name, seg);
+      streamedOffset.set(name, off);
+      segmentWeightBytes[seg] = off + bytes;
+    } else {
+      buffers.push({ kind: 'weight', label: name, bytes: Math.max(4, Math.ceil(bytes / 4) * 4) });
+      residentWeightBytes += bytes;
+    }
+  }
+  if (streaming) {
+    // Two slots: the next segment's weights upload while the current one computes.
+    const slotBytes = Math.max(256, ...segmentWeightBytes.map((b) => Math.ceil(b / WEIGHT_ALIGN) * WEIGHT_ALIGN));
+    const slotsNeeded = segmentWeightBytes.filter((b) => b > 0).length > 1 ? 2 : 1;
+    for (let i = 0; i < slotsNeeded; i++) buffers.push({ kind: 'weight-slot', label: `weights${i}`, bytes: slotBytes });
+    residentWeightBytes += slotsNeeded * slotBytes;
+  }
+
+  const sum = (k: BufferKind) => buffers.filter((b) => b.kind === k).reduce((s, b) => s + b.bytes, 0);
+  const perFamily = new Map<string, { nodes: number; flops: number; bytes: number }>();
+  let flops = 0;
+  let bytesMoved = 0;
+  for (const n of graph.nodes) {
+    flops += n.flops;
+    bytesMoved += n.bytes;
+    const f = perFamily.get(n.family) ?? { nodes: 0, flops: 0, bytes: 0 };
+    f.nodes++;
+    f.flops += n.flops;
+    f.bytes += n.bytes;
+    perFamily.set(n.family, f);
+  }
+  const peakBytes = buffers.reduce((s, b) => s + b.bytes, 0);
+  if (peakBytes > budget) {
+    throw new GraphError(
+      `the run needs ${gib(peakBytes)} of GPU memory even with weights streamed (activations ${gib(sum('activation'))}, weights ${gib(sum('weight') + sum('weight-slot'))}); budget ${gib(budget)}: raise --gpu-memory or use a smaller input`,
+    );
+  }
+  return {
+    slots,
+    dispatches,
+    buffers,
+    streaming,
+    streamedSegment,
+    streamedOffset,
+    segmentWeightBytes,
+    uniformStride,
+    totals: {
+      weightBytes,
+      residentWeightBytes,
+      activationBytes: sum('activation'),
+      naiveActivationBytes: slots.naiveBytes,
+      ioBytes: sum('input') + sum('output'),
+      uniformBytes: sum('uniform'),
+      peakBytes,
+      flops,
+      bytesMoved,
+      dispatches: dispatchCount,
+    },
+    perFamily,
+  };
+}
+
+export function gib(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+}

@@ -1,0 +1,115 @@
+// The weight store: resolves weights by name in a checkpoint (a safetensors file, a sharded
+// folder, or tensors in memory), checks their shapes, and streams them into GPU buffers in
+// bounded chunks, converting the file's dtype to the storage dtype the kernels want
+// (bf16 files stay bf16; f32 files may become bf16 or f16 on request).
+
+import type { StDtype } from '../io/safetensors-dtype.ts';
+import { storageBytes, type DType } from '../runtime/dtype.ts';
+import { bf16ToF32Bits, f16ToF32Bits, f32BitsToBf16, f32BitsToF16 } from '../runtime/dtype.ts';
+import { shapeString, type Shape } from '../runtime/tensor.ts';
+import { GraphError } from './ir.ts';
+
+/** What the store needs from a checkpoint (src/io's Checkpoint and SafetensorsFile fit it). */
+export interface WeightSource {
+  readonly tensors: ReadonlyMap<string, { dtype: StDtype; shape: number[] }>;
+  chunks(name: string, chunkBytes: number): AsyncIterable<Uint8Array>;
+}
+
+/** Tensors held in memory (tests, generated tiny weights). */
+export class MemoryWeightSource implements WeightSource {
+  readonly tensors = new Map<string, { dtype: StDtype; shape: number[]; bytes: Uint8Array }>();
+
+  set(name: string, dtype: StDtype, shape: Shape, data: ArrayBufferView): this {
+    this.tensors.set(name, { dtype, shape: [...shape], bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+    return this;
+  }
+
+  async *chunks(name: string, chunkBytes: number): AsyncIterable<Uint8Array> {
+    const t = this.tensors.get(name);
+    if (!t) throw new GraphError(`weight '${name}' not in memory source`);
+    for (let p = 0; p < t.bytes.length; p += chunkBytes) yield t.bytes.slice(p, Math.min(t.bytes.length, p + chunkBytes));
+  }
+}
+
+export const WEIGHT_CHUNK_BYTES = 16 * 2 ** 20;
+
+const FLOAT_FILE_TYPES: Partial<Record<StDtype, 'f32' | 'f16' | 'bf16'>> = { F32: 'f32', F16: 'f16', BF16: 'bf16' };
+
+export class WeightStore {
+  constructor(
+    readonly source: WeightSource,
+    /** Names the source by for error messages (a path). */
+    readonly sourceName: string,
+    /** Graph weight name -> checkpoint key (the model's name-mapping table). */
+    private readonly rename: (name: string) => string = (n) => n,
+  ) {}
+
+  /** Checks that a weight exists with the expected element count and a float dtype. */
+  check(name: string, shape: Shape): { key: string; fileDtype: 'f32' | 'f16' | 'bf16' } {
+    const key = this.rename(name);
+    const t = this.source.tensors.get(key);
+    if (!t) throw new GraphError(`weight '${key}' not found in ${this.sourceName}: is this the right model folder or format?`);
+    const fileDtype = FLOAT_FILE_TYPES[t.dtype];
+    if (!fileDtype) throw new GraphError(`weight '${key}' in ${this.sourceName} is ${t.dtype}; egox loads F32, F16 or BF16 weights`);
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    const want = shape.reduce((a, b) => a * b, 1);
+    if (n !== want) {
+      throw new GraphError(`weight '${key}' has shape ${shapeString(t.shape)} in ${this.sourceName}; the model expects ${shapeString(shape)}`);
+    }
+    return { key, fileDtype };
+  }
+
+  /**
+   * Streams a weight's bytes, converted to `dtype` storage, to `write(byteOffset, bytes)`;
+   * chunks are bounded so host memory stays flat however large the tensor.
+   */
+  async stream(name: string, shape: Shape, dtype: DType, write: (offset: number, bytes: Uint8Array) => void | Promise<void>): Promise<void> {
+    const { key, fileDtype } = this.check(name, shape);
+    if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16') throw new GraphError(`weight '${key}': storage dtype ${dtype} is not a float type`);
+    let outOffset = 0;
+    let carry: Uint8Array | null = null; // a partial element split across chunks
+    const inSize = fileDtype === 'f32' ? 4 : 2;
+    for await (let chunk of this.source.chunks(key, WEIGHT_CHUNK_BYTES)) {
+      if (carry) {
+        const joined = new Uint8Array(carry.length + chunk.length);
+        joined.set(carry);
+        joined.set(chunk, carry.length);
+        chunk = joined;
+        carry = null;
+      }
+      // Keep whole pairs of elements so 16-bit output stays word-aligned.
+      const usable = chunk.length - (chunk.length % (inSize * 2));
+      if (usable < chunk.length) carry = chunk.slice(usable);
+      const piece = convert(chunk.subarray(0, usable), fileDtype, dtype);
+      if (piece.length) await write(outOffset, piece);
+      outOffset += piece.length;
+    }
+    if (carry && carry.length) {
+      const padded = new Uint8Array(inSize * 2);
+      padded.set(carry);
+      const total = storageBytes(dtype, shape.reduce((a, b) => a * b, 1));
+      const piece = convert(padded, fileDtype, dtype).subarray(0, total - outOffset);
+      await write(outOffset, piece);
+    }
+  }
+}
+
+/** Converts a whole number of element pairs between float storage formats. */
+export function convert(bytes: Uint8Array, from: 'f32' | 'f16' | 'bf16', to: 'f32' | 'f16' | 'bf16'): Uint8Array {
+  if (from === to) return bytes;
+  const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+  let f32bits: Uint32Array;
+  if (from === 'f32') {
+    f32bits = new Uint32Array(aligned.buffer, aligned.byteOffset, aligned.length / 4);
+  } else {
+    const codes = new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.length / 2);
+    f32bits = new Uint32Array(codes.length);
+    const widen = from === 'bf16' ? bf16ToF32Bits : f16ToF32Bits;
+    for (let i = 0; i < codes.length; i++) f32bits[i] = widen(codes[i]!);
+  }
+  if (to === 'f32') return new Uint8Array(f32bits.buffer, f32bits.byteOffset, f32bits.byteLength);
+  const narrow = to === 'bf16' ? f32BitsToBf16 : f32BitsToF16;
+  const out = new Uint16Array(f32bits.length);
+  for (let i = 0; i < f32bits.length; i++) out[i] = narrow(f32bits[i]!);
+  return new Uint8Array(out.buffer);
+}
