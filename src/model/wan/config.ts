@@ -1,0 +1,123 @@
+// Wan2.1 DiT configurations: the named ones, a diffusers config.json, or inferred from the
+// checkpoint's tensor shapes (reference: wan21-architecture.md section 1).
+
+export interface WanConfig {
+  name: string;
+  dim: number;
+  ffnDim: number;
+  numHeads: number;
+  headDim: number;
+  numLayers: number;
+  inDim: number;
+  outDim: number;
+  textDim: number;
+  /** Text tokens the pipeline pads to (512 for umT5). */
+  textLen: number;
+  /** CLIP feature width for I2V models; null for T2V. */
+  imageDim: number | null;
+  /** Image tokens (257 for CLIP ViT-H/14). */
+  imageLen: number;
+  freqDim: number;
+  eps: number;
+  ropeTheta: number;
+  patch: readonly [number, number, number];
+}
+
+const COMMON = { freqDim: 256, eps: 1e-6, ropeTheta: 10000, patch: [1, 2, 2] as const, textDim: 4096, textLen: 512, imageLen: 257 };
+
+export const WAN_CONFIGS: Readonly<Record<string, WanConfig>> = {
+  'wan2.1-t2v-1.3b': { name: 'wan2.1-t2v-1.3b', ...COMMON, dim: 1536, ffnDim: 8960, numHeads: 12, headDim: 128, numLayers: 30, inDim: 16, outDim: 16, imageDim: null },
+  'wan2.1-i2v-14b': { name: 'wan2.1-i2v-14b', ...COMMON, dim: 5120, ffnDim: 13824, numHeads: 40, headDim: 128, numLayers: 40, inDim: 36, outDim: 16, imageDim: 1280 },
+  // Small enough for tests and the demo on lavapipe; the real structure.
+  tiny: { name: 'tiny', ...COMMON, dim: 64, ffnDim: 128, numHeads: 2, headDim: 32, numLayers: 2, inDim: 36, outDim: 16, textDim: 32, textLen: 16, imageDim: 24, imageLen: 9 },
+};
+
+export class ModelConfigError extends Error {
+  readonly exitCode = 2;
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelConfigError';
+  }
+}
+
+export function namedConfig(name: string): WanConfig {
+  const c = WAN_CONFIGS[name];
+  if (!c) throw new ModelConfigError(`unknown model '${name}': use one of ${Object.keys(WAN_CONFIGS).join(', ')} or a model folder`);
+  return c;
+}
+
+/** Reads the fields of a diffusers transformer/config.json (WanTransformer3DModel). */
+export function configFromDiffusersJson(json: Record<string, unknown>, source: string): WanConfig {
+  const num = (k: string, dflt?: number): number => {
+    const v = json[k] ?? dflt;
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new ModelConfigError(`${source}: field '${k}' is missing or not a number`);
+    return v;
+  };
+  const heads = num('num_attention_heads');
+  const headDim = num('attention_head_dim');
+  const imageDim = json.image_dim == null ? null : num('image_dim');
+  const patch = Array.isArray(json.patch_size) ? (json.patch_size as number[]) : [1, 2, 2];
+  if (patch.join() !== '1,2,2') throw new ModelConfigError(`${source}: patch_size ${JSON.stringify(patch)} is not supported (egox implements (1, 2, 2))`);
+  return {
+    name: `diffusers:${source}`,
+    dim: heads * headDim,
+    ffnDim: num('ffn_dim'),
+    numHeads: heads,
+    headDim,
+    numLayers: num('num_layers'),
+    inDim: num('in_channels'),
+    outDim: num('out_channels'),
+    textDim: num('text_dim', 4096),
+    textLen: 512,
+    imageDim,
+    imageLen: 257,
+    freqDim: num('freq_dim', 256),
+    eps: num('eps', 1e-6),
+    ropeTheta: 10000,
+    patch: [1, 2, 2],
+  };
+}
+
+/** Infers a config from diffusers-named tensor shapes (when no config.json is present). */
+export function configFromShapes(shapes: ReadonlyMap<string, readonly number[]>, source: string, headDim = 128): WanConfig {
+  const get = (k: string) => {
+    const s = shapes.get(k);
+    if (!s) throw new ModelConfigError(`${source}: tensor '${k}' missing; cannot infer the model configuration`);
+    return s;
+  };
+  const pe = get('patch_embedding.weight'); // [dim, in, 1, 2, 2]
+  const dim = pe[0]!;
+  let layers = 0;
+  while (shapes.has(`blocks.${layers}.attn1.to_q.weight`)) layers++;
+  const ffn = get('blocks.0.ffn.net.0.proj.weight')[0]!;
+  const text = get('condition_embedder.text_embedder.linear_1.weight')[1]!;
+  const out = get('proj_out.weight')[0]! / 4;
+  const img = shapes.get('condition_embedder.image_embedder.ff.net.0.proj.weight');
+  const hd = dim % headDim === 0 ? headDim : dim; // tiny models: fall back to one head
+  return {
+    name: `inferred:${source}`,
+    ...COMMON,
+    dim,
+    ffnDim: ffn,
+    numHeads: dim / hd,
+    headDim: hd,
+    numLayers: layers,
+    inDim: pe[1]!,
+    outDim: out,
+    textDim: text,
+    imageDim: img ? img[1]! : null,
+  };
+}
+
+export function paramCount(c: WanConfig): number {
+  const d = c.dim;
+  const lin = (i: number, o: number) => i * o + o;
+  let block = 4 * lin(d, d) + 2 * d; // self-attention + q/k norms
+  block += 4 * lin(d, d) + 2 * d; // cross-attention
+  if (c.imageDim) block += 2 * lin(d, d) + d;
+  block += lin(d, c.ffnDim) + lin(c.ffnDim, d) + 2 * d + 6 * d;
+  let rest = c.inDim * 4 * d + d + lin(c.freqDim, d) + lin(d, d) + lin(d, 6 * d) + lin(c.textDim, d) + lin(d, d);
+  if (c.imageDim) rest += 2 * c.imageDim + lin(c.imageDim, c.imageDim) + lin(c.imageDim, d) + 2 * d;
+  rest += 2 * d + lin(d, 4 * c.outDim);
+  return c.numLayers * block + rest;
+}
