@@ -8,7 +8,7 @@ import { encodeForStorage } from '../runtime/device.ts';
 import { GpuError } from '../runtime/errors.ts';
 import { foldDispatch, packUniforms } from '../runtime/program.ts';
 import { Tensor } from '../runtime/tensor.ts';
-import { GraphError, rootOf, valueBytes, viewOffsetOf, type Graph, type LoweringContext, type Value } from './ir.ts';
+import { GraphError, bindingRef, rootOf, viewOffsetOf, type BindingRef, type Graph, type LoweringContext, type Value } from './ir.ts';
 import { planExecution, type ExecutionPlan, type PlanOptions } from './plan.ts';
 import { Profiler, type ProfileRow } from './profiler.ts';
 import type { WeightStore } from './weights.ts';
@@ -22,7 +22,7 @@ interface CompiledDispatch {
   node: number;
   pipeline: GPUComputePipeline;
   layout: GPUBindGroupLayout;
-  bindings: readonly Value[];
+  bindings: readonly BindingRef[];
   bindGroup: GPUBindGroup;
   grid: [number, number, number];
   uniformOffset: number;
@@ -65,6 +65,7 @@ export class Executor {
       features: dev.features,
       limits: dev.limits,
       subgroupSize: dev.adapter.subgroupMinSize,
+      adapter: dev.adapter,
     };
     if (graph.weights.size > 0 && !weights) throw new GraphError('the graph has weights but no weight store was given');
     for (const [name, v] of graph.weights) weights!.check(name, v.shape); // fail before allocating anything
@@ -155,7 +156,7 @@ export class Executor {
           node: nodeIndex,
           pipeline,
           layout,
-          bindings: d.bindings,
+          bindings: d.bindings.map(bindingRef),
           bindGroup: null as unknown as GPUBindGroup,
           grid,
           uniformOffset: i * stride,
@@ -177,15 +178,16 @@ export class Executor {
     return this.dev.device.createBindGroup({ layout: d.layout, entries, label: d.key });
   }
 
-  private resourceOf(v: Value, d: CompiledDispatch): GPUBufferBinding {
+  private resourceOf(ref: BindingRef, d: CompiledDispatch): GPUBufferBinding {
+    const v = ref.value;
     const root = rootOf(v);
-    const size = Math.max(4, Math.ceil(valueBytes(v) / 4) * 4);
+    const size = ref.byteLength;
     if (size > this.dev.limits.maxStorageBufferBindingSize) {
       throw new GraphError(
         `node '${this.graph.nodes[d.node]!.name}': a ${size}-byte binding exceeds this adapter's maxStorageBufferBindingSize (${this.dev.limits.maxStorageBufferBindingSize})`,
       );
     }
-    const offset = viewOffsetOf(v);
+    const offset = viewOffsetOf(v) + ref.byteOffset;
     switch (root.kind) {
       case 'temp':
         return { buffer: this.buffers.get(`activation:slot${this.plan.slots.slotOf.get(root.id)}`)!, offset, size };
@@ -266,7 +268,7 @@ export class Executor {
   /** Recreates only the bind groups that reference input `v`. */
   private rebind(v: Value): void {
     for (const d of this.dispatches) {
-      if (d.bindings.some((b) => rootOf(b) === v)) d.bindGroup = this.makeBindGroup(d);
+      if (d.bindings.some((b) => rootOf(b.value) === v)) d.bindGroup = this.makeBindGroup(d);
     }
   }
 

@@ -40,11 +40,23 @@ export function viewOffsetOf(v: Value): number {
   return off;
 }
 
-/** One kernel launch a node lowers to: the program and the values bound in its order. */
+/** A window of a value bound to a kernel: bytes [byteOffset, byteOffset + byteLength). */
+export interface BindingRef {
+  value: Value;
+  byteOffset: number;
+  byteLength: number;
+}
+
+/** One kernel launch a node lowers to: the program and what it binds, in binding order. */
 export interface Dispatch {
   program: KernelProgram;
-  bindings: readonly Value[];
+  bindings: readonly (Value | BindingRef)[];
   uniforms?: Readonly<Record<string, number>>;
+}
+
+export function bindingRef(b: Value | BindingRef): BindingRef {
+  if ('value' in b) return b;
+  return { value: b, byteOffset: 0, byteLength: Math.max(4, Math.ceil(valueBytes(b) / 4) * 4) };
 }
 
 /** Adapter facts lowering may specialise on (no device needed: the dry run uses defaults). */
@@ -52,6 +64,8 @@ export interface LoweringContext {
   features: ReadonlySet<string>;
   limits: Readonly<Record<string, number>>;
   subgroupSize?: number;
+  /** The real adapter when lowering for a device (variant choice, tuned tables). */
+  adapter?: import('../runtime/device.ts').AdapterSummary;
 }
 
 export interface Node {

@@ -110,3 +110,30 @@ export function scale(dev: EgoxDevice, a: Tensor, factor: number, bias = 0, out?
   dev.run(scaleProgram({ dtype: a.dtype, numel: a.numel }), [a, y], { scale: factor, bias });
   return y;
 }
+
+/**
+ * out[i] = src[srcOffset + i] for i < count (f32 or 32-bit data): cuts a piece out of a tensor
+ * at an element offset that need not be binding-aligned (e.g. one row of the DiT's [6, dim]
+ * modulation).
+ */
+export function copyRangeProgram(spec: { count: number }): KernelProgram {
+  const n = spec.count;
+  return {
+    name: 'copy',
+    key: `copy-range:n${n}`,
+    workgroupSize: [WG, 1, 1],
+    bindings: [
+      { name: 'src', type: 'u32', access: 'read' },
+      { name: 'out', type: 'u32', access: 'read_write' },
+    ],
+    uniforms: [{ name: 'srcOffset', type: 'u32' }],
+    dispatch: Math.ceil(n / WG),
+    wgsl: `
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = egoxWorkgroupIndex(wid, nwg) * ${WG}u + lid;
+  if (i >= ${n}u) { return; }
+  out[i] = src[params.srcOffset + i];
+}`,
+  };
+}

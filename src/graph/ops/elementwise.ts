@@ -1,7 +1,7 @@
 // Graph ops over the elementwise kernels (src/kernels/elementwise.ts, cast.ts).
 
 import { castProgram } from '../../kernels/cast.ts';
-import { binaryProgram, scaleProgram, type BinaryOp } from '../../kernels/elementwise.ts';
+import { binaryProgram, copyRangeProgram, scaleProgram, type BinaryOp } from '../../kernels/elementwise.ts';
 import type { DType } from '../../runtime/dtype.ts';
 import { numelOf, shapeString } from '../../runtime/tensor.ts';
 import { expectDtype, type GraphBuilder } from '../builder.ts';
@@ -53,4 +53,25 @@ export function castOp(g: GraphBuilder, a: Value, dtype: DType, name?: string): 
     lower: ([x], [o]) => [{ program: castProgram({ from: a.dtype, to: dtype, numel: n }), bindings: [x!, o!] }],
   });
   return out!;
+}
+
+/** Splits a 32-bit tensor along axis 0 into `parts` equal copies (e.g. adaLN's 6 rows). */
+export function splitRowsOp(g: GraphBuilder, x: Value, parts: number, name = 'split'): Value[] {
+  if (x.dtype === 'f16' || x.dtype === 'bf16') throw new GraphError(`${name}: split works on 32-bit tensors, got ${x.dtype}`);
+  const rows = x.shape[0]!;
+  if (rows % parts !== 0) throw new GraphError(`${name}: ${rows} rows do not split into ${parts} parts`);
+  const per = numelOf(x.shape) / parts;
+  const shape = [rows / parts, ...x.shape.slice(1)];
+  const out: Value[] = [];
+  for (let p = 0; p < parts; p++) {
+    const [y] = g.addNode({
+      name: `${name}.${p}`,
+      family: 'copy',
+      inputs: [x],
+      outputs: [{ shape, dtype: x.dtype }],
+      lower: ([xi], [o]) => [{ program: copyRangeProgram({ count: per }), bindings: [xi!, o!], uniforms: { srcOffset: p * per } }],
+    });
+    out.push(y!);
+  }
+  return out;
 }

@@ -5,7 +5,13 @@ import type { BinaryOp } from '../../kernels/elementwise.ts';
 import type { DType } from '../../runtime/dtype.ts';
 import { GraphBuilder } from '../builder.ts';
 import type { Value } from '../ir.ts';
-import { binaryOp, castOp, scaleOp } from './elementwise.ts';
+import { activationOp } from './activation.ts';
+import { binaryOp, castOp, scaleOp, splitRowsOp } from './elementwise.ts';
+import { linearOp, type LinearOptions } from './linear.ts';
+import { normOp, type NormOptions } from './norm.ts';
+
+export type { LinearOptions } from './linear.ts';
+export type { NormOptions } from './norm.ts';
 
 export class ModelGraph extends GraphBuilder {
   add(a: Value, b: Value, name?: string): Value {
@@ -22,5 +28,25 @@ export class ModelGraph extends GraphBuilder {
   }
   cast(a: Value, dtype: DType, name?: string): Value {
     return castOp(this, a, dtype, name);
+  }
+  /** Equal copies of the rows of a 32-bit tensor (axis 0). */
+  split(x: Value, parts: number, name?: string): Value[] {
+    return splitRowsOp(this, x, parts, name);
+  }
+  /** Y = X W^T + b, W [out, in]; fused activation, gated residual, run-time LoRA. */
+  linear(x: Value, w: Value, b: Value | undefined, opts: LinearOptions = {}, name?: string): Value {
+    return linearOp(this, x, w, b, opts, name);
+  }
+  layerNorm(x: Value, opts: NormOptions, name = 'layernorm'): Value {
+    return normOp(this, 'layer', x, opts, name);
+  }
+  rmsNorm(x: Value, weight: Value | undefined, eps: number, name = 'rmsnorm'): Value {
+    return normOp(this, 'rms', x, { eps, weight }, name);
+  }
+  silu(x: Value, name?: string): Value {
+    return activationOp(this, 'silu', x, name);
+  }
+  gelu(x: Value, approximate: 'tanh' | 'none' = 'none', name?: string): Value {
+    return activationOp(this, approximate === 'tanh' ? 'gelu_tanh' : 'gelu_erf', x, name);
   }
 }

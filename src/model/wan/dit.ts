@@ -15,10 +15,10 @@ export interface DitGraphOptions {
   textLen?: number;
   /** Storage dtype of the weights on the GPU (activations stay f32). */
   weightDtype?: DType;
-  /** Build the EgoX geometry-guided attention inputs. */
-  gga?: { egoTokenCols: number } | null;
-  /** LoRA applied at run time (not merged): module name -> rank. */
-  runtimeLora?: ReadonlyMap<string, number>;
+  /** Build the EgoX geometry-guided attention (bias strength lambda, 3 in EgoX). */
+  gga?: { lambda: number } | null;
+  /** LoRA applied at run time (not merged): module name -> rank and scale (strength * alpha / r). */
+  runtimeLora?: ReadonlyMap<string, { rank: number; scale: number }>;
 }
 
 /** Names of the graph's inputs and output (also the tensor names of `egox forward dit`). */
@@ -84,9 +84,11 @@ export class WanDit {
     return this.g.weight(name, shape, dtype);
   }
 
-  /** Weight + optional bias of a Linear(in -> out), PyTorch layout [out, in]. */
+  /** Weight, bias and run-time LoRA (if any) of a Linear(in -> out), PyTorch layout [out, in]. */
   private lin(name: string, inDim: number, outDim: number, bias = true) {
-    return { w: this.w(`${name}.weight`, [outDim, inDim]), b: bias ? this.w(`${name}.bias`, [outDim], 'f32') : undefined, lora: this.options.runtimeLora?.get(name) ? name : undefined };
+    const l = this.options.runtimeLora?.get(name);
+    const lora = l ? { a: this.w(`${name}.lora_A.weight`, [l.rank, inDim]), b: this.w(`${name}.lora_B.weight`, [outDim, l.rank]), scale: l.scale } : undefined;
+    return { w: this.w(`${name}.weight`, [outDim, inDim]), b: bias ? this.w(`${name}.bias`, [outDim], 'f32') : undefined, lora };
   }
 
   private patchEmbed(x: Value): Value {
@@ -142,7 +144,7 @@ export class WanDit {
     const p = `blocks.${i}`;
     // adaLN: (shift1, scale1, gate1, shift2, scale2, gate2) = table + e0
     const mod = g.add(this.w(`${p}.scale_shift_table`, [1, 6 * d], 'f32'), e0, 'modulation');
-    const [shift1, scale1, gate1, shift2, scale2, gate2] = g.split(g.reshape(mod, [6, d]), 0, 6, 'modulation.split');
+    const [shift1, scale1, gate1, shift2, scale2, gate2] = g.split(g.reshape(mod, [6, d]), 6, 'modulation');
 
     // Self-attention with RMS-normed q/k, 3D RoPE, and the optional EgoX bias.
     const n1 = g.layerNorm(h, { eps: c.eps, shift: shift1!, scale: scale1! }, 'norm1');
@@ -151,7 +153,7 @@ export class WanDit {
     const v = this.attnProj(`${p}.attn1.to_v`, n1);
     const rq = g.rope(q, { heads: c.numHeads, headDim: c.headDim, grid: this.grid, theta: c.ropeTheta }, 'rope_q');
     const rk = g.rope(k, { heads: c.numHeads, headDim: c.headDim, grid: this.grid, theta: c.ropeTheta }, 'rope_k');
-    const a = g.attention(rq, rk, v, { heads: c.numHeads, headDim: c.headDim, gga: gga ? { ...gga, lambda: 'input', tokensPerFrame: this.grid.rows * this.grid.cols } : undefined }, 'attn1');
+    const a = g.attention(rq, rk, v, { heads: c.numHeads, headDim: c.headDim, gga: gga ? { ...gga, lambda: this.options.gga!.lambda, tokensPerFrame: this.grid.rows * this.grid.cols } : undefined }, 'attn1');
     const o1 = this.lin(`${p}.attn1.to_out.0`, d, d);
     h = g.linear(a, o1.w, o1.b, { residual: h, gate: gate1!, lora: o1.lora }, 'attn1.to_out');
 
@@ -190,7 +192,7 @@ export class WanDit {
     const c = this.config;
     const g = this.g;
     const mod = g.add(this.w('scale_shift_table', [1, 2 * c.dim], 'f32'), e, 'head.modulation'); // e repeats over both rows
-    const [shift, scale] = g.split(g.reshape(mod, [2, c.dim]), 0, 2, 'head.split');
+    const [shift, scale] = g.split(g.reshape(mod, [2, c.dim]), 2, 'head.modulation');
     const n = g.layerNorm(h, { eps: c.eps, shift: shift!, scale: scale! }, 'head.norm');
     const { w, b } = this.lin('proj_out', c.dim, 4 * c.outDim);
     const y = g.linear(n, w, b, {}, 'proj_out');

@@ -1,0 +1,89 @@
+// Graph ops over the GEMM family: Linear layers (Y = X W^T + b with a fused activation or
+// gated residual), and the run-time LoRA form as two nodes (T = s X A^T, then the main GEMM
+// with [X | T] [W | B]^T) so that T is a planned activation, not a hidden allocation.
+
+import { gemm, type GemmEpilogue } from '../../kernels/gemm.ts';
+import type { DType } from '../../runtime/dtype.ts';
+import { numelOf, shapeString } from '../../runtime/tensor.ts';
+import { expectDtype, type GraphBuilder } from '../builder.ts';
+import { GraphError, type Value } from '../ir.ts';
+import { record } from '../recording.ts';
+import { binaryOp } from './elementwise.ts';
+
+export type LinearActivation = 'none' | 'gelu_tanh' | 'gelu' | 'silu';
+
+export interface LinearOptions {
+  activation?: LinearActivation;
+  /** out = residual + gate * (X W^T + b); without a gate, out = residual + (X W^T + b). */
+  residual?: Value;
+  gate?: Value;
+  /** Run-time LoRA: A [r, K], B [N, r], scale s = strength * alpha / r. */
+  lora?: { a: Value; b: Value; scale: number };
+  outDtype?: DType;
+}
+
+const FLOATS: readonly DType[] = ['f32', 'f16', 'bf16'];
+
+export function linearOp(g: GraphBuilder, x: Value, w: Value, bias: Value | undefined, opts: LinearOptions = {}, name = 'linear'): Value {
+  const K = x.shape[x.shape.length - 1]!;
+  if (w.shape.length !== 2 || w.shape[1] !== K) {
+    throw new GraphError(`${name}: weight ${shapeString(w.shape)} does not match input ${shapeString(x.shape)} (need [out, ${K}])`);
+  }
+  expectDtype(name, 'input', x, FLOATS);
+  expectDtype(name, 'weight', w, FLOATS);
+  const N = w.shape[0]!;
+  const M = numelOf(x.shape) / K;
+  if (bias && (numelOf(bias.shape) !== N || bias.dtype !== 'f32')) throw new GraphError(`${name}: bias must be f32 [${N}], got ${shapeString(bias.shape)} ${bias.dtype}`);
+  const outShape = [...x.shape.slice(0, -1), N];
+  const outDtype = opts.outDtype ?? 'f32';
+  if (opts.gate && !opts.residual) throw new GraphError(`${name}: a gate needs a residual`);
+  if (opts.residual && numelOf(opts.residual.shape) !== M * N) {
+    throw new GraphError(`${name}: residual ${shapeString(opts.residual.shape)} does not match the output ${shapeString(outShape)}`);
+  }
+  if (opts.gate && (numelOf(opts.gate.shape) !== N || opts.gate.dtype !== 'f32')) throw new GraphError(`${name}: gate must be f32 [${N}]`);
+
+  let loraT: Value | undefined;
+  if (opts.lora) {
+    const { a, scale } = opts.lora;
+    const r = a.shape[0]!;
+    if (a.shape.length !== 2 || a.shape[1] !== K) throw new GraphError(`${name}: LoRA A ${shapeString(a.shape)} must be [r, ${K}]`);
+    if (opts.lora.b.shape.length !== 2 || opts.lora.b.shape[0] !== N || opts.lora.b.shape[1] !== r) {
+      throw new GraphError(`${name}: LoRA B ${shapeString(opts.lora.b.shape)} must be [${N}, ${r}]`);
+    }
+    [loraT] = g.addNode({
+      name: `${name}.lora_down`,
+      family: 'gemm',
+      inputs: [x, a],
+      outputs: [{ shape: [M, r], dtype: 'f32' }],
+      flops: 2 * M * r * K,
+      lower: ([xi, ai], [t], ctx) => record(ctx, (dev, T) => void gemm(dev, T(xi!), T(ai!), { alpha: scale, out: T(t!) })),
+    });
+  }
+
+  const gated = Boolean(opts.gate);
+  const epilogue: GemmEpilogue = gated ? 'gated_residual' : activationEpilogue(opts.activation ?? 'none');
+  if (gated && opts.activation && opts.activation !== 'none') throw new GraphError(`${name}: an activation and a gated residual cannot be fused together`);
+  const inputs = [x, w, ...(bias ? [bias] : []), ...(loraT ? [loraT, opts.lora!.b] : []), ...(gated ? [opts.gate!, opts.residual!] : [])];
+  const [y] = g.addNode({
+    name,
+    family: 'gemm',
+    inputs,
+    outputs: [{ shape: outShape, dtype: outDtype }],
+    flops: 2 * M * N * K + (loraT ? 2 * M * N * opts.lora!.a.shape[0]! : 0),
+    lower: (ins, [out], ctx) =>
+      record(ctx, (dev, T) => {
+        let i = 2;
+        const b = bias ? T(ins[i++]!) : undefined;
+        const extraK = loraT ? { t: T(ins[i++]!), b: T(ins[i++]!) } : undefined;
+        const gate = gated ? T(ins[i++]!) : undefined;
+        const residual = gated ? T(ins[i++]!) : undefined;
+        gemm(dev, T(ins[0]!), T(ins[1]!), { bias: b, epilogue, extraK, gate, residual, out: T(out!) });
+      }),
+  });
+  // An ungated residual is a plain add after the GEMM.
+  return opts.residual && !gated ? binaryOp(g, 'add', y!, opts.residual, `${name}.residual`) : y!;
+}
+
+function activationEpilogue(a: LinearActivation): GemmEpilogue {
+  return a === 'gelu' ? 'gelu_erf' : a;
+}

@@ -1,0 +1,55 @@
+// The VAE middle block's attention as graph ops: single-head softmax attention over the pixels
+// of a frame, fed by the channel-major output of the 1x1 qkv conv. The qkv tensor is split
+// into token-major q, k, v, attended, and turned back to channel-major for the 1x1 output
+// projection (which the caller runs with the residual).
+
+import { attentionUniforms, type AttentionSpec } from '../../kernels/attention-common.ts';
+import { attentionSubgroupProgram } from '../../kernels/attention-subgroup.ts';
+import { mergeTokensProgram, splitTokensProgram } from '../../kernels/vae-tokens.ts';
+import { shapeString } from '../../runtime/tensor.ts';
+import { expectDtype, type GraphBuilder } from '../builder.ts';
+import { GraphError, type LoweringContext, type Value } from '../ir.ts';
+
+function attentionProgram(spec: Omit<AttentionSpec, 'variant'>, ctx: LoweringContext) {
+  return attentionSubgroupProgram({ ...spec, variant: 'subgroup', subgroupSize: ctx.subgroupSize ?? 8 });
+}
+
+/** qkv [3C, 1, H, W] (q, k, v stacked on channels) -> attention output [C, 1, H, W]. */
+export function frameAttentionOp(g: GraphBuilder, qkv: Value, opts: { name?: string } = {}): Value {
+  const node = opts.name ?? 'vae-attention';
+  expectDtype(node, 'qkv', qkv, ['f32']);
+  const [c3, frames, h, w] = qkv.shape as [number, number, number, number];
+  if (qkv.shape.length !== 4 || c3 % 3 !== 0) throw new GraphError(`${node}: qkv must be [3C, F, H, W], got ${shapeString(qkv.shape)}`);
+  // Chunked processing reaches the middle with one frame per chunk (4 -> 2 -> 1 in the
+  // encoder, one latent frame in the decoder); the kernel has no frame batch.
+  if (frames !== 1) throw new GraphError(`${node}: one frame per chunk expected at the middle block, got ${frames}`);
+  const c = c3 / 3;
+  if (c % 4 !== 0) throw new GraphError(`${node}: ${c} channels; the attention kernel needs a multiple of 4`);
+  const tokens = h * w;
+  const [q, k, v] = g.addNode({
+    name: `${node}.split`,
+    family: 'vae-tokens',
+    inputs: [qkv],
+    outputs: [0, 1, 2].map(() => ({ shape: [tokens, 1, c], dtype: 'f32' as const })),
+    lower: (ins, outs) => [{ program: splitTokensProgram({ groups: 3, channels: c, tokens }), bindings: [ins[0]!, ...outs] }],
+  });
+  const spec: Omit<AttentionSpec, 'variant'> = { lq: tokens, lk: tokens, heads: 1, headDim: c, dtype: 'f32', outDtype: 'f32' };
+  const [o] = g.addNode({
+    name: node,
+    family: 'attention',
+    inputs: [q!, k!, v!],
+    outputs: [{ shape: [tokens, 1, c], dtype: 'f32' }],
+    flops: 4 * tokens * tokens * c,
+    lower: (ins, outs, ctx) => [
+      { program: attentionProgram(spec, ctx), bindings: [...ins, outs[0]!], uniforms: attentionUniforms(1 / Math.sqrt(c), 0) },
+    ],
+  });
+  const [out] = g.addNode({
+    name: `${node}.merge`,
+    family: 'vae-tokens',
+    inputs: [o!],
+    outputs: [{ shape: [c, 1, h, w], dtype: 'f32' }],
+    lower: (ins, outs) => [{ program: mergeTokensProgram({ channels: c, tokens }), bindings: [ins[0]!, outs[0]!] }],
+  });
+  return out!;
+}
