@@ -7,6 +7,7 @@ import { GraphBuilder } from '../builder.ts';
 import type { Value } from '../ir.ts';
 import { activationOp } from './activation.ts';
 import { binaryOp, castOp, scaleOp, splitRowsOp } from './elementwise.ts';
+import { concatOp, patchifyOp, sliceOp, unpatchifyOp } from './layout.ts';
 import { linearOp, type LinearOptions } from './linear.ts';
 import { normOp, type NormOptions } from './norm.ts';
 
@@ -48,5 +49,18 @@ export class ModelGraph extends GraphBuilder {
   }
   gelu(x: Value, approximate: 'tanh' | 'none' = 'none', name?: string): Value {
     return activationOp(this, approximate === 'tanh' ? 'gelu_tanh' : 'gelu_erf', x, name);
+  }
+  /** Latent [C, F, H, W] -> tokens [F*H/2*W/2, C*4] (patch (1, 2, 2)). */
+  patchify(x: Value, name?: string): Value {
+    return patchifyOp(this, x, name);
+  }
+  unpatchify(tokens: Value, out: { channels: number; frames: number; height: number; width: number }, name?: string): Value {
+    return unpatchifyOp(this, tokens, out, name);
+  }
+  concat(xs: readonly Value[], axis: number, name?: string): Value {
+    return concatOp(this, xs, axis, name);
+  }
+  slice(x: Value, axis: number, start: number, end: number, name?: string): Value {
+    return sliceOp(this, x, axis, start, end, name);
   }
 }

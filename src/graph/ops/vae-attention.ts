@@ -1,11 +1,11 @@
 // The VAE middle block's attention as graph ops: single-head softmax attention over the pixels
 // of a frame, fed by the channel-major output of the 1x1 qkv conv. The qkv tensor is split
-// into token-major q, k, v, attended, and turned back to channel-major for the 1x1 output
+// into token-major q, k, v (gathers), attended, and turned back to channel-major for the 1x1 output
 // projection (which the caller runs with the residual).
 
 import { attentionUniforms, type AttentionSpec } from '../../kernels/attention-common.ts';
 import { attentionSubgroupProgram } from '../../kernels/attention-subgroup.ts';
-import { mergeTokensProgram, splitTokensProgram } from '../../kernels/vae-tokens.ts';
+import { gatherProgram } from '../../kernels/layout.ts';
 import { shapeString } from '../../runtime/tensor.ts';
 import { expectDtype, type GraphBuilder } from '../builder.ts';
 import { GraphError, type LoweringContext, type Value } from '../ir.ts';
@@ -26,12 +26,17 @@ export function frameAttentionOp(g: GraphBuilder, qkv: Value, opts: { name?: str
   const c = c3 / 3;
   if (c % 4 !== 0) throw new GraphError(`${node}: ${c} channels; the attention kernel needs a multiple of 4`);
   const tokens = h * w;
+  // q, k, v [tokens, 1, C]: element (t, c) of part p is qkv channel p * C + c, pixel t.
   const [q, k, v] = g.addNode({
     name: `${node}.split`,
-    family: 'vae-tokens',
+    family: 'layout',
     inputs: [qkv],
     outputs: [0, 1, 2].map(() => ({ shape: [tokens, 1, c], dtype: 'f32' as const })),
-    lower: (ins, outs) => [{ program: splitTokensProgram({ groups: 3, channels: c, tokens }), bindings: [ins[0]!, ...outs] }],
+    lower: (ins, outs) =>
+      outs.map((o, p) => ({
+        program: gatherProgram({ op: 'vae-qkv', dtype: 'f32', outShape: [tokens, c], sources: [{ strides: [1, tokens], offset: p * c * tokens }] }),
+        bindings: [ins[0]!, o],
+      })),
   });
   const spec: Omit<AttentionSpec, 'variant'> = { lq: tokens, lk: tokens, heads: 1, headDim: c, dtype: 'f32', outDtype: 'f32' };
   const [o] = g.addNode({
@@ -46,10 +51,15 @@ export function frameAttentionOp(g: GraphBuilder, qkv: Value, opts: { name?: str
   });
   const [out] = g.addNode({
     name: `${node}.merge`,
-    family: 'vae-tokens',
+    family: 'layout',
     inputs: [o!],
     outputs: [{ shape: [c, 1, h, w], dtype: 'f32' }],
-    lower: (ins, outs) => [{ program: mergeTokensProgram({ channels: c, tokens }), bindings: [ins[0]!, outs[0]!] }],
+    lower: (ins, outs) => [
+      {
+        program: gatherProgram({ op: 'vae-attn-out', dtype: 'f32', outShape: [c, tokens], sources: [{ strides: [1, c], offset: 0 }] }),
+        bindings: [ins[0]!, outs[0]!],
+      },
+    ],
   });
   return out!;
 }
