@@ -1,0 +1,286 @@
+// Layout kernels: exact copies that move elements around. Every op is a "gather": each output
+// element reads one input element at sum_i(o_i * stride_i) + offset of one source, where o is
+// the output coordinate; concat picks the source by the coordinate along its axis. Permute,
+// transpose, slice, concat, patchify and unpatchify are all built on that one kernel.
+// Dims that are contiguous in the output and in every source are merged first, so e.g. the
+// EgoX width concat [16,13,56,98] | [16,13,56,56] runs as a 2-D [11648, 154] gather.
+// Works on raw bits: 32-bit dtypes (f32/i32/u32) one element per thread, 16-bit (f16/bf16) one
+// packed output word (two elements) per thread, so no two threads write the same word.
+
+import { isPacked16, type DType } from '../runtime/dtype.ts';
+import type { KernelProgram } from '../runtime/program.ts';
+import type { EgoxDevice } from '../runtime/device.ts';
+import type { Tensor } from '../runtime/tensor.ts';
+import { shapeString, type Shape } from '../runtime/tensor.ts';
+
+export interface GatherSource {
+  /** Element stride in this source for each output dim (0 for a dim the source lacks). */
+  strides: readonly number[];
+  /** Element offset added to every index. */
+  offset: number;
+}
+
+export interface GatherSpec {
+  /** Name for keys and errors (permute, slice, concat, patchify, ...). */
+  op: string;
+  dtype: DType;
+  outShape: readonly number[];
+  sources: readonly GatherSource[];
+  /**
+   * Concat: the output dim along which the sources follow each other; source k covers
+   * coordinates [starts[k], starts[k+1]) of it (its own coordinate is o - starts[k]).
+   */
+  split?: { axis: number; starts: readonly number[] };
+}
+
+/** Merges dims i, i+1 that are contiguous in every source (never the split axis). */
+function coalesce(spec: GatherSpec): GatherSpec {
+  const shape = [...spec.outShape];
+  const strides = spec.sources.map((s) => [...s.strides]);
+  let axis = spec.split?.axis ?? -1;
+  // Drop size-1 dims (their stride never matters), except the split axis.
+  for (let i = shape.length - 1; i >= 0; i--) {
+    if (shape[i] === 1 && i !== axis && shape.length > 1) {
+      shape.splice(i, 1);
+      for (const s of strides) s.splice(i, 1);
+      if (i < axis) axis--;
+    }
+  }
+  for (let i = shape.length - 2; i >= 0; i--) {
+    if (i === axis || i + 1 === axis) continue;
+    if (strides.every((s) => s[i] === s[i + 1]! * shape[i + 1]!)) {
+      shape[i] = shape[i]! * shape[i + 1]!;
+      shape.splice(i + 1, 1);
+      for (const s of strides) {
+        s[i] = s[i + 1]!;
+        s.splice(i + 1, 1);
+      }
+      if (i + 1 < axis) axis--;
+    }
+  }
+  return {
+    ...spec,
+    outShape: shape,
+    sources: spec.sources.map((s, k) => ({ strides: strides[k]!, offset: s.offset })),
+    split: spec.split ? { axis, starts: spec.split.starts } : undefined,
+  };
+}
+
+const WG = 256;
+
+export function gatherProgram(input: GatherSpec): KernelProgram {
+  if (input.sources.length === 0) throw new Error(`${input.op}: no sources`);
+  for (const s of input.sources) {
+    if (s.strides.length !== input.outShape.length) throw new Error(`${input.op}: source has ${s.strides.length} strides for ${input.outShape.length} dims`);
+  }
+  const spec = coalesce(input);
+  const half = isPacked16(spec.dtype);
+  const numel = spec.outShape.reduce((a, b) => a * b, 1);
+  const nd = spec.outShape.length;
+  // Decompose e into coordinates, last dim fastest.
+  const coords: string[] = [];
+  for (let i = nd - 1; i >= 0; i--) {
+    const d = spec.outShape[i]!;
+    if (i === 0) coords.push(`  let o0 = r;`);
+    else coords.push(`  let o${i} = r % ${d}u; r = r / ${d}u;`);
+  }
+  const indexOf = (s: GatherSource, axisShift?: { axis: number; start: number }) => {
+    const terms = s.strides.map((st, i) => {
+      if (st === 0) return '';
+      const o = axisShift && i === axisShift.axis && axisShift.start ? `(o${i} - ${axisShift.start}u)` : `o${i}`;
+      return st === 1 ? o : `${o} * ${st}u`;
+    });
+    return [...terms.filter((t) => t), `${s.offset}u`].join(' + ');
+  };
+  const load = (k: number, idx: string) => (half ? `((src${k}[(${idx}) >> 1u] >> (((${idx}) & 1u) * 16u)) & 0xffffu)` : `src${k}[${idx}]`);
+  let body: string;
+  if (spec.split) {
+    const { axis, starts } = spec.split;
+    const parts = spec.sources.map((s, k) => {
+      const idx = `i${k}`;
+      const stmt = `let ${idx} = ${indexOf(s, { axis, start: starts[k]! })}; return ${load(k, idx)};`;
+      if (k === spec.sources.length - 1) return `{ ${stmt} }`;
+      return `if (o${axis} < ${starts[k + 1]}u) { ${stmt} }`;
+    });
+    body = parts.join(' else ');
+  } else {
+    body = `let i0 = ${indexOf(spec.sources[0]!)}; return ${load(0, 'i0')};`;
+  }
+  const threads = half ? Math.ceil(numel / 2) : numel;
+  const store = half
+    ? `var hi = 0u;
+  if (2u * i + 1u < ${numel}u) { hi = element(2u * i + 1u); }
+  out[i] = element(2u * i) | (hi << 16u);`
+    : `out[i] = element(i);`;
+  const key = [
+    `${input.op}:${half ? 'b16' : 'b32'}`,
+    `o${spec.outShape.join('x')}`,
+    ...spec.sources.map((s) => `s${s.strides.join(',')}+${s.offset}`),
+    spec.split ? `split${spec.split.axis}@${spec.split.starts.join(',')}` : '',
+  ].join(':');
+  return {
+    name: input.op,
+    key,
+    workgroupSize: [WG, 1, 1],
+    bindings: [
+      ...spec.sources.map((_, k) => ({ name: `src${k}`, type: 'u32', access: 'read' as const })),
+      { name: 'out', type: 'u32', access: 'read_write' as const },
+    ],
+    dispatch: Math.ceil(threads / WG),
+    wgsl: `
+fn element(e: u32) -> u32 {
+  var r = e;
+${coords.join('\n')}
+  ${body}
+}
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = egoxWorkgroupIndex(wid, nwg) * ${WG}u + lid;
+  if (i >= ${threads}u) { return; }
+  ${store}
+}`,
+  };
+}
+
+// ---- launchers ------------------------------------------------------------------------------
+
+/** Row-major element strides of a shape. */
+export function contiguousStrides(shape: Shape): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i]!;
+  }
+  return s;
+}
+
+function outputFor(dev: EgoxDevice, shape: number[], dtype: DType, out: Tensor | undefined, op: string): Tensor {
+  if (!out) return dev.empty(shape, dtype);
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (out.numel !== n || out.dtype !== dtype) throw new Error(`${op}: output ${out.dtype} ${shapeString(out.shape)} must be ${dtype} with ${n} elements ${shapeString(shape)}`);
+  return out;
+}
+
+function checkAxis(axis: number, rank: number, op: string): number {
+  const a = axis < 0 ? axis + rank : axis;
+  if (!Number.isInteger(a) || a < 0 || a >= rank) throw new Error(`${op}: axis ${axis} out of range for rank ${rank}`);
+  return a;
+}
+
+function run(dev: EgoxDevice, spec: GatherSpec, inputs: Tensor[], y: Tensor): Tensor {
+  const limit = dev.limits.maxStorageBuffersPerShaderStage;
+  if (inputs.length + 1 > limit) throw new Error(`${spec.op}: ${inputs.length} inputs exceed this adapter's ${limit - 1}-input limit; concat in steps`);
+  if (y.numel > 0) dev.run(gatherProgram(spec), [...inputs, y]);
+  return y;
+}
+
+/** out[o] = x[o permuted]: out.shape[i] = x.shape[perm[i]]. */
+export function permute(dev: EgoxDevice, x: Tensor, perm: readonly number[], out?: Tensor): Tensor {
+  const r = x.shape.length;
+  if (perm.length !== r || [...perm].sort((a, b) => a - b).some((p, i) => p !== i)) {
+    throw new Error(`permute: [${perm.join(', ')}] is not a permutation of ${r} dims`);
+  }
+  const inStrides = contiguousStrides(x.shape);
+  const outShape = perm.map((p) => x.shape[p]!);
+  const y = outputFor(dev, outShape, x.dtype, out, 'permute');
+  return run(dev, { op: 'permute', dtype: x.dtype, outShape, sources: [{ strides: perm.map((p) => inStrides[p]!), offset: 0 }] }, [x], y);
+}
+
+/** Swaps two dims (a copy). */
+export function transpose(dev: EgoxDevice, x: Tensor, a: number, b: number, out?: Tensor): Tensor {
+  const perm = x.shape.map((_, i) => i);
+  const ia = checkAxis(a, perm.length, 'transpose');
+  const ib = checkAxis(b, perm.length, 'transpose');
+  [perm[ia], perm[ib]] = [perm[ib]!, perm[ia]!];
+  return permute(dev, x, perm, out);
+}
+
+/** Copies x[..., start:end, ...] along `axis`. */
+export function sliceAxis(dev: EgoxDevice, x: Tensor, axis: number, start: number, end: number, out?: Tensor): Tensor {
+  const a = checkAxis(axis, x.shape.length, 'slice');
+  const n = x.shape[a]!;
+  if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= n)) {
+    throw new Error(`slice: [${start}, ${end}) out of range for axis ${a} of ${shapeString(x.shape)}`);
+  }
+  const strides = contiguousStrides(x.shape);
+  const outShape = x.shape.map((d, i) => (i === a ? end - start : d));
+  const y = outputFor(dev, outShape, x.dtype, out, 'slice');
+  return run(dev, { op: 'slice', dtype: x.dtype, outShape, sources: [{ strides, offset: start * strides[a]! }] }, [x], y);
+}
+
+/** Concatenates along `axis`; all other dims and the dtype must agree. */
+export function concat(dev: EgoxDevice, xs: readonly Tensor[], axis: number, out?: Tensor): Tensor {
+  if (xs.length === 0) throw new Error('concat: no tensors');
+  const first = xs[0]!;
+  const a = checkAxis(axis, first.shape.length, 'concat');
+  const starts: number[] = [];
+  let total = 0;
+  for (const t of xs) {
+    const same = t.shape.length === first.shape.length && t.shape.every((d, i) => i === a || d === first.shape[i]);
+    if (!same || t.dtype !== first.dtype) {
+      throw new Error(`concat: ${t.dtype} ${shapeString(t.shape)} does not match ${first.dtype} ${shapeString(first.shape)} outside axis ${a}`);
+    }
+    starts.push(total);
+    total += t.shape[a]!;
+  }
+  const outShape = first.shape.map((d, i) => (i === a ? total : d));
+  const y = outputFor(dev, outShape, first.dtype, out, 'concat');
+  // Empty pieces take no part (a source must cover a non-empty range).
+  const parts = xs.map((t, k) => ({ t, start: starts[k]! })).filter((p) => p.t.shape[a]! > 0);
+  if (parts.length === 0) return y;
+  const spec: GatherSpec = {
+    op: 'concat',
+    dtype: first.dtype,
+    outShape,
+    sources: parts.map((p) => ({ strides: contiguousStrides(p.t.shape), offset: 0 })),
+    split: { axis: a, starts: parts.map((p) => p.start) },
+  };
+  return run(dev, spec, parts.map((p) => p.t), y);
+}
+
+export type Patch = readonly [number, number, number];
+
+/**
+ * Latent [C, F, H, W] -> tokens [F/pt * H/ph * W/pw, C*pt*ph*pw]: tokens in (frame, row, col)
+ * order, col fastest; a token's features in the order of a Conv3d weight [out, C, pt, ph, pw]
+ * flattened (c * pt*ph*pw + kt*ph*pw + kh*pw + kw), so the patch embedding is a GEMM.
+ */
+export function patchify(dev: EgoxDevice, x: Tensor, patch: Patch = [1, 2, 2], out?: Tensor): Tensor {
+  const [C, F, H, W] = x.shape;
+  const [pt, ph, pw] = patch;
+  if (x.shape.length !== 4 || F! % pt || H! % ph || W! % pw) {
+    throw new Error(`patchify: latent ${shapeString(x.shape)} must be [C, F, H, W] with F, H, W divisible by the patch [${patch.join(', ')}]`);
+  }
+  const [Fp, Hp, Wp] = [F! / pt, H! / ph, W! / pw];
+  // View x as [C, Fp, pt, Hp, ph, Wp, pw]; output dims (Fp, Hp, Wp, C, pt, ph, pw).
+  const s = contiguousStrides([C!, Fp, pt, Hp, ph, Wp, pw]);
+  const outShape = [Fp, Hp, Wp, C!, pt, ph, pw];
+  const strides = [s[1]!, s[3]!, s[5]!, s[0]!, s[2]!, s[4]!, s[6]!];
+  const y = outputFor(dev, [Fp * Hp * Wp, C! * pt * ph * pw], x.dtype, out, 'patchify');
+  run(dev, { op: 'patchify', dtype: x.dtype, outShape, sources: [{ strides, offset: 0 }] }, [x], y);
+  return y;
+}
+
+/**
+ * Tokens [Fp*Hp*Wp, pt*ph*pw*C] -> [C, Fp*pt, Hp*ph, Wp*pw] (the DiT head's output): a token's
+ * feature index is (kt*ph*pw + kh*pw + kw) * C + c, c fastest.
+ */
+export function unpatchify(dev: EgoxDevice, tokens: Tensor, grid: readonly [number, number, number], patch: Patch = [1, 2, 2], out?: Tensor): Tensor {
+  const [Fp, Hp, Wp] = grid;
+  const [pt, ph, pw] = patch;
+  const L = tokens.shape[0];
+  const D = tokens.shape[1];
+  const P = pt * ph * pw;
+  if (tokens.shape.length !== 2 || L !== Fp * Hp * Wp || D! % P) {
+    throw new Error(`unpatchify: tokens ${shapeString(tokens.shape)} must be [${Fp * Hp * Wp}, k*${P}] for grid [${grid.join(', ')}] and patch [${patch.join(', ')}]`);
+  }
+  const C = D! / P;
+  // View tokens as [Fp, Hp, Wp, pt, ph, pw, C]; output dims (C, Fp, pt, Hp, ph, Wp, pw).
+  const s = contiguousStrides([Fp, Hp, Wp, pt, ph, pw, C]);
+  const outShape = [C, Fp, pt, Hp, ph, Wp, pw];
+  const strides = [s[6]!, s[0]!, s[3]!, s[1]!, s[4]!, s[2]!, s[5]!];
+  const y = outputFor(dev, [C, Fp * pt, Hp * ph, Wp * pw], tokens.dtype, out, 'unpatchify');
+  run(dev, { op: 'unpatchify', dtype: tokens.dtype, outShape, sources: [{ strides, offset: 0 }] }, [tokens], y);
+  return y;
+}
