@@ -21,6 +21,7 @@ export class GraphBuilder {
   private readonly inputs = new Map<string, Value>();
   private readonly outputs = new Map<string, Value>();
   private readonly weights = new Map<string, Value>();
+  private readonly constants = new Map<string, Float32Array>();
   private readonly segments: string[] = ['main'];
   private scope: string[] = [];
 
@@ -62,6 +63,18 @@ export class GraphBuilder {
     }
     const v = this.newValue(shape, dtype, 'weight', name);
     this.weights.set(name, v);
+    return v;
+  }
+
+  /**
+   * A constant computed on the host (e.g. RoPE angle tables): a weight whose values the graph
+   * carries; the same name twice returns the same value (the data must then be equal).
+   */
+  constant(name: string, shape: Shape, data: Float32Array, dtype: DType = 'f32'): Value {
+    const key = `const:${name}`;
+    if (data.length !== numelOf(shape)) throw new GraphError(`constant '${name}': ${data.length} values for ${shapeString(shape)}`);
+    const v = this.weight(key, shape, dtype);
+    this.constants.set(key, data);
     return v;
   }
 
@@ -120,6 +133,7 @@ export class GraphBuilder {
       inputs: new Map(this.inputs),
       outputs: new Map(this.outputs),
       weights: new Map(this.weights),
+      constants: new Map(this.constants),
       segmentNames: [...this.segments],
     };
   }

@@ -67,8 +67,8 @@ export class Executor {
       subgroupSize: dev.adapter.subgroupMinSize,
       adapter: dev.adapter,
     };
-    if (graph.weights.size > 0 && !weights) throw new GraphError('the graph has weights but no weight store was given');
-    for (const [name, v] of graph.weights) weights!.check(name, v.shape); // fail before allocating anything
+    if (graph.weights.size > graph.constants.size && !weights) throw new GraphError('the graph has weights but no weight store was given');
+    for (const [name, v] of graph.weights) if (!graph.constants.has(name)) weights!.check(name, v.shape); // fail before allocating anything
     const plan = planExecution(graph, { ...options, ctx });
     const exec = new Executor(dev, graph, plan, weights, Boolean(options.profile));
     exec.allocate();
@@ -232,6 +232,13 @@ export class Executor {
   private async uploadWeight(name: string, v: Value, buffer: GPUBuffer, base: number): Promise<void> {
     let since = 0;
     const queue = this.dev.device.queue;
+    const constant = this.graph.constants.get(name);
+    if (constant) {
+      const bytes = encodeForStorage(constant, v.dtype);
+      const padded = bytes.length % 4 === 0 ? bytes : padTo4(bytes);
+      queue.writeBuffer(buffer, base, padded.buffer, padded.byteOffset, padded.length);
+      return;
+    }
     await this.weights!.stream(name, v.shape, v.dtype, async (offset, bytes) => {
       const padded = bytes.length % 4 === 0 ? bytes : padTo4(bytes);
       queue.writeBuffer(buffer, base + offset, padded.buffer, padded.byteOffset, padded.length);

@@ -104,5 +104,7 @@ export interface Graph {
   readonly inputs: ReadonlyMap<string, Value>;
   readonly outputs: ReadonlyMap<string, Value>;
   readonly weights: ReadonlyMap<string, Value>;
+  /** Weights whose values the graph carries itself (RoPE tables...), by weight name. */
+  readonly constants: ReadonlyMap<string, Float32Array>;
   readonly segmentNames: readonly string[];
 }

@@ -6,6 +6,7 @@ import type { DType } from '../../runtime/dtype.ts';
 import { GraphBuilder } from '../builder.ts';
 import type { Value } from '../ir.ts';
 import { activationOp } from './activation.ts';
+import { attentionOp, ropeOp, type AttentionOptions, type RopeOpOptions } from './attention.ts';
 import { binaryOp, castOp, scaleOp, splitRowsOp } from './elementwise.ts';
 import { concatOp, patchifyOp, sliceOp, unpatchifyOp } from './layout.ts';
 import { linearOp, type LinearOptions } from './linear.ts';
@@ -13,6 +14,7 @@ import { normOp, type NormOptions } from './norm.ts';
 
 export type { LinearOptions } from './linear.ts';
 export type { NormOptions } from './norm.ts';
+export type { AttentionOptions, RopeOpOptions } from './attention.ts';
 
 export class ModelGraph extends GraphBuilder {
   add(a: Value, b: Value, name?: string): Value {
@@ -62,5 +64,13 @@ export class ModelGraph extends GraphBuilder {
   }
   slice(x: Value, axis: number, start: number, end: number, name?: string): Value {
     return sliceOp(this, x, axis, start, end, name);
+  }
+  /** softmax(q k^T * scale [+ EgoX bias]) v over [L, heads x headDim] projections. */
+  attention(q: Value, k: Value, v: Value, opts: AttentionOptions, name?: string): Value {
+    return attentionOp(this, q, k, v, opts, name);
+  }
+  /** Wan's 3D RoPE on [L, heads x headDim]. */
+  rope(x: Value, opts: RopeOpOptions, name?: string): Value {
+    return ropeOp(this, x, opts, name);
   }
 }

@@ -3,15 +3,18 @@
 // into token-major q, k, v (gathers), attended, and turned back to channel-major for the 1x1 output
 // projection (which the caller runs with the residual).
 
-import { attentionUniforms, type AttentionSpec } from '../../kernels/attention-common.ts';
-import { attentionSubgroupProgram } from '../../kernels/attention-subgroup.ts';
+import { attentionProgram, attentionTileQueries, type AttentionShape, type AttentionSpec } from '../../kernels/attention.ts';
+import { attentionUniformValues } from '../../kernels/attention-common.ts';
 import { gatherProgram } from '../../kernels/layout.ts';
 import { shapeString } from '../../runtime/tensor.ts';
 import { expectDtype, type GraphBuilder } from '../builder.ts';
 import { GraphError, type LoweringContext, type Value } from '../ir.ts';
 
-function attentionProgram(spec: Omit<AttentionSpec, 'variant'>, ctx: LoweringContext) {
-  return attentionSubgroupProgram({ ...spec, variant: 'subgroup', subgroupSize: ctx.subgroupSize ?? 8 });
+/** The attention kernel's variant for an adapter: lane-shared keys on CPU-like small fixed subgroups. */
+function attentionSpecFor(headDim: number, ctx: LoweringContext): AttentionSpec {
+  const sg = ctx.subgroupSize;
+  const cpuLike = ctx.features.has('subgroups') && sg !== undefined && sg <= 16;
+  return { headDim, dtype: 'f32', outDtype: 'f32', variant: cpuLike ? 'subgroup' : 'flash', subgroupSize: cpuLike ? sg : undefined };
 }
 
 /** qkv [3C, 1, H, W] (q, k, v stacked on channels) -> attention output [C, 1, H, W]. */
@@ -38,16 +41,18 @@ export function frameAttentionOp(g: GraphBuilder, qkv: Value, opts: { name?: str
         bindings: [ins[0]!, o],
       })),
   });
-  const spec: Omit<AttentionSpec, 'variant'> = { lq: tokens, lk: tokens, heads: 1, headDim: c, dtype: 'f32', outDtype: 'f32' };
+  const shape: AttentionShape = { lq: tokens, lk: tokens, heads: 1 };
   const [o] = g.addNode({
     name: node,
     family: 'attention',
     inputs: [q!, k!, v!],
     outputs: [{ shape: [tokens, 1, c], dtype: 'f32' }],
     flops: 4 * tokens * tokens * c,
-    lower: (ins, outs, ctx) => [
-      { program: attentionProgram(spec, ctx), bindings: [...ins, outs[0]!], uniforms: attentionUniforms(1 / Math.sqrt(c), 0) },
-    ],
+    lower: (ins, outs, ctx) => {
+      const spec = attentionSpecFor(c, ctx);
+      const uniforms = attentionUniformValues(spec, shape, attentionTileQueries(spec), 1 / Math.sqrt(c), 1);
+      return [{ program: attentionProgram(spec, shape), bindings: [...ins, outs[0]!], uniforms }];
+    },
   });
   const [out] = g.addNode({
     name: `${node}.merge`,

@@ -15,8 +15,11 @@ export interface DitGraphOptions {
   textLen?: number;
   /** Storage dtype of the weights on the GPU (activations stay f32). */
   weightDtype?: DType;
-  /** Build the EgoX geometry-guided attention (bias strength lambda, 3 in EgoX). */
-  gga?: { lambda: number } | null;
+  /**
+   * Build the EgoX geometry-guided attention: bias strength lambda (3 in EgoX) for the ego
+   * queries, which are the last `egoLatentCols` latent columns (56 of 154 in EgoX).
+   */
+  gga?: { lambda: number; egoLatentCols: number } | null;
   /** LoRA applied at run time (not merged): module name -> rank and scale (strength * alpha / r). */
   runtimeLora?: ReadonlyMap<string, { rank: number; scale: number }>;
 }
@@ -29,7 +32,6 @@ export const DIT_IO = {
   clip: 'clip',
   ggaQueryDirs: 'gga_query_dirs',
   ggaKeyDirs: 'gga_key_dirs',
-  ggaIsEgo: 'gga_is_ego',
   output: 'out',
 } as const;
 
@@ -62,7 +64,6 @@ export class WanDit {
       ? {
           queryDirs: g.input(io.ggaQueryDirs, [this.tokens, 3], 'f32'),
           keyDirs: g.input(io.ggaKeyDirs, [this.grid.frames, this.tokens, 3], 'f32'),
-          isEgo: g.input(io.ggaIsEgo, [this.tokens], 'u32'),
         }
       : null;
 
@@ -94,7 +95,7 @@ export class WanDit {
   private patchEmbed(x: Value): Value {
     const c = this.config;
     const tokens = this.g.patchify(x); // [L, C_in * 4], channel order (c, ph, pw)
-    const { b } = this.lin('patch_embedding', c.inDim * 4, c.dim);
+    const b = this.w('patch_embedding.bias', [c.dim], 'f32');
     const w = this.g.reshape(this.w('patch_embedding.weight', [c.dim, c.inDim, 1, 2, 2]), [c.dim, c.inDim * 4]);
     return this.g.linear(tokens, w, b, {}, 'patch_embedding');
   }
@@ -136,7 +137,7 @@ export class WanDit {
     e0: Value,
     ctxText: Value,
     ctxImage: Value | null,
-    gga: { queryDirs: Value; keyDirs: Value; isEgo: Value } | null,
+    gga: { queryDirs: Value; keyDirs: Value } | null,
   ): Value {
     const c = this.config;
     const g = this.g;
@@ -153,7 +154,7 @@ export class WanDit {
     const v = this.attnProj(`${p}.attn1.to_v`, n1);
     const rq = g.rope(q, { heads: c.numHeads, headDim: c.headDim, grid: this.grid, theta: c.ropeTheta }, 'rope_q');
     const rk = g.rope(k, { heads: c.numHeads, headDim: c.headDim, grid: this.grid, theta: c.ropeTheta }, 'rope_k');
-    const a = g.attention(rq, rk, v, { heads: c.numHeads, headDim: c.headDim, gga: gga ? { ...gga, lambda: this.options.gga!.lambda, tokensPerFrame: this.grid.rows * this.grid.cols } : undefined }, 'attn1');
+    const a = g.attention(rq, rk, v, { heads: c.numHeads, headDim: c.headDim, gga: gga ? { ...gga, ...this.egoGrid() } : undefined }, 'attn1');
     const o1 = this.lin(`${p}.attn1.to_out.0`, d, d);
     h = g.linear(a, o1.w, o1.b, { residual: h, gate: gate1!, lora: o1.lora }, 'attn1.to_out');
 
@@ -177,6 +178,13 @@ export class WanDit {
     const f2 = this.lin(`${p}.ffn.net.2`, c.ffnDim, d);
     const f = g.linear(n3, f0.w, f0.b, { activation: 'gelu_tanh' }, 'ffn.0');
     return g.linear(f, f2.w, f2.b, { residual: h, gate: gate2! }, 'ffn.2');
+  }
+
+  private egoGrid() {
+    const o = this.options.gga!;
+    const egoTokenCols = o.egoLatentCols / 2;
+    if (!Number.isInteger(egoTokenCols) || egoTokenCols > this.grid.cols) throw new Error(`gga: ${o.egoLatentCols} ego latent columns do not fit the grid`);
+    return { lambda: o.lambda, tokensPerFrame: this.grid.rows * this.grid.cols, gridWidth: this.grid.cols, egoColStart: this.grid.cols - egoTokenCols };
   }
 
   /** Linear projection (+ LoRA when run-time fused) with an optional RMSNorm over the full dim. */

@@ -1,0 +1,56 @@
+// Dry-run planning of an EgoX DiT run (no device): peak GPU bytes and FLOPs of the 14B model
+// at EgoX's resolution, fully resident or with weights streamed under a memory budget.
+
+import type { DType } from '../../runtime/dtype.ts';
+import { planExecution, type ExecutionPlan } from '../../graph/plan.ts';
+import type { WanConfig } from './config.ts';
+import { WanDit } from './dit.ts';
+
+export interface DitRunPlanOptions {
+  config: WanConfig;
+  /** Ego and exo frame sizes in pixels (height x width). */
+  ego: { height: number; width: number };
+  exo: { height: number; width: number } | null;
+  frames: number;
+  steps: number;
+  /** Classifier-free guidance doubles the forwards per step. */
+  cfg: boolean;
+  gga: boolean;
+  weightDtype: DType;
+  gpuMemoryBytes?: number;
+}
+
+export interface DitRunPlan {
+  latentShape: [number, number, number, number];
+  tokens: number;
+  plan: ExecutionPlan;
+  flopsPerForward: number;
+  forwardsPerRun: number;
+  flopsPerRun: number;
+}
+
+export function latentShapeFor(o: Pick<DitRunPlanOptions, 'config' | 'ego' | 'exo' | 'frames'>): [number, number, number, number] {
+  if ((o.frames - 1) % 4 !== 0) throw Object.assign(new Error(`--frames ${o.frames}: the Wan VAE needs 1 + 4k frames (e.g. 49)`), { exitCode: 2 });
+  for (const [what, s] of [['ego', o.ego], ['exo', o.exo]] as const) {
+    if (s && (s.height % 16 !== 0 || s.width % 16 !== 0)) throw Object.assign(new Error(`--${what} ${s.height}x${s.width}: sizes must be multiples of 16`), { exitCode: 2 });
+  }
+  if (o.exo && o.exo.height !== o.ego.height) throw Object.assign(new Error(`--ego and --exo must have the same height (EgoX concatenates them along width)`), { exitCode: 2 });
+  const width = o.ego.width + (o.exo?.width ?? 0);
+  return [o.config.inDim, (o.frames - 1) / 4 + 1, o.ego.height / 8, width / 8];
+}
+
+export function planDitRun(o: DitRunPlanOptions): DitRunPlan {
+  const latentShape = latentShapeFor(o);
+  const dit = new WanDit(o.config, { latentShape, weightDtype: o.weightDtype, gga: o.gga ? { lambda: 3, egoLatentCols: o.ego.width / 8 } : null });
+  const graph = dit.build();
+  const plan = planExecution(graph, { gpuMemoryBytes: o.gpuMemoryBytes });
+  const forwardsPerRun = o.steps * (o.cfg ? 2 : 1);
+  return {
+    latentShape,
+    tokens: dit.tokens,
+    plan,
+    flopsPerForward: plan.totals.flops,
+    forwardsPerRun,
+    flopsPerRun: plan.totals.flops * forwardsPerRun,
+  };
+}
