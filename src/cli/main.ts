@@ -2,6 +2,8 @@
 import { Command } from 'commander';
 import { registerInfoCommand } from './info.ts';
 import { registerInspectCommand } from './inspect.ts';
+import { registerPlanCommand } from './plan.ts';
+import { registerForwardCommand } from './forward.ts';
 
 const program = new Command();
 program
@@ -12,6 +14,8 @@ program
 
 registerInfoCommand(program);
 registerInspectCommand(program);
+registerPlanCommand(program);
+registerForwardCommand(program);
 
 program.exitOverride((err) => {
   // commander's own usage errors (unknown option, missing argument) are bad input: exit 2.

@@ -41,7 +41,7 @@ export class WeightStore {
     /** Names the source by for error messages (a path). */
     readonly sourceName: string,
     /** Graph weight name -> checkpoint key (the model's name-mapping table). */
-    private readonly rename: (name: string) => string = (n) => n,
+    readonly rename: (name: string) => string = (n) => n,
   ) {}
 
   /** Checks that a weight exists with the expected element count and a float dtype. */

@@ -58,3 +58,55 @@ describe('Wan DiT vs the PyTorch reference (f32)', () => {
 });
 
 export { readF32Tensors };
+
+describe('LoRA adapters (run-time fused) vs the reference (merged)', () => {
+  for (const fmt of ['peft', 'kohya', 'original']) {
+    it(`${fmt} format`, { timeout: 900_000 }, async () => {
+      const { readFileSync } = await import('node:fs');
+      const meta = JSON.parse(readFileSync(`${DIT_GOLDEN}/lora_${fmt}.json`, 'utf8'));
+      const c = await loadDitCase('i2v_square');
+      const io = await readF32Tensors(`${DIT_GOLDEN}/${meta.io}`);
+      const { attachLora } = await import('../../src/model/wan/lora-load.ts');
+      const dev = await device();
+      const ckpt = await openWanCheckpoint(`${DIT_GOLDEN}/${c.json.weights}`, { config: c.config });
+      const lora = await attachLora(ckpt, `${DIT_GOLDEN}/${meta.adapter}`, { strength: meta.strength });
+      expect(lora.parsed.format).toBe(fmt === 'peft' ? 'diffusers' : fmt);
+      expect(lora.runtimeLora.size).toBe(meta.targets.length);
+      const x = io.get('x')!;
+      const dit = new WanDit(c.config, { latentShape: x.shape as [number, number, number, number], runtimeLora: lora.runtimeLora });
+      const exec = await Executor.create(dev, dit.build(), lora.store);
+      await exec.run({
+        [DIT_IO.latents]: x.data,
+        [DIT_IO.timestepEmbedding]: timestepEmbedding(io.get('timestep')!.data[0]!, c.config.freqDim),
+        [DIT_IO.context]: io.get('context')!.data,
+        [DIT_IO.clip]: io.get('clip')!.data,
+      });
+      const got = await exec.read(DIT_IO.output);
+      exec.destroy();
+      await lora.close();
+      expect(relL2(got, io.get('out')!.data)).toBeLessThan(1e-4);
+      // and the adapter matters: the base output is far away
+      expect(relL2(got, c.io.get('out')!.data)).toBeGreaterThan(1e-2);
+    });
+  }
+
+  it('reports adapter keys that match nothing', async () => {
+    const { writeSafetensors } = await import('../../src/io/safetensors-writer.ts');
+    const { mkdtempSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { attachLora } = await import('../../src/model/wan/lora-load.ts');
+    const c = await loadDitCase('i2v_square');
+    const bad = join(mkdtempSync(join(tmpdir(), 'egox-lora-')), 'bad.safetensors');
+    await writeSafetensors(bad, {
+      'transformer.blocks.0.attn1.to_q.lora_A.weight': { dtype: 'F32', shape: [4, 48], data: new Float32Array(192) },
+      'transformer.blocks.0.attn1.to_q.lora_B.weight': { dtype: 'F32', shape: [48, 4], data: new Float32Array(192) },
+      'transformer.blocks.7.attn1.to_qq.lora_A.weight': { dtype: 'F32', shape: [4, 48], data: new Float32Array(192) },
+    });
+    const ckpt = await openWanCheckpoint(`${DIT_GOLDEN}/${c.json.weights}`, { config: c.config });
+    await expect(attachLora(ckpt, bad)).rejects.toThrow(/1 adapter key\(s\) match no module of the model \(transformer\.blocks\.7\.attn1\.to_qq\.lora_A\.weight\)/);
+    const lenient = await attachLora(ckpt, bad, { lenient: true });
+    expect(lenient.parsed.unmatched).toEqual(['transformer.blocks.7.attn1.to_qq.lora_A.weight']);
+    await lenient.close();
+  });
+});

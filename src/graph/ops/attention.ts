@@ -2,12 +2,11 @@
 // geometry bias, and Wan's 3D RoPE (angle tables computed on the host in float64 and carried
 // by the graph as a constant).
 
-import { attentionUniformValues, type AttentionSpec, type AttentionShape } from '../../kernels/attention-common.ts';
-import { attentionSubgroupProgram, subgroupTileQueries } from '../../kernels/attention-subgroup.ts';
+import { attention } from '../../kernels/attention.ts';
 import { rope, ropeTableLength, ropeTableValues, type RopeGrid } from '../../kernels/rope.ts';
 import { shapeString } from '../../runtime/tensor.ts';
 import type { GraphBuilder } from '../builder.ts';
-import { GraphError, type LoweringContext, type Value } from '../ir.ts';
+import { GraphError, type Value } from '../ir.ts';
 import { record } from '../recording.ts';
 
 export interface AttentionOptions {
@@ -48,34 +47,15 @@ export function attentionOp(g: GraphBuilder, q: Value, k: Value, v: Value, o: At
     inputs,
     outputs: [{ shape: [lq, hd], dtype: 'f32' }],
     flops: 4 * lq * lk * hd,
-    lower: (ins, [y], ctx) => {
-      const spec = attentionSpecFor(ctx, o.headDim, q.dtype, Boolean(gga), (gga?.lambda ?? 0) > 1);
-      const shape: AttentionShape = {
-        lq,
-        lk,
-        heads: o.heads,
-        ego: gga ? { tokensPerFrame: gga.tokensPerFrame, gridWidth: gga.gridWidth, egoColStart: gga.egoColStart, frames: gga.keyDirs.shape[0]! } : undefined,
-      };
-      const program = attentionSubgroupProgram(spec, shape);
-      const uniforms = attentionUniformValues(shape, subgroupTileQueries(spec), scale, gga?.lambda ?? 0);
-      return [{ program, bindings: [...ins, y!], uniforms }];
-    },
+    lower: (ins, [y], ctx) =>
+      record(ctx, (dev, T) => {
+        const egoBias = gga
+          ? { qdir: T(ins[3]!), kdir: T(ins[4]!), lambda: gga.lambda, tokensPerFrame: gga.tokensPerFrame, gridWidth: gga.gridWidth, egoColStart: gga.egoColStart }
+          : undefined;
+        attention(dev, T(ins[0]!), T(ins[1]!), T(ins[2]!), { heads: o.heads, scale, egoBias, out: T(y!) });
+      }),
   });
   return out!;
-}
-
-function attentionSpecFor(ctx: LoweringContext, headDim: number, dtype: string, bias: boolean, lambdaAboveOne: boolean): AttentionSpec {
-  if (!ctx.features.has('subgroups') || !ctx.subgroupSize) {
-    throw new GraphError('attention needs the subgroups feature on this adapter (the workgroup-tiled variant is not available yet)');
-  }
-  return {
-    headDim,
-    dtype: dtype as AttentionSpec['dtype'],
-    outDtype: 'f32',
-    egoBias: bias ? { lambdaAboveOne } : undefined,
-    variant: 'subgroup',
-    subgroupSize: ctx.subgroupSize,
-  };
 }
 
 export interface RopeOpOptions {

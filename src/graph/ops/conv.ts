@@ -3,6 +3,7 @@
 // frame. Activations are f32 [C, F, H, W]; weights keep PyTorch's layout in f32/f16/bf16.
 
 import { convGeometry, convProgram, DEFAULT_WGTILE, type ConvPadding, type ConvShapeSpec, type ConvVariant } from '../../kernels/conv.ts';
+import { convLoopUniforms } from '../../kernels/conv-spec.ts';
 import { shapeString, type Shape } from '../../runtime/tensor.ts';
 import { expectDtype, expectShape, type GraphBuilder } from '../builder.ts';
 import { GraphError, type Value } from '../ir.ts';
@@ -12,10 +13,11 @@ export interface ConvOpOptions {
   /** Added after the bias; shaped like the output. */
   residual?: Value;
   /**
-   * Kernel variant; default the workgroup-tiled one (GPUs). Model code passes the register-tile
-   * variant on CPU adapters (conv.ts's isCpuAdapter): the choice is made when the graph is built.
+   * Kernel variant, or a rule choosing it per conv; default the workgroup-tiled one (GPUs).
+   * Model code passes conv.ts's defaultConvVariant for its device: the choice is made when
+   * the graph is built (lowering sees no adapter).
    */
-  variant?: ConvVariant;
+  variant?: ConvVariant | ((spec: ConvShapeSpec) => ConvVariant);
 }
 
 export interface Conv3dOpOptions extends ConvOpOptions {
@@ -67,14 +69,15 @@ function addConvNode(g: GraphBuilder, family: string, spec: ConvShapeSpec, x: Va
   inputs.push(w);
   if (b) inputs.push(b);
   if (o.residual) inputs.push(o.residual);
-  const variant = o.variant ?? DEFAULT_WGTILE;
+  const variant = typeof o.variant === 'function' ? o.variant(spec) : (o.variant ?? DEFAULT_WGTILE);
+  const uniforms = convLoopUniforms(spec);
   const [out] = g.addNode({
     name: o.name,
     family,
     inputs,
     outputs: [{ shape: outShape, dtype: 'f32' }],
     flops: geo.flops,
-    lower: (ins, outs) => [{ program: convProgram({ ...spec, variant }), bindings: [...ins, outs[0]!] }],
+    lower: (ins, outs) => [{ program: convProgram({ ...spec, variant }), bindings: [...ins, outs[0]!], uniforms }],
   });
   return out!;
 }

@@ -1,0 +1,9 @@
+// `egox forward <network>`: one network on tensors from a file.
+import type { Command } from 'commander';
+import { registerDitForward } from './forward-dit.ts';
+
+export function registerForwardCommand(program: Command): Command {
+  const forward = program.command('forward').description('run one network on tensors from a safetensors file (for checking against a reference)');
+  registerDitForward(forward);
+  return forward;
+}

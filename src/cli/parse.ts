@@ -1,0 +1,29 @@
+// Parsing of CLI values, each failure a one-line usage error (exit 2).
+
+export class UsageError extends Error {
+  readonly exitCode = 2;
+}
+
+/** '448x784' -> {height: 448, width: 784}. */
+export function parseSize(s: string, option: string): { height: number; width: number } {
+  const m = /^(\d+)x(\d+)$/.exec(s.trim());
+  if (!m) throw new UsageError(`${option} '${s}': expected HEIGHTxWIDTH, e.g. 448x784`);
+  return { height: Number(m[1]), width: Number(m[2]) };
+}
+
+const UNITS: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, kib: 2 ** 10, m: 1e6, mb: 1e6, mib: 2 ** 20, g: 1e9, gb: 1e9, gib: 2 ** 30, t: 1e12, tb: 1e12, tib: 2 ** 40 };
+
+/** '24GiB', '16g', '8e9' -> bytes. */
+export function parseBytes(s: string, option: string): number {
+  const m = /^([\d.e+]+)\s*([a-z]*)$/i.exec(s.trim());
+  const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
+  const v = m ? Number(m[1]) : NaN;
+  if (!m || unit === undefined || !Number.isFinite(v) || v <= 0) throw new UsageError(`${option} '${s}': expected a size like 24GiB or 16GB`);
+  return Math.floor(v * unit);
+}
+
+export function parsePositiveInt(s: string, option: string): number {
+  const v = Number(s);
+  if (!Number.isInteger(v) || v <= 0) throw new UsageError(`${option} '${s}': expected a positive whole number`);
+  return v;
+}

@@ -1,0 +1,87 @@
+// `egox plan`: peak GPU memory and FLOPs of a run, from the dry-run planner (no GPU needed).
+import type { Command } from 'commander';
+import { gib } from '../graph/plan.ts';
+import { namedConfig } from '../model/wan/config.ts';
+import { planDitRun } from '../model/wan/plan-run.ts';
+import { parseBytes, parseSize } from './parse.ts';
+import { runCommand } from './run-command.ts';
+
+interface PlanOptions {
+  model: string;
+  ego: string;
+  exo: string;
+  frames: string;
+  steps: string;
+  gpuMemory?: string;
+  weightDtype: string;
+  gga: boolean;
+  cfg: boolean;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+export function registerPlanCommand(program: Command): void {
+  program
+    .command('plan')
+    .description('peak GPU memory and FLOPs of a DiT run, from the dry-run planner (no GPU needed)')
+    .option('--model <name>', 'wan2.1-i2v-14b | wan2.1-t2v-1.3b | tiny', 'wan2.1-i2v-14b')
+    .option('--ego <HxW>', 'ego frame size', '448x448')
+    .option('--exo <HxW>', "exo frame size ('none' for plain Wan)", '448x784')
+    .option('--frames <n>', 'video frames (1 + 4k)', '49')
+    .option('--steps <n>', 'denoising steps', '50')
+    .option('--gpu-memory <bytes>', 'GPU memory budget, e.g. 24GiB: weights are streamed past it')
+    .option('--weight-dtype <dtype>', 'weight storage on the GPU: bf16 | f16 | f32', 'bf16')
+    .option('--no-gga', 'without the geometry-guided attention inputs')
+    .option('--no-cfg', 'one forward per step instead of two')
+    .option('--json', 'print one JSON object')
+    .option('--verbose', 'print stacks on errors')
+    .action((opts: PlanOptions) =>
+      runCommand(Boolean(opts.verbose), async () => {
+        const config = namedConfig(opts.model);
+        const r = planDitRun({
+          config,
+          ego: parseSize(opts.ego, '--ego'),
+          exo: opts.exo === 'none' ? null : parseSize(opts.exo, '--exo'),
+          frames: Number(opts.frames),
+          steps: Number(opts.steps),
+          cfg: opts.cfg,
+          gga: opts.gga,
+          weightDtype: opts.weightDtype as 'bf16',
+          gpuMemoryBytes: opts.gpuMemory ? parseBytes(opts.gpuMemory, '--gpu-memory') : undefined,
+        });
+        const t = r.plan.totals;
+        const summary = {
+          model: config.name,
+          latentShape: r.latentShape,
+          tokens: r.tokens,
+          streaming: r.plan.streaming,
+          peakBytes: t.peakBytes,
+          weightBytes: t.weightBytes,
+          residentWeightBytes: t.residentWeightBytes,
+          activationBytes: t.activationBytes,
+          naiveActivationBytes: t.naiveActivationBytes,
+          ioBytes: t.ioBytes,
+          flopsPerForward: r.flopsPerForward,
+          forwardsPerRun: r.forwardsPerRun,
+          flopsPerRun: r.flopsPerRun,
+          dispatchesPerForward: t.dispatches,
+          perFamily: Object.fromEntries([...r.plan.perFamily].map(([k, v]) => [k, v])),
+        };
+        if (opts.json) {
+          process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+          return;
+        }
+        const lines = [
+          `model ${config.name}: latent [${r.latentShape.join(', ')}], ${r.tokens} tokens, weights ${opts.weightDtype}`,
+          `peak GPU memory     ${gib(t.peakBytes)}${r.plan.streaming ? ' (weights streamed block by block)' : ' (everything resident)'}`,
+          `  weights on GPU    ${gib(t.residentWeightBytes)} of ${gib(t.weightBytes)}`,
+          `  activations       ${gib(t.activationBytes)} (without reuse ${gib(t.naiveActivationBytes)})`,
+          `  inputs/outputs    ${gib(t.ioBytes)}`,
+          `FLOPs per forward   ${(r.flopsPerForward / 1e12).toFixed(1)} TFLOP; per run (${r.forwardsPerRun} forwards) ${(r.flopsPerRun / 1e15).toFixed(1)} PFLOP`,
+          'by kernel family:',
+          ...[...r.plan.perFamily].sort((a, b) => b[1].flops - a[1].flops).map(([k, v]) => `  ${k.padEnd(12)} ${String(v.nodes).padStart(5)} nodes ${(v.flops / 1e12).toFixed(2).padStart(9)} TFLOP`),
+        ];
+        process.stdout.write(lines.join('\n') + '\n');
+      }),
+    );
+}
