@@ -110,3 +110,43 @@ describe('LoRA adapters (run-time fused) vs the reference (merged)', () => {
     await lenient.close();
   });
 });
+
+describe('EgoX sampling loop (UniPC, CFG, clean exo columns) vs the reference', () => {
+  it('5 steps match the reference latents', { timeout: 900_000 }, async () => {
+    const { sampleLatents } = await import('../../src/model/wan/sample.ts');
+    const c = await loadDitCase('sampling');
+    const io = c.io;
+    const dev = await device();
+    const init = io.get('latents_init')!;
+    const shape = [36, ...init.shape.slice(1)] as [number, number, number, number];
+    const ckpt = await openWanCheckpoint(`${DIT_GOLDEN}/${c.json.weights}`, { config: c.config });
+    const dit = new WanDit(c.config, { latentShape: shape, gga: { lambda: c.json.gga.lambda, egoLatentCols: c.json.egoCols } });
+    const exec = await Executor.create(dev, dit.build(), ckpt.store);
+    const seen: number[] = [];
+    const got = await sampleLatents(exec, {
+      latents: init.data,
+      mask: io.get('mask')!.data,
+      condition: io.get('condition')!.data,
+      contextCond: io.get('context_cond')!.data,
+      contextUncond: io.get('context_uncond')!.data,
+      clip: io.get('clip')!.data,
+      gga: { queryDirs: io.get('gga_query_dirs')!.data, keyDirs: io.get('gga_key_dirs')!.data },
+      latentShape: init.shape as [number, number, number, number],
+      egoLatentCols: c.json.egoCols,
+      steps: c.json.steps,
+      shift: c.json.shift,
+      guidance: c.json.guidance,
+      freqDim: c.config.freqDim,
+      onStep: (_i, _n, t) => seen.push(t),
+    });
+    exec.destroy();
+    expect(seen).toEqual(c.json.timesteps);
+    const want = io.get('latents_final')!.data;
+    expect(relL2(got, want)).toBeLessThan(1e-4);
+    // exo columns are bit-for-bit the initial clean latents
+    const [C, F, H, W] = init.shape as number[];
+    let drift = 0;
+    for (let i = 0; i < C! * F! * H!; i++) for (let x = 0; x < W! - c.json.egoCols; x++) drift = Math.max(drift, Math.abs(got[i * W! + x]! - init.data[i * W! + x]!));
+    expect(drift).toBeLessThan(1e-6);
+  });
+});
