@@ -1,0 +1,165 @@
+// Convolution as an implicit GEMM for CPU adapters (lavapipe) with subgroups: the lanes of a
+// subgroup take different OUTPUT CHANNELS and share one TH x TW tile of output voxels.
+// On lavapipe a storage load costs a bounds-checked scalar load per lane, whatever the
+// address (uniform ones included), while a subgroup broadcast or shuffle is one vector
+// instruction. So each lane loads only values nobody else loads: its own channel's weights,
+// and a 1/SG share of the input window the tile reads (its (TH-1)*sh+kh rows by
+// (TW-1)*sw+kw columns, zero padding and the frame source applied while loading); every
+// window value then reaches all lanes by subgroupBroadcast. No workgroup memory, no barriers.
+
+import type { KernelProgram } from '../runtime/program.ts';
+import { CONV_LOOP_UNIFORMS, checkConvSpec, convShapeKey, frameLoopOpen, inputLoad, weightLayout, weightReader, type ConvShapeSpec } from './conv-spec.ts';
+
+export interface ConvChanLanesParams {
+  kind: 'chanlanes';
+  /** Output channels per thread (strided by `threads`). */
+  tm: number;
+  /** Output rows and columns of the voxel tile a workgroup shares. */
+  th: number;
+  tw: number;
+  /** Threads per workgroup; each subgroup of them re-reads the tile's input window. */
+  threads: number;
+  /** Subgroup size the window is spread over: at most the adapter's minimum subgroup size. */
+  sg: number;
+}
+
+export const DEFAULT_CHANLANES: ConvChanLanesParams = { kind: 'chanlanes', tm: 1, th: 8, tw: 8, threads: 32, sg: 8 };
+
+const u = (n: number): string => `${n}u`;
+
+export function convChanLanesProgram(s: ConvShapeSpec, t: ConvChanLanesParams): KernelProgram {
+  const g = checkConvSpec(s);
+  const { tm, th, tw, threads, sg } = t;
+  if (!(tm >= 1 && th >= 1 && tw >= 1 && sg >= 1 && threads >= sg && threads % sg === 0)) {
+    throw new Error(`conv chanlanes: bad tile ${JSON.stringify(t)}`);
+  }
+  const [kt, kh, kw] = s.kernel;
+  const [st, sh, sw] = s.stride;
+  const perWg = tm * threads; // output channels per workgroup
+  const mBlocks = Math.ceil(s.cout / perWg);
+  const hBlocks = Math.ceil(g.outH / th);
+  const wBlocks = Math.ceil(g.outW / tw);
+  const kvol = kt * kh * kw;
+  const rows = (th - 1) * sh + kh; // input window of the tile
+  const cols = (tw - 1) * sw + kw;
+  const win = rows * cols;
+  const perLane = Math.ceil(win / sg);
+
+  const L: string[] = [];
+  const emit = (line: string) => L.push(line);
+  // This lane's share of the window: element q = lane + sg * r, at window row q / cols.
+  emit(`  let lane = sgid % ${u(sg)};`);
+  emit(`  let hi0 = i32(hb * ${u(th * sh)}) - ${s.pad.top};`);
+  emit(`  let wi0 = i32(wb * ${u(tw * sw)}) - ${s.pad.left};`);
+  for (let r = 0; r < perLane; r++) {
+    emit(`  let q${r} = min(lane + ${u(sg * r)}, ${u(win - 1)});`);
+    emit(`  let h${r} = hi0 + i32(q${r} / ${u(cols)});`);
+    emit(`  let w${r} = wi0 + i32(q${r} % ${u(cols)});`);
+    emit(`  let ok${r} = u32(h${r}) < ${u(s.inH)} && u32(w${r}) < ${u(s.inW)};`);
+    emit(`  let off${r} = u32(clamp(h${r}, 0, ${s.inH - 1})) * ${u(s.inW)} + u32(clamp(w${r}, 0, ${s.inW - 1}));`);
+  }
+  const wl = weightLayout(s);
+  for (let m = 0; m < tm; m++) emit(`  let wr${m} = min(co0 + ${u(m * threads)}, ${u(s.cout - 1)}) * ${u(wl.rowStride)} + ${u(wl.base)};`);
+  for (let m = 0; m < tm; m++) for (let i = 0; i < th; i++) for (let c = 0; c < tw; c++) emit(`  var a${m}_${i}_${c} = 0.0;`);
+
+  const body = (): string[] => {
+    const B: string[] = [];
+    B.push(`      for (var ci = 0u; ci < params.cin; ci++) {`);
+    B.push(`        let base = ci * cs + fb;`);
+    B.push(`        let wk = ci * ${u(kvol)} + dt * ${u(kh * kw)};`);
+    for (let m = 0; m < tm; m++) {
+      for (let dh = 0; dh < kh; dh++) for (let dw = 0; dw < kw; dw++) B.push(`        let k${m}_${dh}_${dw} = wAt(wr${m} + wk + ${u(dh * kw + dw)});`);
+    }
+    for (let r = 0; r < perLane; r++) B.push(`        ${inputLoad(s, `x${r}`, 'f32', `base + off${r}`, `ok${r}`)}`);
+    // Each window value, broadcast once, feeds every (output, tap) pair that reads it.
+    for (let wr = 0; wr < rows; wr++) {
+      for (let wc = 0; wc < cols; wc++) {
+        const uses: string[] = [];
+        for (let i = 0; i < th; i++) {
+          const dh = wr - i * sh;
+          if (dh < 0 || dh >= kh) continue;
+          for (let c = 0; c < tw; c++) {
+            const dw = wc - c * sw;
+            if (dw < 0 || dw >= kw) continue;
+            for (let m = 0; m < tm; m++) uses.push(`        a${m}_${i}_${c} += k${m}_${dh}_${dw} * v;`);
+          }
+        }
+        if (uses.length === 0) continue;
+        const q = wr * cols + wc;
+        B.push(`        {`);
+        B.push(`        let v = subgroupBroadcast(x${Math.floor(q / sg)}, ${u(q % sg)});`);
+        B.push(...uses);
+        B.push(`        }`);
+      }
+    }
+    B.push(`      }`);
+    return B;
+  };
+
+  L.push(...frameLoopOpen(s, g, 1));
+  L.push(...body());
+  emit(`  }`);
+
+  const ofhw = g.outF * g.outH * g.outW;
+  const vecOut = g.outW % 4 === 0 && tw % 4 === 0;
+  const outType = vecOut ? 'vec4<f32>' : 'f32';
+  for (let m = 0; m < tm; m++) {
+    emit(`  {`);
+    emit(`    let co = co0 + ${u(m * threads)};`);
+    emit(`    if (co < ${u(s.cout)}) {`);
+    emit(`      let b = ${s.bias ? 'bias[co]' : '0.0'};`);
+    for (let i = 0; i < th; i++) {
+      emit(`      {`);
+      emit(`        let ho = hb * ${u(th)} + ${u(i)};`);
+      emit(`        let om = co * ${u(ofhw)} + fo * ${u(g.outH * g.outW)} + ho * ${u(g.outW)} + wb * ${u(tw)};`);
+      if (g.outH % th !== 0) emit(`        if (ho < ${u(g.outH)}) {`);
+      // vec4 stores where rows are whole vec4s: a quarter of the (lane by lane) store code.
+      const step = vecOut ? 4 : 1;
+      for (let c = 0; c < tw; c += step) {
+        const acc = vecOut ? `vec4<f32>(${[0, 1, 2, 3].map((d) => `a${m}_${i}_${c + d}`).join(', ')})` : `a${m}_${i}_${c}`;
+        const at = vecOut ? `(om + ${u(c)}) / 4u` : `om + ${u(c)}`;
+        const val = `${acc} + b${s.residual ? ` + res[${at}]` : ''}`;
+        if (g.outW % tw !== 0) emit(`        if (wb * ${u(tw)} + ${u(c)} < ${u(g.outW)}) { out[${at}] = ${val}; }`);
+        else emit(`        out[${at}] = ${val};`);
+      }
+      if (g.outH % th !== 0) emit(`        }`);
+      emit(`      }`);
+    }
+    emit(`    }`);
+    emit(`  }`);
+  }
+
+  const wgsl = `${weightReader(s.weight)}
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) sgid: u32) {
+  let wg = egoxWorkgroupIndex(wid, nwg);
+  if (wg >= params.egoxWorkgroups) { return; }
+  let mb = wg % ${u(mBlocks)};
+  var rest = wg / ${u(mBlocks)};
+  let wb = rest % ${u(wBlocks)};
+  rest = rest / ${u(wBlocks)};
+  let hb = rest % ${u(hBlocks)};
+  let fo = rest / ${u(hBlocks)};
+  let co0 = mb * ${u(perWg)} + lid;
+${L.join('\n')}
+}`;
+  return {
+    name: 'conv',
+    key: `conv:chanlanes:tm${tm}th${th}tw${tw}t${threads}sg${sg}:${convShapeKey(s)}`,
+    wgsl,
+    workgroupSize: [threads, 1, 1],
+    // Loop bounds as uniforms: with constant small trip counts the compiler unrolls the
+    // already unrolled body many times over (seconds of lavapipe compile for a tiny conv).
+    uniforms: CONV_LOOP_UNIFORMS,
+    bindings: [
+      { name: 'x', type: 'f32', access: 'read' },
+      ...(s.cacheFrames > 0 ? [{ name: 'cache', type: 'f32', access: 'read' as const }] : []),
+      { name: 'wts', type: s.weight === 'f32' ? 'f32' : 'u32', access: 'read' },
+      ...(s.bias ? [{ name: 'bias', type: 'f32', access: 'read' as const }] : []),
+      ...(s.residual ? [{ name: 'res', type: outType, access: 'read' as const }] : []),
+      { name: 'out', type: outType, access: 'read_write' },
+    ],
+    dispatch: mBlocks * wBlocks * hBlocks * g.outF,
+    enables: ['subgroups'],
+  };
+}

@@ -1,0 +1,257 @@
+// Convolution launchers for the VAE: conv3d (Wan's CausalConv3d: causal front padding,
+// optional cached frames), conv2d (per frame, asymmetric padding, stride) and 1x1 convs,
+// all through one implicit-GEMM spec (conv-spec.ts) with three variants: lanes over output
+// channels sharing the input by subgroup broadcast for CPU adapters (conv-chanlanes.ts),
+// register tiles for CPU adapters without subgroups (conv-regtile.ts) and workgroup-memory
+// tiles for GPUs (conv-wgtile.ts). Activations are f32 [C, F, H, W]; weights f32, f16 or
+// bf16 (packed pairs, widened in the kernel) in PyTorch layout; accumulation in f32.
+
+import type { EgoxDevice } from '../runtime/device.ts';
+import type { KernelProgram } from '../runtime/program.ts';
+import type { Tensor } from '../runtime/tensor.ts';
+import { checkConvSpec, convLoopUniforms, type ConvPadding, type ConvShapeSpec, type WeightDType } from './conv-spec.ts';
+import { DEFAULT_REGTILE, convRegTileProgram, type ConvRegTileParams } from './conv-regtile.ts';
+import { DEFAULT_WGTILE, convWgTileProgram, type ConvWgTileParams } from './conv-wgtile.ts';
+import { DEFAULT_CHANLANES, convChanLanesProgram, type ConvChanLanesParams } from './conv-chanlanes.ts';
+
+export type { ConvPadding, ConvShapeSpec, WeightDType } from './conv-spec.ts';
+export { convGeometry } from './conv-spec.ts';
+export type ConvVariant = ConvRegTileParams | ConvChanLanesParams | ConvWgTileParams;
+export { DEFAULT_REGTILE, DEFAULT_CHANLANES, DEFAULT_WGTILE };
+
+export type ConvSpec = ConvShapeSpec & { variant: ConvVariant };
+
+export function convProgram(spec: ConvSpec): KernelProgram {
+  const v = spec.variant;
+  if (v.kind === 'regtile') return convRegTileProgram(spec, v);
+  if (v.kind === 'chanlanes') return convChanLanesProgram(spec, v);
+  return convWgTileProgram(spec, v);
+}
+
+/** CPU adapters (lavapipe, SwiftShader) run the register-tile variants; GPUs the workgroup tiles. */
+export function isCpuAdapter(dev: EgoxDevice): boolean {
+  const a = dev.adapter;
+  const text = `${a.vendor} ${a.architecture} ${a.device} ${a.description}`.toLowerCase();
+  return a.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software|cpu/.test(text);
+}
+
+/**
+ * The variant for this adapter and conv: on CPU adapters with subgroups, lanes over output
+ * channels sharing the input by broadcast (2-4x the register tiles on lavapipe, measured
+ * with bench/conv.bench.ts --tune); without subgroups, register tiles; on GPUs,
+ * workgroup-memory tiles. Tile shapes measured on lavapipe: 8x8 voxels for 3x3 kernels,
+ * 4x8 when strided (the input window grows 4x), 4 channels x 2x8 voxels for 1x1 spatial
+ * kernels (no window reuse, so more channels per loaded value).
+ */
+export function defaultConvVariant(dev: EgoxDevice, spec: Partial<Pick<ConvShapeSpec, 'cout' | 'kernel' | 'stride'>> = {}): ConvVariant {
+  if (!isCpuAdapter(dev)) return DEFAULT_WGTILE;
+  const sgMin = dev.adapter.subgroupMinSize ?? 0;
+  if (!dev.has('subgroups') || sgMin < 4) return DEFAULT_REGTILE;
+  const sg = Math.min(sgMin, 16);
+  const pointwise = spec.kernel !== undefined && spec.kernel[1] === 1 && spec.kernel[2] === 1;
+  const strided = spec.stride !== undefined && (spec.stride[1] > 1 || spec.stride[2] > 1);
+  const [tm, th, tw] = pointwise ? [4, 2, 8] : strided ? [1, 4, 8] : [1, 8, 8];
+  // Fewer threads for few output channels: idle lanes would still load and multiply.
+  const threads = Math.max(sg, Math.min(32, Math.ceil((spec.cout ?? 32) / (tm * sg)) * sg));
+  return { kind: 'chanlanes', tm, th, tw, threads, sg };
+}
+
+/** Variants worth timing on this adapter (for benchmarks and tuning), the default first. */
+export function convCandidates(dev: EgoxDevice, spec: Partial<Pick<ConvShapeSpec, 'cout' | 'kernel' | 'stride'>> = {}): ConvVariant[] {
+  const out: ConvVariant[] = [defaultConvVariant(dev, spec)];
+  const sgMin = dev.adapter.subgroupMinSize ?? 0;
+  if (dev.has('subgroups') && sgMin >= 4) {
+    const sg = Math.min(sgMin, 16);
+    for (const [tm, th, tw] of [[1, 8, 8], [1, 4, 8], [2, 4, 8], [4, 2, 8]] as const) {
+      out.push({ kind: 'chanlanes', tm, th, tw, threads: Math.max(32, sg), sg });
+    }
+  }
+  for (const [tm, tw] of [[8, 8], [4, 16], [8, 4]] as const) out.push({ kind: 'regtile', tm, tw, threads: 64, vec4: true });
+  out.push(DEFAULT_WGTILE, { kind: 'wgtile', bm: 32, bn: 128, bk: 16 });
+  const seen = new Set<string>();
+  return out.filter((v) => {
+    const k = JSON.stringify(v);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+export interface ConvRunOptions {
+  /** Residual added after the bias (shaped like the output). */
+  residual?: Tensor;
+  /** Output tensor to write (shaped [Cout, F', H', W']); allocated when absent. */
+  out?: Tensor;
+  /** Kernel variant; by default chosen from the adapter. */
+  variant?: ConvVariant;
+  /**
+   * x holds the weight's input channels [offset, offset + Cin) (default 0, and then the
+   * weight must have exactly Cin input channels): for convs split over input channels.
+   */
+  weightCinOffset?: number;
+}
+
+export interface Conv3dOptions extends ConvRunOptions {
+  /** (st, sh, sw); a number sets all three. Default 1. */
+  stride?: number | readonly [number, number, number];
+  /**
+   * Wan CausalConv3d padding (pt, ph, pw): 2*pt zero frames in FRONT only, ph rows top and
+   * bottom, pw columns left and right. A number sets all three. Default 0.
+   */
+  padding?: number | readonly [number, number, number];
+  /**
+   * Frames of the previous chunk [Cin, Fc, H, W]; the last `cacheFrames` (default Fc) go in
+   * front of x and replace that many front zero frames (more than 2*pt lengthen the input,
+   * as the downsample time conv does with its cached frame).
+   */
+  cache?: Tensor;
+  cacheFrames?: number;
+}
+
+function triple(v: number | readonly [number, number, number] | undefined, dflt: number): [number, number, number] {
+  if (v === undefined) return [dflt, dflt, dflt];
+  return typeof v === 'number' ? [v, v, v] : [v[0], v[1], v[2]];
+}
+
+function weightDType(w: Tensor): WeightDType {
+  if (w.dtype !== 'f32' && w.dtype !== 'f16' && w.dtype !== 'bf16') throw new Error(`conv: weight dtype ${w.dtype} is not a float type`);
+  return w.dtype;
+}
+
+function weightChannels(cin: number, wcin: number, offset: number | undefined): Pick<ConvShapeSpec, 'weightCin' | 'weightCinOffset'> {
+  if (offset === undefined && wcin !== cin) {
+    throw new Error(`conv: the weight has ${wcin} input channels but the input has ${cin}; pass weightCinOffset to use a slice`);
+  }
+  return { weightCin: wcin, weightCinOffset: offset ?? 0 };
+}
+
+function expectF32(t: Tensor, what: string): void {
+  if (t.dtype !== 'f32') throw new Error(`conv: ${what} must be f32, got ${t.dtype}`);
+}
+
+function sameShape(t: Tensor, shape: readonly number[], what: string): void {
+  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+    throw new Error(`conv: ${what} has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
+  }
+}
+
+/** Runs a conv described by `shape` (without variant) on [Cin, F, H, W] x. */
+export function convRun(
+  dev: EgoxDevice,
+  shape: ConvShapeSpec,
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  cache: Tensor | null,
+  opts: ConvRunOptions = {},
+): Tensor {
+  const g = checkConvSpec(shape);
+  expectF32(x, 'input');
+  sameShape(x, [shape.cin, shape.inF, shape.inH, shape.inW], 'input');
+  sameShape(weight, [shape.cout, shape.weightCin ?? shape.cin, ...shape.kernel], 'weight');
+  if (bias) {
+    expectF32(bias, 'bias');
+    if (bias.numel !== shape.cout) throw new Error(`conv: bias has ${bias.numel} values for ${shape.cout} output channels`);
+  }
+  if (cache && shape.cacheFrames > 0) {
+    expectF32(cache, 'cache');
+    sameShape(cache, [shape.cin, shape.cacheTotalFrames, shape.inH, shape.inW], 'cache');
+  }
+  const outShape = [shape.cout, g.outF, g.outH, g.outW];
+  if (opts.residual) {
+    expectF32(opts.residual, 'residual');
+    sameShape(opts.residual, outShape, 'residual');
+  }
+  const out = opts.out ?? dev.empty(outShape, 'f32', 'conv-out');
+  expectF32(out, 'output');
+  sameShape(out, outShape, 'output');
+  const program = convProgram({ ...shape, variant: opts.variant ?? defaultConvVariant(dev, shape) });
+  const tensors: Tensor[] = [x];
+  if (shape.cacheFrames > 0) tensors.push(cache!);
+  tensors.push(weight);
+  if (bias) tensors.push(bias);
+  if (opts.residual) tensors.push(opts.residual);
+  tensors.push(out);
+  dev.run(program, tensors, convLoopUniforms(shape));
+  return out;
+}
+
+/**
+ * Wan CausalConv3d on x [Cin, F, H, W] with weight [Cout, Cin, kt, kh, kw] (+ bias [Cout])
+ * -> [Cout, F', H', W'].
+ */
+export function conv3d(dev: EgoxDevice, x: Tensor, weight: Tensor, bias: Tensor | null, opts: Conv3dOptions = {}): Tensor {
+  if (x.shape.length !== 4) throw new Error(`conv3d: input must be [C, F, H, W], got [${x.shape.join(', ')}]`);
+  if (weight.shape.length !== 5) throw new Error(`conv3d: weight must be [Cout, Cin, kt, kh, kw], got [${weight.shape.join(', ')}]`);
+  const [cin, f, h, w] = x.shape as [number, number, number, number];
+  const [cout, wcin, kt, kh, kw] = weight.shape as [number, number, number, number, number];
+  const [pt, ph, pw] = triple(opts.padding, 0);
+  const cache = opts.cache ?? null;
+  if (cache && cache.shape.length !== 4) throw new Error(`conv3d: cache must be [C, Fc, H, W], got [${cache.shape.join(', ')}]`);
+  const cacheTotal = cache ? cache.shape[1]! : 0;
+  const spec: ConvShapeSpec = {
+    cin,
+    cout,
+    inF: f,
+    inH: h,
+    inW: w,
+    kernel: [kt, kh, kw],
+    stride: triple(opts.stride, 1),
+    pad: { front: 2 * pt, top: ph, bottom: ph, left: pw, right: pw },
+    cacheFrames: cache ? (opts.cacheFrames ?? cacheTotal) : 0,
+    cacheTotalFrames: cacheTotal,
+    weight: weightDType(weight),
+    ...weightChannels(cin, wcin, opts.weightCinOffset),
+    bias: bias !== null,
+    residual: opts.residual !== undefined,
+  };
+  return convRun(dev, spec, x, weight, bias, cache, opts);
+}
+
+export interface Conv2dOptions extends ConvRunOptions {
+  /** (sh, sw); a number sets both. Default 1. */
+  stride?: number | readonly [number, number];
+  /** A number pads all four sides; otherwise { top, bottom, left, right }. Default 0. */
+  padding?: number | Omit<ConvPadding, 'front'>;
+}
+
+/**
+ * Conv2d applied to every frame: x [Cin, F, H, W] or [Cin, H, W], weight [Cout, Cin, kh, kw]
+ * -> [Cout, F, H', W'] (or [Cout, H', W']).
+ */
+export function conv2d(dev: EgoxDevice, x: Tensor, weight: Tensor, bias: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+  if (x.shape.length !== 3 && x.shape.length !== 4) throw new Error(`conv2d: input must be [C, F, H, W] or [C, H, W], got [${x.shape.join(', ')}]`);
+  if (weight.shape.length !== 4) throw new Error(`conv2d: weight must be [Cout, Cin, kh, kw], got [${weight.shape.join(', ')}]`);
+  const x4 = x.shape.length === 3 ? x.reshape([x.shape[0]!, 1, x.shape[1]!, x.shape[2]!]) : x;
+  const [cin, f, h, w] = x4.shape as [number, number, number, number];
+  const [cout, wcin, kh, kw] = weight.shape as [number, number, number, number];
+  const p = opts.padding ?? 0;
+  const pad = typeof p === 'number' ? { front: 0, top: p, bottom: p, left: p, right: p } : { front: 0, ...p };
+  const stride = opts.stride === undefined ? [1, 1] : typeof opts.stride === 'number' ? [opts.stride, opts.stride] : opts.stride;
+  const spec: ConvShapeSpec = {
+    cin,
+    cout,
+    inF: f,
+    inH: h,
+    inW: w,
+    kernel: [1, kh, kw],
+    stride: [1, stride[0]!, stride[1]!],
+    pad,
+    cacheFrames: 0,
+    cacheTotalFrames: 0,
+    weight: weightDType(weight),
+    ...weightChannels(cin, wcin, opts.weightCinOffset),
+    bias: bias !== null,
+    residual: opts.residual !== undefined,
+  };
+  const w5 = weight.reshape([cout, wcin, 1, kh, kw]);
+  const g = checkConvSpec(spec);
+  const flat = x.shape.length === 3;
+  if (!flat) return convRun(dev, spec, x4, w5, bias, null, opts);
+  // [C, H, W] in and out: run on 4-D views, return the (owning) 3-D output tensor.
+  const out = opts.out ?? dev.empty([cout, g.outH, g.outW], 'f32', 'conv-out');
+  sameShape(out, [cout, g.outH, g.outW], 'output');
+  const res = opts.residual?.reshape([cout, 1, g.outH, g.outW]);
+  convRun(dev, spec, x4, w5, bias, null, { ...opts, residual: res, out: out.reshape([cout, 1, g.outH, g.outW]) });
+  return out;
+}
