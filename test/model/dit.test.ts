@@ -150,3 +150,31 @@ describe('EgoX sampling loop (UniPC, CFG, clean exo columns) vs the reference', 
     expect(drift).toBeLessThan(1e-6);
   });
 });
+
+describe('the DiT graph under the executor options', () => {
+  it('gives bitwise-identical outputs with and without buffer reuse, resident and streamed', { timeout: 900_000 }, async () => {
+    const c = await loadDitCase('i2v_egox_gga');
+    const dev = await device();
+    const x = c.io.get('x')!;
+    const graph = new WanDit(c.config, { latentShape: x.shape as [number, number, number, number], gga: { lambda: 3, egoLatentCols: c.json.egoCols } }).build();
+    const ckpt = await openWanCheckpoint(`${DIT_GOLDEN}/${c.json.weights}`, { config: c.config });
+    const inputs = {
+      [DIT_IO.latents]: x.data,
+      [DIT_IO.timestepEmbedding]: timestepEmbedding(c.io.get('timestep')!.data[0]!, 256),
+      [DIT_IO.context]: c.io.get('context')!.data,
+      [DIT_IO.clip]: c.io.get('clip')!.data,
+      [DIT_IO.ggaQueryDirs]: c.io.get('gga_query_dirs')!.data,
+      [DIT_IO.ggaKeyDirs]: c.io.get('gga_key_dirs')!.data,
+    };
+    const outs: Float32Array[] = [];
+    for (const opts of [{}, { reuse: false }, { forceStreaming: true }]) {
+      const exec = await Executor.create(dev, graph, ckpt.store, opts);
+      await exec.run(inputs);
+      outs.push(await exec.read(DIT_IO.output));
+      if ('forceStreaming' in opts) expect(exec.plan.streaming).toBe(true);
+      exec.destroy();
+    }
+    expect(Buffer.from(outs[1]!.buffer).equals(Buffer.from(outs[0]!.buffer))).toBe(true);
+    expect(Buffer.from(outs[2]!.buffer).equals(Buffer.from(outs[0]!.buffer))).toBe(true);
+  });
+});

@@ -107,3 +107,23 @@ describe('EgoxDevice', () => {
     expect(String(err)).toMatch(/test-broken/);
   });
 });
+
+describe('EGOX_DEBUG=sync mode', () => {
+  const debugDevice = useDevice({ debugSync: true });
+  it('submits each dispatch alone and names the kernel that failed', async () => {
+    const dev = await debugDevice();
+    expect(dev.debugSync).toBe(true);
+    const a = await dev.upload(Float32Array.from([1, 2, 3]), [3], 'f32');
+    const y = scale(dev, a, 3);
+    expect([...(await dev.read(y))]).toEqual([3, 6, 9]);
+    const broken: KernelProgram = { ...indexProgram(1), key: 'debug-broken-kernel', wgsl: 'fn main() { let x: u32 = 1.5; }' };
+    let err: unknown;
+    try {
+      dev.run(broken, [dev.empty([1], 'u32')]);
+      await dev.sync();
+    } catch (e) {
+      err = e;
+    }
+    expect(String(err)).toMatch(/debug-broken-kernel/);
+  });
+});
