@@ -50,9 +50,13 @@ async function readTensor(path: string, name: string, rank: number): Promise<Hos
   }
 }
 
-/** `--vae-tile` alone: the default 256/64; `--vae-tile 384` or `--vae-tile 384:96`: size and overlap. */
-export function parseTile(v: string | boolean | undefined): TileOptions | undefined {
-  if (v === undefined || v === false) return undefined;
+/**
+ * `--vae-tile` alone: 256-pixel tiles with 64 overlap; `--vae-tile 384` or `384:96`: size and
+ * overlap; `--no-vae-tile`: never; absent: 'auto' (only when the frames do not fit the adapter).
+ */
+export function parseTile(v: string | boolean | undefined): TileOptions | 'auto' | false {
+  if (v === undefined) return 'auto';
+  if (v === false) return false;
   if (v === true) return DEFAULT_TILE;
   const m = /^(\d+)(?::(\d+))?$/.exec(v);
   if (!m) throw new VaeInputError(`--vae-tile '${v}': use SIZE or SIZE:OVERLAP in pixels (e.g. 256:64)`);
@@ -72,7 +76,8 @@ function addCommon(cmd: Command): Command {
     .requiredOption('--input <file>', 'input .safetensors')
     .requiredOption('--output <file>', 'output .safetensors (written atomically)')
     .option('--weights-dtype <dtype>', 'GPU storage of the conv weights: f32 | bf16 | f16', 'f32')
-    .option('--vae-tile [size[:overlap]]', 'process frames in overlapping spatial tiles (pixels; default 256:64)')
+    .option('--vae-tile [size[:overlap]]', 'process frames in overlapping spatial tiles (pixels; default 256:64; without the flag: only when needed)')
+    .option('--no-vae-tile', 'never tile (fail if the frames do not fit the adapter)')
     .option('--timings', 'print seconds per chunk to stderr')
     .option('--adapter <name>', 'adapter name as Dawn lists it (env EGOX_ADAPTER)')
     .option('--backend <name>', 'vulkan | metal | d3d12 | ... (env EGOX_BACKEND)')

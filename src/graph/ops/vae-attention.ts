@@ -3,17 +3,21 @@
 // into token-major q, k, v (gathers), attended, and turned back to channel-major for the 1x1 output
 // projection (which the caller runs with the residual).
 
-import { attentionProgram, attentionTileQueries, type AttentionShape, type AttentionSpec } from '../../kernels/attention.ts';
+import { attentionProgram, attentionTileQueries, SUBGROUP_MAX_HEAD_DIM, type AttentionShape, type AttentionSpec } from '../../kernels/attention.ts';
 import { attentionUniformValues } from '../../kernels/attention-common.ts';
 import { gatherProgram } from '../../kernels/layout.ts';
 import { shapeString } from '../../runtime/tensor.ts';
 import { expectDtype, type GraphBuilder } from '../builder.ts';
 import { GraphError, type LoweringContext, type Value } from '../ir.ts';
 
-/** The attention kernel's variant for an adapter: lane-shared keys on CPU-like small fixed subgroups. */
+/**
+ * The attention variant, as attention.ts chooses it for a device: lane-shared keys on small
+ * fixed subgroups (CPU adapters) up to its head-dim limit, else flash. The lowering context
+ * has no adapter description, so a small subgroup size stands for "CPU-like".
+ */
 function attentionSpecFor(headDim: number, ctx: LoweringContext): AttentionSpec {
   const sg = ctx.subgroupSize;
-  const cpuLike = ctx.features.has('subgroups') && sg !== undefined && sg <= 16;
+  const cpuLike = ctx.features.has('subgroups') && sg !== undefined && sg <= 16 && headDim <= SUBGROUP_MAX_HEAD_DIM;
   return { headDim, dtype: 'f32', outDtype: 'f32', variant: cpuLike ? 'subgroup' : 'flash', subgroupSize: cpuLike ? sg : undefined };
 }
 
