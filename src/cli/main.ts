@@ -4,6 +4,7 @@ import { registerInfoCommand } from './info.ts';
 import { registerInspectCommand } from './inspect.ts';
 import { registerPlanCommand } from './plan.ts';
 import { registerForwardCommand } from './forward.ts';
+import { registerPriorCommand } from './prior.ts';
 
 const program = new Command();
 program
@@ -16,6 +17,7 @@ registerInfoCommand(program);
 registerInspectCommand(program);
 registerPlanCommand(program);
 registerForwardCommand(program);
+registerPriorCommand(program);
 
 program.exitOverride((err) => {
   // commander's own usage errors (unknown option, missing argument) are bad input: exit 2.
