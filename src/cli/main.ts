@@ -5,6 +5,7 @@ import { registerInspectCommand } from './inspect.ts';
 import { registerPlanCommand } from './plan.ts';
 import { registerForwardCommand } from './forward.ts';
 import { registerPriorCommand } from './prior.ts';
+import { registerBenchCommand } from './bench.ts';
 
 const program = new Command();
 program
@@ -18,6 +19,7 @@ registerInspectCommand(program);
 registerPlanCommand(program);
 registerForwardCommand(program);
 registerPriorCommand(program);
+registerBenchCommand(program);
 
 program.exitOverride((err) => {
   // commander's own usage errors (unknown option, missing argument) are bad input: exit 2.

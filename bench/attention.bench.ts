@@ -1,0 +1,111 @@
+// Attention benchmarks at L = 2048 (self-attention, H = 2 heads to keep the run short),
+// head dims 64 and 128, f32, with the adapter's default variant. Peer: tfjs-webgpu composed
+// attention (batched matMul -> softmax -> matMul, which materialises the L x L scores) on
+// the same adapter. The EgoX case runs the geometry-biased kernel with the unbiased kernel
+// of the same shape as its peer: ratio = unbiased ms / biased ms (goal >= 1 / 1.10 = 0.91).
+
+import { attention, chooseAttentionVariant, type EgoBiasInput } from '../src/kernels/attention.ts';
+import type { EgoxDevice } from '../src/runtime/device.ts';
+import type { Tensor } from '../src/runtime/tensor.ts';
+import { tfjsPeer } from './peers/tfjs.ts';
+import type { BenchCase, BenchListContext, BenchPeer } from './types.ts';
+
+function random(n: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = Math.random() * 2 - 1;
+  return a;
+}
+
+function composedTfjsPeer(L: number, H: number, D: number): Promise<BenchPeer | undefined> {
+  return tfjsPeer('tfjs-webgpu matMul->softmax->matMul f32', (tf) => {
+    // [H, L, D] per head; q pre-scaled so the composed graph is exactly three kernels.
+    const q = tf.mul(tf.randomUniform([H, L, D], -1, 1, 'float32'), 1 / Math.sqrt(D));
+    const k = tf.randomUniform([H, L, D], -1, 1, 'float32');
+    const v = tf.randomUniform([H, L, D], -1, 1, 'float32');
+    return {
+      step: () => tf.tidy(() => tf.matMul(tf.softmax(tf.matMul(q, k, false, true)), v)),
+      dispose: () => {
+        for (const t of [q, k, v]) t.dispose();
+      },
+    };
+  });
+}
+
+interface Inputs {
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  out: Tensor;
+}
+
+async function inputs(dev: EgoxDevice, L: number, H: number, D: number): Promise<Inputs> {
+  return {
+    q: await dev.upload(random(L * H * D), [L, H * D], 'f32'),
+    k: await dev.upload(random(L * H * D), [L, H * D], 'f32'),
+    v: await dev.upload(random(L * H * D), [L, H * D], 'f32'),
+    out: dev.empty([L, H * D], 'f32'),
+  };
+}
+
+function variantName(dev: EgoxDevice, D: number): string {
+  return chooseAttentionVariant(dev, D).variant;
+}
+
+function plainCase(L: number, H: number, D: number): BenchCase {
+  return {
+    kernel: 'attention',
+    shape: `L${L} H${H} d${D} f32`,
+    flops: 4 * L * L * H * D,
+    async setup(ctx) {
+      const { dev } = ctx;
+      ctx.log(`attention L${L} H${H} d${D}: variant ${variantName(dev, D)}`);
+      const t = await inputs(dev, L, H, D);
+      const peers = [await composedTfjsPeer(L, H, D)];
+      return {
+        run: () => void attention(dev, t.q, t.k, t.v, { heads: H, out: t.out }),
+        peers,
+        dispose: () => {
+          for (const x of Object.values(t)) x.release();
+          for (const p of peers) p?.dispose?.();
+        },
+      };
+    },
+  };
+}
+
+/** EgoX-like token grid: frames of rows x cols tokens, the right ~36% of columns ego (28 of 77 in EgoX). */
+function egoxCase(L: number, H: number, D: number): BenchCase {
+  const cols = 32;
+  const rows = 16;
+  const tokensPerFrame = rows * cols;
+  const frames = L / tokensPerFrame;
+  return {
+    kernel: 'attention-egox',
+    shape: `L${L} H${H} d${D} f32, ${frames}x${rows}x${cols} grid, lambda 3 (peer: same kernel without bias)`,
+    flops: 4 * L * L * H * D,
+    async setup(ctx) {
+      const { dev } = ctx;
+      const t = await inputs(dev, L, H, D);
+      const qdir = await dev.upload(random(L * 3), [L, 3], 'f32');
+      const kdir = await dev.upload(random(frames * L * 3), [frames, L, 3], 'f32');
+      const egoBias: EgoBiasInput = { qdir, kdir, tokensPerFrame, gridWidth: cols, egoColStart: 20, lambda: 3 };
+      const unbiased: BenchPeer = {
+        name: 'egox attention without bias',
+        run: () => void attention(dev, t.q, t.k, t.v, { heads: H, out: t.out }),
+        sync: () => dev.sync(),
+      };
+      return {
+        run: () => void attention(dev, t.q, t.k, t.v, { heads: H, out: t.out, egoBias }),
+        peers: [unbiased],
+        dispose: () => {
+          for (const x of [...Object.values(t), qdir, kdir]) x.release();
+        },
+      };
+    },
+  };
+}
+
+export function cases(ctx: BenchListContext): BenchCase[] {
+  void ctx;
+  return [plainCase(2048, 2, 64), plainCase(2048, 2, 128), egoxCase(2048, 2, 64), egoxCase(2048, 2, 128)];
+}

@@ -1,0 +1,77 @@
+// GEMM benchmarks: Y = X W^T at the issue's shapes, f32 and with a bf16 weight, plus the
+// runtime-LoRA form. Peers: tfjs-webgpu matMul (same adapter, same process) and numpy sgemm.
+// With --tune the variants are timed first and the winner per shape class is stored.
+
+import { gemm } from '../src/kernels/gemm.ts';
+import { gemmLora } from '../src/kernels/gemm-lora.ts';
+import { loadGemmTuning, tuneGemm } from '../src/kernels/autotune.ts';
+import { chooseGemmVariant, gemmShapeClass, type GemmShape } from '../src/kernels/gemm-variants.ts';
+import { numpyMatmulPeer } from './peers/numpy.ts';
+import { tfjsMatMulPeer } from './peers/tfjs.ts';
+import type { BenchCase, BenchContext, BenchListContext } from './types.ts';
+
+function random(n: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = Math.random() * 2 - 1;
+  return a;
+}
+
+/** Shape classes tuned in this process: cases sharing a class are tuned once. */
+const tunedHere = new WeakMap<object, Set<string>>();
+
+async function prepareVariant(ctx: BenchContext, shape: GemmShape): Promise<string> {
+  const done = tunedHere.get(ctx.dev) ?? new Set<string>();
+  tunedHere.set(ctx.dev, done);
+  if (ctx.tune && !done.has(gemmShapeClass(shape))) {
+    done.add(gemmShapeClass(shape));
+    ctx.log(`tuning gemm ${shape.M}x${shape.N}x${shape.K} ${shape.wDtype}:`);
+    const r = await tuneGemm(ctx.dev, shape, { store: ctx.store, force: true, log: ctx.log });
+    ctx.log(`  winner ${JSON.stringify(r.winner)}`);
+  } else if (ctx.store) {
+    await loadGemmTuning(ctx.dev, ctx.store);
+  }
+  return JSON.stringify(chooseGemmVariant(ctx.dev, shape));
+}
+
+function gemmCase(M: number, N: number, K: number, wDtype: 'f32' | 'bf16', lora?: number): BenchCase {
+  const flops = 2 * M * N * K + (lora ? 2 * M * lora * K + 2 * M * N * lora : 0);
+  return {
+    kernel: lora ? 'gemm-lora' : 'gemm',
+    shape: `${M}x${N}x${K} W ${wDtype}${lora ? ` r${lora}` : ''}`,
+    flops,
+    async setup(ctx) {
+      const { dev } = ctx;
+      const variant = await prepareVariant(ctx, { M, N, K, wDtype });
+      ctx.log(`gemm ${M}x${N}x${K} ${wDtype}: variant ${variant}`);
+      const x = await dev.upload(random(M * K), [M, K], 'f32');
+      const w = await dev.upload(random(N * K), [N, K], wDtype);
+      const y = dev.empty([M, N], 'f32');
+      const a = lora ? await dev.upload(random(lora * K), [lora, K], wDtype) : undefined;
+      const b = lora ? await dev.upload(random(N * lora), [N, lora], wDtype) : undefined;
+      // Peers compute the plain f32 GEMM (neither has bf16 weights); the LoRA case is compared
+      // with tfjs running the plain GEMM too, so its ratio shows what the LoRA term costs.
+      const peers = lora ? [await tfjsMatMulPeer(M, N, K)] : [await tfjsMatMulPeer(M, N, K), numpyMatmulPeer(M, N, K)];
+      return {
+        run: () => {
+          if (a && b) gemmLora(dev, x, w, { a, b, scale: 1 }, { out: y });
+          else gemm(dev, x, w, { out: y });
+        },
+        peers,
+        dispose: () => {
+          for (const t of [x, w, y, a, b]) t?.release();
+          for (const p of peers) p?.dispose?.();
+        },
+      };
+    },
+  };
+}
+
+export function cases(ctx: BenchListContext): BenchCase[] {
+  void ctx;
+  return [
+    gemmCase(1024, 1024, 1024, 'f32'),
+    gemmCase(2048, 512, 512, 'f32'),
+    gemmCase(1024, 1024, 1024, 'bf16'),
+    gemmCase(1024, 1024, 1024, 'bf16', 64),
+  ];
+}

@@ -1,0 +1,68 @@
+// The benchmark registry's interface. A benchmark file bench/<name>.bench.ts exports
+//   export const cases: BenchCase[] | ((ctx: BenchListContext) => BenchCase[])
+// and bench/run.ts finds it by its file name. See the comment at the top of bench/run.ts.
+
+import type { EgoxDevice } from '../src/runtime/device.ts';
+import type { TuneStore } from '../src/kernels/autotune.ts';
+
+/** A peer implementation of the same operation, run in the same process or timed externally. */
+export interface BenchPeer {
+  name: string;
+  /** Records/starts one run (timed like the kernel: runs, then sync). */
+  run?(): void | Promise<void>;
+  /** Waits until every started run has finished. */
+  sync?(): Promise<void>;
+  /** Alternative to run/sync: measures itself and returns ms per run (e.g. a python process). */
+  measure?(opts: { targetMs: number; repeats: number }): Promise<number>;
+  dispose?(): void;
+}
+
+export interface BenchInstance {
+  /** Records one run on the device (timed as: runs, then dev.sync()). */
+  run(): void;
+  /** Peers of this case; each yields one result row. */
+  peers?: (BenchPeer | undefined)[];
+  dispose(): void;
+}
+
+export interface BenchContext {
+  dev: EgoxDevice;
+  quick: boolean;
+  /** `--tune`: measure variants before the run and store the winners. */
+  tune: boolean;
+  /** Tuning results persist here (the CLI passes ~/.cache/egox). */
+  store?: TuneStore;
+  /** Progress and notes (stderr). */
+  log(line: string): void;
+}
+
+export interface BenchListContext {
+  quick: boolean;
+}
+
+export interface BenchCase {
+  /** Kernel family, e.g. 'gemm'; `--only` matches it. */
+  kernel: string;
+  /** Human-readable shape, e.g. '1024x1024x1024 f32'. */
+  shape: string;
+  /** Floating-point operations per run (for GFLOP/s). */
+  flops?: number;
+  /** Bytes moved per run (for GB/s). */
+  bytes?: number;
+  /** Items per run for a rate in the `note` column, e.g. { count: 1e6, unit: 'points' } -> points/s. */
+  items?: { count: number; unit: string };
+  setup(ctx: BenchContext): Promise<BenchInstance>;
+}
+
+/** One output row (per case and peer). ratio = peerMs / ms: above 1 means egox is faster. */
+export interface BenchRow {
+  kernel: string;
+  shape: string;
+  ms: number;
+  gflops: number | null;
+  gbps: number | null;
+  peer: string | null;
+  peerMs: number | null;
+  ratio: number | null;
+  note?: string;
+}
