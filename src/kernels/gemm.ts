@@ -21,6 +21,19 @@ export function gemmProgram(spec: GemmSpec): KernelProgram {
   return spec.variant.kind === 'subgroup' ? subgroupGemmProgram(spec) : tiledGemmProgram(spec);
 }
 
+/** Programs by spec: generating the WGSL of a big tile costs more than the launch itself. */
+const programs = new Map<string, KernelProgram>();
+
+function cachedProgram(spec: GemmSpec): KernelProgram {
+  const id = JSON.stringify(spec);
+  let p = programs.get(id);
+  if (!p) {
+    if (programs.size > 4096) programs.clear(); // a bound, not a policy: shapes are few in practice
+    programs.set(id, (p = gemmProgram(spec)));
+  }
+  return p;
+}
+
 /** Batch strides in elements; omitted ones default to contiguous (W: 0 when W has N*K elements). */
 export interface GemmBatch {
   count: number;
@@ -251,7 +264,7 @@ export function gemm(dev: EgoxDevice, x: Tensor, w: Tensor, opts: GemmOptions = 
       extraK: extraSpec,
       variant,
     };
-    dev.run(gemmProgram(spec), tensors, uniforms);
+    dev.run(cachedProgram(spec), tensors, uniforms);
   };
 
   // Bytes each operand would bind for a block of batches/rows/columns.
