@@ -4,22 +4,21 @@
 // with the causal convs' frame caches carried between chunks, so GPU memory does not depend
 // on the clip length. Optional spatial tiling bounds it in the frame size too.
 
-import { promises as fsp } from 'node:fs';
-import * as nodePath from 'node:path';
 import type { ExecutorOptions } from '../../graph/executor.ts';
-import { WeightStore, type WeightSource } from '../../graph/weights.ts';
-import { Checkpoint } from '../../io/checkpoint.ts';
+import { WeightStore } from '../../graph/weights.ts';
 import { defaultConvVariant, type ConvShapeSpec, type ConvVariant } from '../../kernels/conv.ts';
 import type { EgoxDevice } from '../../runtime/device.ts';
 import type { WeightDType } from './blocks.ts';
-import { checkConfig, configFromJson, spatialFactor, temporalFactor, VaeConfigError, WAN21_VAE, type VaeConfig } from './config.ts';
+import { spatialFactor, temporalFactor, type VaeConfig } from './config.ts';
+import { openVaeCheckpoint } from './checkpoint.ts';
 import { buildDecoderChunk, buildEncoderChunk, encoderChunkFrames, type ChunkGraphOptions } from './graphs.ts';
-import { detectLayout, renameFor, type VaeLayout } from './names.ts';
+import { renameFor, type VaeLayout } from './names.ts';
 import { runChunks, type ChunkGraphs, type ChunkTimings } from './runner.ts';
 import { DEFAULT_TILE, runTiled, type HostTensor, type TileOptions } from './tiling.ts';
 import { valueBytes, type Graph } from '../../graph/ir.ts';
 
 export type { HostTensor, TileOptions } from './tiling.ts';
+export { openVaeCheckpoint } from './checkpoint.ts';
 
 export class VaeInputError extends Error {
   readonly exitCode = 2;
@@ -69,6 +68,12 @@ export class WanVae {
   static async load(dev: EgoxDevice, path: string, options: VaeOptions = {}): Promise<WanVae> {
     const { source, config, layout, where } = await openVaeCheckpoint(path);
     return new WanVae(dev, config, new WeightStore(source, where, renameFor(layout, config)), layout, options);
+  }
+
+  /** Closes the checkpoint files (the weights are read again by every run). */
+  async close(): Promise<void> {
+    const src = this.weights.source as Partial<{ close: () => Promise<void> }>;
+    await src.close?.();
   }
 
   private graphOptions(height: number, width: number, first: boolean): ChunkGraphOptions {
@@ -234,72 +239,4 @@ function frameRange(t: HostTensor, start: number, n: number): Float32Array {
   const out = new Float32Array(c * n * plane);
   for (let ch = 0; ch < c; ch++) out.set(t.data.subarray((ch * f + start) * plane, (ch * f + start + n) * plane), ch * n * plane);
   return out;
-}
-
-// ---- opening a checkpoint -------------------------------------------------------------------
-
-export interface OpenedVae {
-  source: WeightSource & { tensors: ReadonlyMap<string, { dtype: string; shape: number[] }> };
-  config: VaeConfig;
-  layout: VaeLayout;
-  where: string;
-}
-
-async function isDir(p: string): Promise<boolean> {
-  return fsp.stat(p).then((s) => s.isDirectory(), () => false);
-}
-
-export async function openVaeCheckpoint(path: string): Promise<OpenedVae> {
-  let dir: string | null = null;
-  let target = path;
-  if (await isDir(path)) {
-    dir = (await isDir(nodePath.join(path, 'vae'))) ? nodePath.join(path, 'vae') : path;
-    target = dir;
-  }
-  const ckpt = await Checkpoint.open(target);
-  const layout = detectLayout(ckpt.tensors.keys());
-  if (!layout) {
-    await ckpt.close();
-    throw new VaeConfigError(`${target}: no VAE weights found (expected 'encoder.conv_in.weight' (diffusers) or 'encoder.conv1.weight' (original Wan2.1)); pass the model's vae folder or its safetensors file`);
-  }
-  let config: VaeConfig | null = null;
-  if (dir) {
-    const cfgPath = nodePath.join(dir, 'config.json');
-    const text = await fsp.readFile(cfgPath, 'utf8').catch(() => null);
-    if (text !== null) {
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch (e) {
-        throw new VaeConfigError(`${cfgPath}: not valid JSON (${(e as Error).message})`);
-      }
-      config = configFromJson(json as Record<string, unknown>, cfgPath);
-    }
-  }
-  if (!config && ckpt.metadata.config) {
-    let json: unknown;
-    try {
-      json = JSON.parse(ckpt.metadata.config);
-    } catch (e) {
-      throw new VaeConfigError(`${target}: metadata 'config' is not valid JSON (${(e as Error).message})`);
-    }
-    config = configFromJson(json as Record<string, unknown>, `${target} metadata`);
-  }
-  config ??= inferConfig(ckpt.tensors, layout, target);
-  return { source: ckpt, config, layout, where: target };
-}
-
-/** Without a config: Wan2.1's structure with the widths read from the tensor shapes. */
-function inferConfig(tensors: ReadonlyMap<string, { shape: number[] }>, layout: VaeLayout, where: string): VaeConfig {
-  const first = tensors.get(layout === 'diffusers' ? 'encoder.conv_in.weight' : 'encoder.conv1.weight') ??
-    tensors.get(layout === 'diffusers' ? 'decoder.conv_in.weight' : 'decoder.conv1.weight');
-  const post = tensors.get(layout === 'diffusers' ? 'post_quant_conv.weight' : 'conv2.weight');
-  if (!first || !post) throw new VaeConfigError(`${where}: cannot infer the VAE widths (conv_in / post_quant_conv missing); add a config.json`);
-  const encIn = tensors.get(layout === 'diffusers' ? 'encoder.conv_in.weight' : 'encoder.conv1.weight');
-  const baseDim = encIn ? encIn.shape[0]! : first.shape[0]! / WAN21_VAE.dimMult[WAN21_VAE.dimMult.length - 1]!;
-  const zDim = post.shape[0]!;
-  if (zDim !== WAN21_VAE.zDim) throw new VaeConfigError(`${where}: z_dim ${zDim} has no published latent statistics; add a config.json with latents_mean and latents_std`);
-  const cfg = { ...WAN21_VAE, baseDim, zDim };
-  checkConfig(cfg, where);
-  return cfg;
 }

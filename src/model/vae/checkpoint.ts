@@ -1,0 +1,76 @@
+// Opening a VAE checkpoint: a diffusers model folder (with vae/), a vae folder (config.json +
+// diffusion_pytorch_model.safetensors) or a .safetensors file, in the diffusers or the original
+// Wan2.1 key layout; the config comes from config.json, the file's metadata, or the shapes.
+
+import { promises as fsp } from 'node:fs';
+import * as nodePath from 'node:path';
+import type { WeightSource } from '../../graph/weights.ts';
+import { Checkpoint } from '../../io/checkpoint.ts';
+import { checkConfig, configFromJson, VaeConfigError, WAN21_VAE, type VaeConfig } from './config.ts';
+import { detectLayout, type VaeLayout } from './names.ts';
+
+export interface OpenedVae {
+  source: WeightSource & { tensors: ReadonlyMap<string, { dtype: string; shape: number[] }> };
+  config: VaeConfig;
+  layout: VaeLayout;
+  where: string;
+}
+
+async function isDir(p: string): Promise<boolean> {
+  return fsp.stat(p).then((s) => s.isDirectory(), () => false);
+}
+
+export async function openVaeCheckpoint(path: string): Promise<OpenedVae> {
+  let dir: string | null = null;
+  let target = path;
+  if (await isDir(path)) {
+    dir = (await isDir(nodePath.join(path, 'vae'))) ? nodePath.join(path, 'vae') : path;
+    target = dir;
+  }
+  const ckpt = await Checkpoint.open(target);
+  const layout = detectLayout(ckpt.tensors.keys());
+  if (!layout) {
+    await ckpt.close();
+    throw new VaeConfigError(`${target}: no VAE weights found (expected 'encoder.conv_in.weight' (diffusers) or 'encoder.conv1.weight' (original Wan2.1)); pass the model's vae folder or its safetensors file`);
+  }
+  let config: VaeConfig | null = null;
+  if (dir) {
+    const cfgPath = nodePath.join(dir, 'config.json');
+    const text = await fsp.readFile(cfgPath, 'utf8').catch(() => null);
+    if (text !== null) {
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch (e) {
+        throw new VaeConfigError(`${cfgPath}: not valid JSON (${(e as Error).message})`);
+      }
+      config = configFromJson(json as Record<string, unknown>, cfgPath);
+    }
+  }
+  if (!config && ckpt.metadata.config) {
+    let json: unknown;
+    try {
+      json = JSON.parse(ckpt.metadata.config);
+    } catch (e) {
+      throw new VaeConfigError(`${target}: metadata 'config' is not valid JSON (${(e as Error).message})`);
+    }
+    config = configFromJson(json as Record<string, unknown>, `${target} metadata`);
+  }
+  config ??= inferConfig(ckpt.tensors, layout, target);
+  return { source: ckpt, config, layout, where: target };
+}
+
+/** Without a config: Wan2.1's structure with the widths read from the tensor shapes. */
+function inferConfig(tensors: ReadonlyMap<string, { shape: number[] }>, layout: VaeLayout, where: string): VaeConfig {
+  const first = tensors.get(layout === 'diffusers' ? 'encoder.conv_in.weight' : 'encoder.conv1.weight') ??
+    tensors.get(layout === 'diffusers' ? 'decoder.conv_in.weight' : 'decoder.conv1.weight');
+  const post = tensors.get(layout === 'diffusers' ? 'post_quant_conv.weight' : 'conv2.weight');
+  if (!first || !post) throw new VaeConfigError(`${where}: cannot infer the VAE widths (conv_in / post_quant_conv missing); add a config.json`);
+  const encIn = tensors.get(layout === 'diffusers' ? 'encoder.conv_in.weight' : 'encoder.conv1.weight');
+  const baseDim = encIn ? encIn.shape[0]! : first.shape[0]! / WAN21_VAE.dimMult[WAN21_VAE.dimMult.length - 1]!;
+  const zDim = post.shape[0]!;
+  if (zDim !== WAN21_VAE.zDim) throw new VaeConfigError(`${where}: z_dim ${zDim} has no published latent statistics; add a config.json with latents_mean and latents_std`);
+  const cfg = { ...WAN21_VAE, baseDim, zDim };
+  checkConfig(cfg, where);
+  return cfg;
+}
