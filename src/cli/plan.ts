@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { gib } from '../graph/plan.ts';
 import { namedConfig } from '../model/wan/config.ts';
 import { planDitRun } from '../model/wan/plan-run.ts';
+import { planVae } from '../model/vae/plan.ts';
 import { parseBytes, parseSize } from './parse.ts';
 import { runCommand } from './run-command.ts';
 
@@ -50,6 +51,16 @@ export function registerPlanCommand(program: Command): void {
           gpuMemoryBytes: opts.gpuMemory ? parseBytes(opts.gpuMemory, '--gpu-memory') : undefined,
         });
         const t = r.plan.totals;
+        const frames = Number(opts.frames);
+        const vaeWeights = opts.weightDtype === 'f32' ? 'f32' : 'bf16';
+        const vae = [
+          ['ego', parseSize(opts.ego, '--ego')],
+          ...(opts.exo === 'none' ? [] : [['exo', parseSize(opts.exo, '--exo')]]),
+        ].map(([name, s]) => {
+          const size = s as { height: number; width: number };
+          const p = planVae({ width: size.width, height: size.height, frames, dtypes: { weights: vaeWeights as 'bf16' } });
+          return { name: name as string, encodePeakBytes: p.encode.peakBytes, decodePeakBytes: p.decode.peakBytes, encodeFlops: p.encode.flops, decodeFlops: p.decode.flops };
+        });
         const summary = {
           model: config.name,
           latentShape: r.latentShape,
@@ -66,6 +77,7 @@ export function registerPlanCommand(program: Command): void {
           flopsPerRun: r.flopsPerRun,
           dispatchesPerForward: t.dispatches,
           perFamily: Object.fromEntries([...r.plan.perFamily].map(([k, v]) => [k, v])),
+          vae,
         };
         if (opts.json) {
           process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
@@ -78,7 +90,8 @@ export function registerPlanCommand(program: Command): void {
           `  activations       ${gib(t.activationBytes)} (without reuse ${gib(t.naiveActivationBytes)})`,
           `  inputs/outputs    ${gib(t.ioBytes)}`,
           `FLOPs per forward   ${(r.flopsPerForward / 1e12).toFixed(1)} TFLOP; per run (${r.forwardsPerRun} forwards) ${(r.flopsPerRun / 1e15).toFixed(1)} PFLOP`,
-          'by kernel family:',
+          ...vae.map((v) => `VAE ${v.name.padEnd(3)} ${frames} frames: encode peak ${gib(v.encodePeakBytes)}, decode peak ${gib(v.decodePeakBytes)} (chunked, flat in length)`),
+          'DiT FLOPs by kernel family:',
           ...[...r.plan.perFamily].sort((a, b) => b[1].flops - a[1].flops).map(([k, v]) => `  ${k.padEnd(12)} ${String(v.nodes).padStart(5)} nodes ${(v.flops / 1e12).toFixed(2).padStart(9)} TFLOP`),
         ];
         process.stdout.write(lines.join('\n') + '\n');

@@ -56,3 +56,25 @@ describe('egox inspect', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 });
+
+describe('egox plan (dry run, no GPU)', () => {
+  it('plans the 14B EgoX run within 24 GiB with weights streamed', () => {
+    const r = egox(['plan', '--gpu-memory', '24GiB', '--json']);
+    expect(r.code).toBe(0);
+    const p = JSON.parse(r.stdout);
+    expect(p.latentShape).toEqual([36, 13, 56, 154]);
+    expect(p.tokens).toBe(28028);
+    expect(p.streaming).toBe(true);
+    expect(p.peakBytes).toBeLessThan(24 * 2 ** 30);
+    expect(p.weightBytes).toBeGreaterThan(28e9); // bf16 weights of the 14B I2V model
+    expect(p.flopsPerForward).toBeGreaterThan(1.2e15);
+    expect(p.flopsPerRun).toBe(p.flopsPerForward * 100);
+    for (const k of ['activationBytes', 'flopsPerRun']) expect(typeof p[k]).toBe('number');
+    expect(p.vae.map((v: { name: string }) => v.name)).toEqual(['ego', 'exo']);
+  });
+  it('rejects a frame count that is not 1 + 4k', () => {
+    const r = egox(['plan', '--frames', '48']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
