@@ -31,6 +31,7 @@ interface Opts {
   lora?: string;
   loraStrength: string;
   loraLenient?: boolean;
+  loraMode: string;
   config?: string;
   weightDtype: string;
   ggaLambda?: string;
@@ -50,6 +51,7 @@ export function registerDitForward(forward: Command): void {
     .option('--lora <file>', 'LoRA adapter (diffusers/PEFT, kohya or original keys), applied fused at run time')
     .option('--lora-strength <s>', 'LoRA strength', '1')
     .option('--lora-lenient', 'ignore adapter keys that match no module')
+    .option('--lora-mode <mode>', 'merge (W += s B A on the GPU at load, as EgoX does) | fused (extra low-rank GEMM at run time)', 'merge')
     .option('--config <name>', 'force a named config (wan2.1-i2v-14b, wan2.1-t2v-1.3b, tiny)')
     .option('--weight-dtype <dtype>', 'weight storage on the GPU: f32 | bf16 | f16', 'f32')
     .option('--gga-lambda <l>', 'apply the EgoX geometry bias with this lambda (needs gga_* inputs)')
@@ -84,18 +86,20 @@ export function registerDitForward(forward: Command): void {
         if (x.shape[0] !== c.inDim) throw new UsageError(`${o.input}: x has ${x.shape[0]} channels, the model takes ${c.inDim}`);
         if (context.shape[1] !== c.textDim) throw new UsageError(`${o.input}: context is [${context.shape}], the model needs [L, ${c.textDim}]`);
         if (c.imageDim && !clip) throw new UsageError(`${o.input}: the model is image-to-video; tensor 'clip' [257, ${c.imageDim}] is missing`);
+        if (o.loraMode !== 'merge' && o.loraMode !== 'fused') throw new UsageError(`--lora-mode '${o.loraMode}': use merge or fused`);
         const lora = o.lora ? await attachLora(base, o.lora, { strength: Number(o.loraStrength), lenient: o.loraLenient }) : undefined;
         const gga = o.ggaLambda !== undefined ? { lambda: Number(o.ggaLambda), egoLatentCols: o.egoCols ? Number(o.egoCols) : x.shape[2]! } : null;
         const dit = new WanDit(c, {
           latentShape: x.shape as [number, number, number, number],
           weightDtype: o.weightDtype as 'f32',
           gga,
-          runtimeLora: lora?.runtimeLora,
+          runtimeLora: o.loraMode === 'fused' ? lora?.runtimeLora : undefined,
         });
         const dev = ctx.own(await openNodeDevice());
         const exec = await Executor.create(dev, dit.build(), lora?.store ?? base.store, {
           gpuMemoryBytes: o.gpuMemory ? parseBytes(o.gpuMemory, '--gpu-memory') : undefined,
           profile: o.profile,
+          weightTransforms: lora && o.loraMode === 'merge' ? lora.mergeTransforms() : undefined,
         });
         const feed: Record<string, Float32Array> = {
           [DIT_IO.latents]: x.data,

@@ -16,6 +16,11 @@ import type { WeightStore } from './weights.ts';
 export interface ExecutorOptions extends PlanOptions {
   /** Time every node with timestamp queries (one pass per node; slower). */
   profile?: boolean;
+  /**
+   * Run after a weight is uploaded (resident: once; streamed: at every upload), e.g. merging a
+   * LoRA into it on the GPU. Recorded with `dev.run`; the executor flushes before computing.
+   */
+  weightTransforms?: ReadonlyMap<string, (dev: EgoxDevice, weight: Tensor) => Promise<void>>;
 }
 
 interface CompiledDispatch {
@@ -56,6 +61,7 @@ export class Executor {
     readonly plan: ExecutionPlan,
     private readonly weights: WeightStore | null,
     profile: boolean,
+    private readonly transforms?: ExecutorOptions['weightTransforms'],
   ) {
     this.profiler = profile && dev.has('timestamp-query') ? new Profiler(dev.device, graph.nodes.length) : null;
   }
@@ -70,7 +76,7 @@ export class Executor {
     if (graph.weights.size > graph.constants.size && !weights) throw new GraphError('the graph has weights but no weight store was given');
     for (const [name, v] of graph.weights) if (!graph.constants.has(name)) weights!.check(name, v.shape); // fail before allocating anything
     const plan = planExecution(graph, { ...options, ctx });
-    const exec = new Executor(dev, graph, plan, weights, Boolean(options.profile));
+    const exec = new Executor(dev, graph, plan, weights, Boolean(options.profile), options.weightTransforms);
     exec.allocate();
     await exec.uploadResidentWeights();
     exec.compile();
@@ -249,6 +255,11 @@ export class Executor {
         await queue.onSubmittedWorkDone(); // bound Dawn's staging memory
       }
     });
+    const transform = this.transforms?.get(name);
+    if (transform) {
+      await transform(this.dev, new Tensor(buffer, v.shape, v.dtype, base));
+      this.dev.flush(); // queued before the compute that reads the weight
+    }
   }
 
   private setInput(name: string, data: Float32Array | Int32Array | Uint32Array | Uint16Array | Tensor): void {

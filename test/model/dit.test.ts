@@ -178,3 +178,35 @@ describe('the DiT graph under the executor options', () => {
     expect(Buffer.from(outs[2]!.buffer).equals(Buffer.from(outs[0]!.buffer))).toBe(true);
   });
 });
+
+describe('LoRA merged at load on the GPU', () => {
+  it('equals the run-time fused form within 1e-5 and the reference within 1e-4', { timeout: 900_000 }, async () => {
+    const { readFileSync } = await import('node:fs');
+    const { attachLora } = await import('../../src/model/wan/lora-load.ts');
+    const meta = JSON.parse(readFileSync(`${DIT_GOLDEN}/lora_kohya.json`, 'utf8'));
+    const c = await loadDitCase('i2v_square');
+    const io = await readF32Tensors(`${DIT_GOLDEN}/${meta.io}`);
+    const dev = await device();
+    const x = io.get('x')!;
+    const feed = {
+      [DIT_IO.latents]: x.data,
+      [DIT_IO.timestepEmbedding]: timestepEmbedding(io.get('timestep')!.data[0]!, c.config.freqDim),
+      [DIT_IO.context]: io.get('context')!.data,
+      [DIT_IO.clip]: io.get('clip')!.data,
+    };
+    const ckpt = await openWanCheckpoint(`${DIT_GOLDEN}/${c.json.weights}`, { config: c.config });
+    const lora = await attachLora(ckpt, `${DIT_GOLDEN}/${meta.adapter}`, { strength: meta.strength });
+    const shape = x.shape as [number, number, number, number];
+    const results: Float32Array[] = [];
+    for (const merged of [false, true]) {
+      const dit = new WanDit(c.config, { latentShape: shape, runtimeLora: merged ? undefined : lora.runtimeLora });
+      const exec = await Executor.create(dev, dit.build(), lora.store, merged ? { weightTransforms: lora.mergeTransforms() } : {});
+      await exec.run(feed);
+      results.push(await exec.read(DIT_IO.output));
+      exec.destroy();
+    }
+    await lora.close();
+    expect(relL2(results[1]!, results[0]!)).toBeLessThan(1e-5);
+    expect(relL2(results[1]!, io.get('out')!.data)).toBeLessThan(1e-4);
+  });
+});

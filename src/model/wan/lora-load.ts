@@ -9,6 +9,9 @@ import { WeightStore, convert, type WeightSource } from '../../graph/weights.ts'
 import { LoraError, parseLora, type ParsedLora } from '../lora/formats.ts';
 import type { WanCheckpoint } from './load.ts';
 import type { WanConfig } from './config.ts';
+import { loraMerge } from '../../kernels/lora-merge.ts';
+import type { EgoxDevice } from '../../runtime/device.ts';
+import type { Tensor } from '../../runtime/tensor.ts';
 
 /** The adaptable Linear modules of a Wan DiT, by diffusers name. */
 export function wanLinearModules(c: WanConfig): Set<string> {
@@ -24,8 +27,14 @@ export function wanLinearModules(c: WanConfig): Set<string> {
 
 export interface AttachedLora {
   parsed: ParsedLora;
+  /** For the fused form: build the DiT with these and use `store`. */
   runtimeLora: Map<string, { rank: number; scale: number }>;
   store: WeightStore;
+  /**
+   * For the merged form (build the DiT without runtimeLora): executor weight transforms that
+   * apply W += s B A on the GPU right after each adapted weight is uploaded.
+   */
+  mergeTransforms(): Map<string, (dev: EgoxDevice, w: Tensor) => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -65,7 +74,27 @@ export async function attachLora(base: WanCheckpoint, path: string, options: { s
     const k = keyOf.get(n);
     return k ? LORA_PREFIX + k : baseKey(n);
   });
-  return { parsed, runtimeLora, store, close: () => adapter.close() };
+  const mergeTransforms = () => {
+    const out = new Map<string, (dev: EgoxDevice, w: Tensor) => Promise<void>>();
+    for (const [module, { scale }] of runtimeLora) {
+      const aKey = keyOf.get(`${module}.lora_A.weight`)!;
+      const bKey = keyOf.get(`${module}.lora_B.weight`)!;
+      out.set(`${module}.weight`, async (dev, w) => {
+        const a = await uploadF32(dev, adapter, aKey);
+        const b = await uploadF32(dev, adapter, bKey);
+        loraMerge(dev, w, a, b, scale);
+        a.release(); // later users of the pooled buffers are recorded after the merge
+        b.release();
+      });
+    }
+    return out;
+  };
+  return { parsed, runtimeLora, store, mergeTransforms, close: () => adapter.close() };
+}
+
+async function uploadF32(dev: EgoxDevice, ckpt: Checkpoint, key: string): Promise<Tensor> {
+  const info = ckpt.tensors.get(key)!;
+  return dev.upload(toF32(await ckpt.read(key), info.dtype), info.shape, 'f32');
 }
 
 async function readScalar(ckpt: Checkpoint, key: string): Promise<number> {
