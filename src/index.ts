@@ -1,0 +1,41 @@
+// egox's public API for programs that embed it. Everything here takes a GPUDevice-backed
+// EgoxDevice; only openNodeDevice (Dawn) and the file/ffmpeg helpers are Node-specific.
+
+// Runtime
+export { EgoxDevice, type AdapterSummary, type DeviceOptions, type OptionalFeature } from './runtime/device.ts';
+export { openNodeDevice, requestNodeAdapter, type NodeDeviceOptions } from './runtime/node.ts';
+export { Tensor, type Shape } from './runtime/tensor.ts';
+export type { DType } from './runtime/dtype.ts';
+export { EnvironmentError, GpuError } from './runtime/errors.ts';
+
+// Files
+export { Checkpoint } from './io/checkpoint.ts';
+export { SafetensorsFile, type TensorInfo } from './io/safetensors.ts';
+export { writeSafetensors } from './io/safetensors-writer.ts';
+export { readNpy, writeNpy } from './io/npy.ts';
+export { inspectCheckpoint, formatInspectReport } from './io/inspect.ts';
+
+// Graphs
+export { ModelGraph } from './graph/ops/index.ts';
+export { Executor, type ExecutorOptions } from './graph/executor.ts';
+export { planExecution, type ExecutionPlan, type PlanOptions } from './graph/plan.ts';
+export { WeightStore, MemoryWeightSource } from './graph/weights.ts';
+
+// Models
+export { WanDit, DIT_IO } from './model/wan/dit.ts';
+export { WAN_CONFIGS, namedConfig, type WanConfig } from './model/wan/config.ts';
+export { openWanCheckpoint } from './model/wan/load.ts';
+export { attachLora } from './model/wan/lora-load.ts';
+export { sampleLatents, type SampleOptions } from './model/wan/sample.ts';
+export { planDitRun } from './model/wan/plan-run.ts';
+export { timestepEmbedding } from './model/wan/timestep.ts';
+export { WanVae, planVae } from './model/vae/index.ts';
+export { UniPCScheduler, EulerScheduler, flowSigmas, createScheduler } from './model/schedulers/index.ts';
+export { UnigramTokenizer, encodePrompt } from './model/text/tokenizer.ts';
+
+// Reconstruction
+export { loadEgoxMeta, loadEgoxTake, type EgoxTake } from './recon/meta.ts';
+export { computeAttentionGeometry, attentionGeometryForTake } from './recon/attention-geometry.ts';
+export { renderPrior, writePrior } from './recon/prior.ts';
+export { parseEgoCalibration, DEFAULT_EGO_CALIBRATION } from './recon/cameras.ts';
+export { writeDemoScene } from './pipeline/demo-scene.ts';
