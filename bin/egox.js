@@ -17,6 +17,10 @@ const NOISE = [
   /XDG_RUNTIME_DIR/,
   /^MESA: warning/,
   /^WARNING: lavapipe is not a conformant vulkan implementation/,
+  // Vulkan loader chatter when no driver is installed (egox then prints its own one-line fix).
+  /^Warning: (loader_\w+|vkCreateInstance)/,
+  /^\s+at CheckVkSuccessImpl/,
+  /^$/,
 ];
 
 const child = spawn(process.execPath, ['--import', tsx, join(root, 'src/cli/main.ts'), ...process.argv.slice(2)], {

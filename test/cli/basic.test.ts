@@ -16,6 +16,13 @@ describe('egox info', () => {
     expect(Array.isArray(info.features)).toBe(true);
     expect(r.stderr).not.toMatch(/artificially reduced/); // Dawn's noise is filtered
   });
+  it('no adapter at all: one line saying what to install, exit code 2', () => {
+    if (process.platform !== 'linux') return; // the Vulkan loader variable below is Linux's
+    const r = egox(['info'], { env: { VK_ICD_FILENAMES: '/nonexistent-icd.json', VK_DRIVER_FILES: '/nonexistent-icd.json', EGOX_BACKEND: 'vulkan' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/mesa-vulkan-drivers/);
+  });
   it('an unknown backend is a one-line error with exit code 2', () => {
     const r = egox(['info', '--backend', 'nosuch']);
     expect(r.code).toBe(2);

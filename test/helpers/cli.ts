@@ -8,12 +8,12 @@ export interface CliResult {
   stderr: string;
 }
 
-export function egox(args: string[], options: { cwd?: string; timeoutMs?: number } = {}): CliResult {
+export function egox(args: string[], options: { cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {}): CliResult {
   const r = spawnSync(process.execPath, [join(process.cwd(), 'bin/egox.js'), ...args], {
     cwd: options.cwd ?? process.cwd(),
     encoding: 'utf8',
     timeout: options.timeoutMs ?? 120_000,
-    env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
+    env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp', ...options.env },
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
