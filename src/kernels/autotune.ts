@@ -7,6 +7,7 @@ import type { AdapterSummary, EgoxDevice } from '../runtime/device.ts';
 import type { GemmVariant } from './gemm-common.ts';
 import { gemm } from './gemm.ts';
 import {
+  defaultGemmVariant,
   fixedSubgroupSize,
   gemmCandidates,
   gemmShapeClass,
@@ -87,15 +88,20 @@ export interface TuneOptions {
   candidates?: GemmVariant[];
   /** Target time per measurement in ms (default 150). */
   targetMs?: number;
-  /** Interleaved timing rounds over all candidates (default 3); each keeps its best. */
+  /** Interleaved timing rounds over all candidates (default 5); each keeps its median. */
   rounds?: number;
   log?: (line: string) => void;
+}
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
 }
 
 export interface TuneResult {
   shapeClass: string;
   winner: GemmVariant;
-  /** Per candidate: best-round ms per GEMM (Infinity when it failed), and first-run (compile) ms. */
+  /** Per candidate: median-round ms per GEMM (Infinity when it failed), and first-run (compile) ms. */
   timings: { variant: GemmVariant; ms: number; firstMs: number; error?: string }[];
   cached: boolean;
 }
@@ -132,11 +138,12 @@ export async function tuneGemm(dev: EgoxDevice, shape: GemmShape, opts: TuneOpti
   const w = await dev.upload(rand(N * K), [N, K], shape.wDtype);
   const y = dev.empty([M, N], shape.yDtype ?? 'f32');
   const target = opts.targetMs ?? 150;
-  const rounds = opts.rounds ?? 3;
+  const rounds = opts.rounds ?? 5;
   // Compile and calibrate every candidate, then time them in interleaved rounds and keep each
-  // one's best round: other processes load the CPU in bursts (lavapipe runs on it), and
-  // interleaving exposes every candidate to the same conditions.
-  const live: { variant: GemmVariant; reps: number; firstMs: number; best: number }[] = [];
+  // one's median round: other processes load the CPU in bursts (lavapipe runs on it);
+  // interleaving exposes every candidate to the same conditions, and the median does not
+  // reward a candidate for one lucky quiet moment (the best round did).
+  const live: { variant: GemmVariant; reps: number; firstMs: number; samples: number[] }[] = [];
   const timings: TuneResult['timings'] = [];
   const fail = (variant: GemmVariant, e: unknown) => {
     const error = String((e as Error).message ?? e);
@@ -154,7 +161,7 @@ export async function tuneGemm(dev: EgoxDevice, shape: GemmShape, opts: TuneOpti
         gemm(dev, x, w, { out: y, variant });
         await dev.sync();
         const once = performance.now() - t0;
-        live.push({ variant, firstMs, reps: Math.max(1, Math.min(50, Math.round(target / Math.max(once, 0.01)))), best: once });
+        live.push({ variant, firstMs, reps: Math.max(1, Math.min(50, Math.round(target / Math.max(once, 0.01)))), samples: [] });
       } catch (e) {
         fail(variant, e);
       }
@@ -164,20 +171,25 @@ export async function tuneGemm(dev: EgoxDevice, shape: GemmShape, opts: TuneOpti
         const t0 = performance.now();
         for (let i = 0; i < c.reps; i++) gemm(dev, x, w, { out: y, variant: c.variant });
         await dev.sync();
-        c.best = Math.min(c.best, (performance.now() - t0) / c.reps);
+        c.samples.push((performance.now() - t0) / c.reps);
       }
     }
     for (const c of live) {
-      timings.push({ variant: c.variant, ms: c.best, firstMs: c.firstMs });
-      opts.log?.(`  ${JSON.stringify(c.variant)}: ${c.best.toFixed(2)} ms (${((2 * M * N * K) / c.best / 1e6).toFixed(1)} GFLOP/s, first run ${c.firstMs.toFixed(0)} ms)`);
+      const ms = median(c.samples);
+      timings.push({ variant: c.variant, ms, firstMs: c.firstMs });
+      opts.log?.(`  ${JSON.stringify(c.variant)}: ${ms.toFixed(2)} ms (${((2 * M * N * K) / ms / 1e6).toFixed(1)} GFLOP/s, first run ${c.firstMs.toFixed(0)} ms)`);
     }
   } finally {
     x.release();
     w.release();
     y.release();
   }
-  const best = timings.filter((t) => Number.isFinite(t.ms)).sort((a, b) => a.ms - b.ms)[0];
+  let best = timings.filter((t) => Number.isFinite(t.ms)).sort((a, b) => a.ms - b.ms)[0];
   if (!best) throw new Error(`tuneGemm: every candidate failed for ${cls}: ${timings.map((t) => t.error).join('; ')}`);
+  // Keep the default unless another variant is clearly faster: ties flip with the noise.
+  const fallback = JSON.stringify(defaultGemmVariant(dev, shape));
+  const dflt = timings.find((t) => JSON.stringify(t.variant) === fallback);
+  if (dflt && dflt.ms <= best.ms * 1.05) best = dflt;
   recordGemmChoice(dev, cls, best.variant);
   if (opts.store) await saveGemmTuning(dev, opts.store, { [cls]: { variant: best.variant, ms: best.ms, shape } });
   return { shapeClass: cls, winner: best.variant, timings, cached: false };
