@@ -100,9 +100,17 @@ export function gemmCandidates(dev: GemmDeviceInfo, s: GemmShape): GemmVariant[]
 
 const tuned = new WeakMap<object, Map<string, GemmVariant>>();
 
+/**
+ * Tuned choices belong to the adapter, not to one device object: graph lowering runs the
+ * launchers against a recording stand-in that shares the real device's adapter summary.
+ */
+function keyOf(dev: object): object {
+  return (dev as { adapter?: object }).adapter ?? dev;
+}
+
 function tableOf(dev: object): Map<string, GemmVariant> {
-  let t = tuned.get(dev);
-  if (!t) tuned.set(dev, (t = new Map()));
+  let t = tuned.get(keyOf(dev));
+  if (!t) tuned.set(keyOf(dev), (t = new Map()));
   return t;
 }
 
@@ -111,7 +119,7 @@ export function recordGemmChoice(dev: object, shapeClass: string, v: GemmVariant
 }
 
 export function tunedGemmChoice(dev: object, shapeClass: string): GemmVariant | undefined {
-  return tuned.get(dev)?.get(shapeClass);
+  return tuned.get(keyOf(dev))?.get(shapeClass);
 }
 
 export function tunedGemmTable(dev: object): ReadonlyMap<string, GemmVariant> {
