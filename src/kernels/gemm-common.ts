@@ -309,3 +309,28 @@ export function checkSpec(s: GemmSpec): void {
   if (s.residual?.inPlace && s.residual.dtype !== s.yDtype) throw new Error('gemm: in-place residual must have the output dtype');
   if (s.epilogue === 'gated_residual' && !s.residual) throw new Error('gemm: gated_residual needs a residual spec');
 }
+
+// ---- K segments ---------------------------------------------------------------------------
+
+/** One accumulation segment of a GEMM program: operand names, strides and offset uniforms. */
+export interface Segment {
+  x: string;
+  w: string;
+  K: number;
+  xLd: number;
+  wLd: number;
+  xBs: number;
+  wBs: number;
+  xOff: string;
+  wOff: string;
+}
+
+/** The X W^T segment. */
+export function mainSegment(s: GemmSpec): Segment {
+  return { x: 'X', w: 'W', K: s.K, xLd: s.x.ld, wLd: s.w.ld, xBs: s.x.batchStride, wBs: s.w.batchStride, xOff: 'params.xOff', wOff: 'params.wOff' };
+}
+
+/** The LoRA T B^T segment. */
+export function extraSegment(e: ExtraKSpec): Segment {
+  return { x: 'T', w: 'B', K: e.K, xLd: e.t.ld, wLd: e.b.ld, xBs: e.t.batchStride, wBs: e.b.batchStride, xOff: 'params.tOff', wOff: 'params.bOff' };
+}

@@ -18,19 +18,11 @@ import {
   storeTile,
   variantKey,
   type GemmSpec,
+  type Segment,
+  extraSegment,
+  mainSegment,
 } from './gemm-common.ts';
 
-interface Segment {
-  x: string;
-  w: string;
-  K: number;
-  xLd: number;
-  wLd: number;
-  xBs: number;
-  wBs: number;
-  xOff: string;
-  wOff: string;
-}
 
 export function subgroupGemmProgram(s: GemmSpec): KernelProgram {
   const v = s.variant;
@@ -89,13 +81,13 @@ export function subgroupGemmProgram(s: GemmSpec): KernelProgram {
     if (g.K % 4 !== 0) L.push(`for (var k = ${k4}u; k < ${g.K}u; k++) {\n    ${block([...loads(g, tag, '1', 'k', true), ...fmas(true)])}\n  }`);
   };
 
-  const main: Segment = { x: 'X', w: 'W', K: s.K, xLd: s.x.ld, wLd: s.w.ld, xBs: s.x.batchStride, wBs: s.w.batchStride, xOff: 'params.xOff', wOff: 'params.wOff' };
+  const main: Segment = mainSegment(s);
   rowBases(main, 'm');
   const e = s.extraK;
   if (!e) {
     segment(main, 'm');
   } else {
-    const extra: Segment = { x: 'T', w: 'B', K: e.K, xLd: e.t.ld, wLd: e.b.ld, xBs: e.t.batchStride, wBs: e.b.batchStride, xOff: 'params.tOff', wOff: 'params.bOff' };
+    const extra: Segment = extraSegment(e);
     rowBases(extra, 'e');
     if (s.K % 4 === 0 && e.K % 4 === 0) {
       // One loop over K + r: only the loads depend on the segment (a uniform branch), the

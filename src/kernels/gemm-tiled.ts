@@ -16,22 +16,14 @@ import {
   storeTile,
   variantKey,
   type GemmSpec,
+  type Segment,
+  extraSegment,
+  mainSegment,
 } from './gemm-common.ts';
 
 const T = 16; // threads per side
 const THREADS = T * T;
 
-interface Segment {
-  x: string;
-  w: string;
-  K: number;
-  xLd: number;
-  wLd: number;
-  xBs: number;
-  wBs: number;
-  xOff: string;
-  wOff: string;
-}
 
 export function tiledGemmProgram(s: GemmSpec): KernelProgram {
   const v = s.variant;
@@ -104,10 +96,10 @@ export function tiledGemmProgram(s: GemmSpec): KernelProgram {
     void tag;
   };
 
-  segment({ x: 'X', w: 'W', K: s.K, xLd: s.x.ld, wLd: s.w.ld, xBs: s.x.batchStride, wBs: s.w.batchStride, xOff: 'params.xOff', wOff: 'params.wOff' }, 'm');
+  segment(mainSegment(s), 'm');
   if (s.extraK) {
     const e = s.extraK;
-    segment({ x: 'T', w: 'B', K: e.K, xLd: e.t.ld, wLd: e.b.ld, xBs: e.t.batchStride, wBs: e.b.batchStride, xOff: 'params.tOff', wOff: 'params.bOff' }, 'e');
+    segment(extraSegment(e), 'e');
   }
 
   const accs = Array.from({ length: tm }, (_, i) => Array.from({ length: tn }, (_, j) => `a${i}_${j}`));
