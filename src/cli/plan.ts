@@ -4,6 +4,8 @@ import { gib } from '../graph/plan.ts';
 import { namedConfig } from '../model/wan/config.ts';
 import { planDitRun } from '../model/wan/plan-run.ts';
 import { planVae } from '../model/vae/plan.ts';
+import { planUmt5 } from '../model/umt5/plan.ts';
+import { planClipVision } from '../model/clip/plan.ts';
 import { parseBytes, parseSize } from './parse.ts';
 import { runCommand } from './run-command.ts';
 
@@ -61,6 +63,10 @@ export function registerPlanCommand(program: Command): void {
           const p = planVae({ width: size.width, height: size.height, frames, dtypes: { weights: vaeWeights as 'bf16' } });
           return { name: name as string, encodePeakBytes: p.encode.peakBytes, decodePeakBytes: p.decode.peakBytes, encodeFlops: p.encode.flops, decodeFlops: p.decode.flops };
         });
+        const encOpts = { weightDtype: vaeWeights as 'bf16', gpuMemoryBytes: opts.gpuMemory ? parseBytes(opts.gpuMemory, '--gpu-memory') : undefined };
+        const ego = parseSize(opts.ego, '--ego');
+        const clipFrame = { height: ego.height, width: ego.width + (opts.exo === 'none' ? 0 : parseSize(opts.exo, '--exo').width) }; // CLIP sees the decoded [exo | ego] frame
+        const encoders = { umt5: planUmt5(encOpts), clipVision: planClipVision(clipFrame, encOpts) };
         const summary = {
           model: config.name,
           latentShape: r.latentShape,
@@ -78,6 +84,7 @@ export function registerPlanCommand(program: Command): void {
           dispatchesPerForward: t.dispatches,
           perFamily: Object.fromEntries([...r.plan.perFamily].map(([k, v]) => [k, v])),
           vae,
+          encoders,
         };
         if (opts.json) {
           process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
@@ -91,6 +98,7 @@ export function registerPlanCommand(program: Command): void {
           `  inputs/outputs    ${gib(t.ioBytes)}`,
           `FLOPs per forward   ${(r.flopsPerForward / 1e12).toFixed(1)} TFLOP; per run (${r.forwardsPerRun} forwards) ${(r.flopsPerRun / 1e15).toFixed(1)} PFLOP`,
           ...vae.map((v) => `VAE ${v.name.padEnd(3)} ${frames} frames: encode peak ${gib(v.encodePeakBytes)}, decode peak ${gib(v.decodePeakBytes)} (chunked, flat in length)`),
+          `umT5-XXL 512 tokens: peak ${gib(encoders.umt5.peakBytes)}${encoders.umt5.streaming ? ' (streamed)' : ''}; CLIP ViT-H/14 on ${clipFrame.width}x${clipFrame.height}: peak ${gib(encoders.clipVision.peakBytes)}`,
           'DiT FLOPs by kernel family:',
           ...[...r.plan.perFamily].sort((a, b) => b[1].flops - a[1].flops).map(([k, v]) => `  ${k.padEnd(12)} ${String(v.nodes).padStart(5)} nodes ${(v.flops / 1e12).toFixed(2).padStart(9)} TFLOP`),
         ];

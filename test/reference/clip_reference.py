@@ -72,6 +72,8 @@ Writes test/golden/clip/:
                          CASE.image_embeds        F32 [1, 10, 32]  = hidden_states[-2] = .2,
                                                                       from pixel_values_pil
                          CASE.image_embeds_float  F32 [1, 10, 32]  from pixel_values_float
+                       down.image_embeds_quick_gelu F32 [1, 10, 32]  the same weights with
+                                                  hidden_act "quick_gelu" (x * sigmoid(1.702 x))
 """
 import json
 import math
@@ -219,7 +221,13 @@ def vision_hidden_states(W, pixels, mistake=None):
         att = torch.softmax(q @ k.transpose(2, 3), dim=-1) @ v
         x = x + lin("self_attn.out_proj", att.transpose(1, 2).reshape(1, T, Hd))
         h = layer_norm(x, w[q_ + "layer_norm2.weight"], w[q_ + "layer_norm2.bias"])
-        act = torch.nn.functional.gelu(lin("mlp.fc1", h), approximate="tanh") if mistake == "tanh GELU" else gelu_erf(lin("mlp.fc1", h))
+        f1 = lin("mlp.fc1", h)
+        if mistake == "tanh GELU":
+            act = torch.nn.functional.gelu(f1, approximate="tanh")
+        elif mistake == "quick_gelu":  # not a mistake for OpenAI CLIP configs: x * sigmoid(1.702 x)
+            act = f1 * torch.sigmoid(1.702 * f1)
+        else:
+            act = gelu_erf(f1)
         x = x + lin("mlp.fc2", act)
         states.append(x)
     return states
@@ -327,6 +335,8 @@ def main():
             out[name + ".hidden_states.%d" % k] = s.float()
         out[name + ".image_embeds"] = states[-2].float()
         out[name + ".image_embeds_float"] = states_f[-2].float()
+    # The same weights under hidden_act "quick_gelu" (OpenAI CLIP configs), for the act switch.
+    out["down.image_embeds_quick_gelu"] = vision_hidden_states(W, out["down.pixel_values_pil"].double(), "quick_gelu")[-2].float()
     sensitivity(W, out["down.pixel_values_pil"].double(), out["down.image_embeds"])
     write_safetensors(os.path.join(OUT_DIR, "weights.safetensors"), W)
     write_safetensors(os.path.join(OUT_DIR, "cases.safetensors"), out)

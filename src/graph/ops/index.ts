@@ -7,6 +7,7 @@ import { GraphBuilder } from '../builder.ts';
 import type { Value } from '../ir.ts';
 import { activationOp } from './activation.ts';
 import { attentionOp, ropeOp, type AttentionOptions, type RopeOpOptions } from './attention.ts';
+import { attentionRelBiasOp, type AttentionRelBiasOptions } from './attention-relbias.ts';
 import { binaryOp, castOp, scaleOp, splitRowsOp } from './elementwise.ts';
 import { concatOp, patchifyOp, sliceOp, unpatchifyOp } from './layout.ts';
 import { linearOp, type LinearOptions } from './linear.ts';
@@ -15,6 +16,7 @@ import { normOp, type NormOptions } from './norm.ts';
 export type { LinearOptions } from './linear.ts';
 export type { NormOptions } from './norm.ts';
 export type { AttentionOptions, RopeOpOptions } from './attention.ts';
+export type { AttentionRelBiasOptions } from './attention-relbias.ts';
 
 export class ModelGraph extends GraphBuilder {
   add(a: Value, b: Value, name?: string): Value {
@@ -68,6 +70,10 @@ export class ModelGraph extends GraphBuilder {
   /** softmax(q k^T * scale [+ EgoX bias]) v over [L, heads x headDim] projections. */
   attention(q: Value, k: Value, v: Value, opts: AttentionOptions, name?: string): Value {
     return attentionOp(this, q, k, v, opts, name);
+  }
+  /** softmax(q k^T * scale + T5 relative position bias, padded keys masked) v (umT5; any head dim % 4). */
+  attentionRelBias(q: Value, k: Value, v: Value, opts: AttentionRelBiasOptions, name?: string): Value {
+    return attentionRelBiasOp(this, q, k, v, opts, name);
   }
   /** Wan's 3D RoPE on [L, heads x headDim]. */
   rope(x: Value, opts: RopeOpOptions, name?: string): Value {

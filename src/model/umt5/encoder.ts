@@ -1,0 +1,146 @@
+// Opening a umT5 text encoder (a diffusers folder with text_encoder/ and tokenizer/, or the
+// text_encoder folder itself with tokenizer.json beside) and running it: ids -> embedding rows
+// read from the checkpoint on the host -> the graph -> last_hidden_state, rows past the real
+// tokens zeroed (what the Wan pipelines hand the DiT, egox-official.md C.5).
+
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Executor } from '../../graph/executor.ts';
+import { WeightStore, convert } from '../../graph/weights.ts';
+import { Checkpoint } from '../../io/checkpoint.ts';
+import type { EgoxDevice } from '../../runtime/device.ts';
+import { UnigramTokenizer, UMT5_MAX_LENGTH } from '../text/tokenizer.ts';
+import { Umt5ModelError, umt5ConfigFromJson, type Umt5Config } from './config.ts';
+import { UMT5_IO, buildUmt5Graph } from './graph.ts';
+import { UMT5_NAMES } from './names.ts';
+
+export interface Umt5Options {
+  weightDtype?: 'f32' | 'bf16' | 'f16';
+  gpuMemoryBytes?: number;
+  /** Sequence length of the graph (ids are padded to it); default 512. */
+  length?: number;
+}
+
+export interface Umt5Paths {
+  encoderDir: string;
+  configJson: string;
+  /** tokenizer.json, when there is one. */
+  tokenizerJson?: string;
+}
+
+/** Finds text_encoder/ and the tokenizer in a model folder (undefined when not there). */
+export function findUmt5(modelDir: string): Umt5Paths | undefined {
+  const isDir = (p: string) => existsSync(p) && statSync(p).isDirectory();
+  const file = (p: string) => (existsSync(p) && statSync(p).isFile() ? p : undefined);
+  if (!isDir(modelDir)) return undefined;
+  const sub = join(modelDir, 'text_encoder');
+  if (isDir(sub) && file(join(sub, 'config.json'))) {
+    return { encoderDir: sub, configJson: join(sub, 'config.json'), tokenizerJson: file(join(modelDir, 'tokenizer', 'tokenizer.json')) ?? file(join(sub, 'tokenizer.json')) };
+  }
+  const cfg = file(join(modelDir, 'config.json'));
+  if (!cfg) return undefined;
+  let json: { model_type?: unknown; d_kv?: unknown };
+  try {
+    json = JSON.parse(readFileSync(cfg, 'utf8'));
+  } catch {
+    return undefined;
+  }
+  if (json.model_type !== 'umt5' && json.model_type !== 't5' && json.d_kv === undefined) return undefined;
+  return { encoderDir: modelDir, configJson: cfg, tokenizerJson: file(join(modelDir, 'tokenizer.json')) ?? file(join(dirname(modelDir), 'tokenizer', 'tokenizer.json')) };
+}
+
+export class Umt5Encoder {
+  private readonly rows = new Map<number, Float32Array>();
+  private tok: UnigramTokenizer | undefined;
+
+  private constructor(
+    readonly config: Umt5Config,
+    readonly paths: Umt5Paths,
+    readonly length: number,
+    private readonly checkpoint: Checkpoint,
+    private readonly embeddingKey: string,
+    private readonly exec: Executor,
+  ) {}
+
+  static async open(dev: EgoxDevice, modelDir: string, opts: Umt5Options = {}): Promise<Umt5Encoder> {
+    const paths = findUmt5(modelDir);
+    if (!paths) throw new Umt5ModelError(`${modelDir}: no umT5 text encoder here (expected text_encoder/config.json with its safetensors, and tokenizer/tokenizer.json)`);
+    let json: Record<string, unknown>;
+    try {
+      json = JSON.parse(readFileSync(paths.configJson, 'utf8'));
+    } catch (e) {
+      throw new Umt5ModelError(`${paths.configJson}: invalid JSON (${(e as Error).message.split('\n')[0]})`);
+    }
+    const config = umt5ConfigFromJson(json, paths.configJson);
+    const length = opts.length ?? UMT5_MAX_LENGTH;
+    const checkpoint = await Checkpoint.open(paths.encoderDir);
+    try {
+      const embeddingKey = [UMT5_NAMES.embedding, UMT5_NAMES.embeddingTied].find((k) => checkpoint.tensors.has(k));
+      if (!embeddingKey) throw new Umt5ModelError(`${paths.encoderDir}: no '${UMT5_NAMES.embedding}' (or '${UMT5_NAMES.embeddingTied}') tensor; is this a umT5 text encoder?`);
+      const emb = checkpoint.tensors.get(embeddingKey)!;
+      if (emb.shape.length !== 2 || emb.shape[1] !== config.dModel || !['F32', 'BF16', 'F16'].includes(emb.dtype)) {
+        throw new Umt5ModelError(`${paths.encoderDir}: '${embeddingKey}' is ${emb.dtype} [${emb.shape}]; expected a float [${config.vocabSize}, ${config.dModel}]`);
+      }
+      if (opts.weightDtype === 'f16' && !dev.has('shader-f16')) throw new Umt5ModelError('weight dtype f16 needs the shader-f16 feature, which this adapter lacks; use bf16');
+      const store = new WeightStore(checkpoint, paths.encoderDir);
+      const exec = await Executor.create(dev, buildUmt5Graph(config, length, opts.weightDtype ?? 'f32'), store, { gpuMemoryBytes: opts.gpuMemoryBytes });
+      return new Umt5Encoder(config, paths, length, checkpoint, embeddingKey, exec);
+    } catch (e) {
+      await checkpoint.close();
+      throw e;
+    }
+  }
+
+  /** The tokenizer beside the encoder (loaded on first use). */
+  tokenizer(): UnigramTokenizer {
+    if (this.tok) return this.tok;
+    const p = this.paths.tokenizerJson;
+    if (!p) throw new Umt5ModelError(`${this.paths.encoderDir}: no tokenizer.json found (looked in ../tokenizer/ and beside the encoder); pass token ids instead`);
+    this.tok = UnigramTokenizer.fromJsonText(readFileSync(p, 'utf8'), p);
+    return this.tok;
+  }
+
+  /** Peak GPU bytes of the planned graph. */
+  get peakBytes(): number {
+    return this.exec.plan.totals.peakBytes;
+  }
+
+  /**
+   * ids (padded to `length`, real tokens first), `count` real tokens -> [length, d_model];
+   * rows >= count are zero unless `keepPaddedRows` (then they hold the encoder's output there).
+   */
+  async encodeIds(ids: ArrayLike<number>, count: number, keepPaddedRows = false): Promise<Float32Array> {
+    const { dModel, vocabSize } = this.config;
+    if (ids.length !== this.length) throw new Umt5ModelError(`umT5: ${ids.length} token ids given, the encoder was built for ${this.length}`);
+    if (!(Number.isInteger(count) && count >= 1 && count <= this.length)) throw new Umt5ModelError(`umT5: ${count} real tokens is not in 1..${this.length}`);
+    const embeds = new Float32Array(this.length * dModel);
+    for (let i = 0; i < this.length; i++) {
+      const id = ids[i]!;
+      if (!(Number.isInteger(id) && id >= 0 && id < vocabSize)) throw new Umt5ModelError(`umT5: token id ${id} at position ${i} is outside the vocabulary (0..${vocabSize - 1}); does the tokenizer belong to this encoder?`);
+      embeds.set(await this.row(id), i * dModel);
+    }
+    await this.exec.run({ [UMT5_IO.embeds]: embeds, [UMT5_IO.validTokens]: new Uint32Array([count]) });
+    const out = await this.exec.read(UMT5_IO.output);
+    if (!keepPaddedRows) out.fill(0, count * dModel);
+    return out;
+  }
+
+  private async row(id: number): Promise<Float32Array> {
+    let r = this.rows.get(id);
+    if (!r) {
+      const info = this.checkpoint.tensors.get(this.embeddingKey)!;
+      const size = info.dtype === 'F32' ? 4 : 2;
+      const d = this.config.dModel;
+      const bytes = await this.checkpoint.readRange(this.embeddingKey, id * d * size, d * size);
+      const f32 = convert(bytes, info.dtype === 'F32' ? 'f32' : info.dtype === 'BF16' ? 'bf16' : 'f16', 'f32');
+      r = new Float32Array(f32.buffer.slice(f32.byteOffset, f32.byteOffset + d * 4));
+      this.rows.set(id, r);
+    }
+    return r;
+  }
+
+  async close(): Promise<void> {
+    this.exec.destroy();
+    await this.checkpoint.close();
+  }
+}
