@@ -22,6 +22,11 @@ export interface PlanOptions {
   forceStreaming?: boolean;
   /** Adapter facts for lowering; the dry run uses DEFAULT_LOWERING_CONTEXT. */
   ctx?: LoweringContext;
+  /**
+   * Split every op's bindings against this many bytes instead of the adapter's
+   * maxStorageBufferBindingSize (tests exercise the split paths of a whole network with it).
+   */
+  maxBindingBytes?: number;
 }
 
 export interface ExecutionPlan {
@@ -69,7 +74,7 @@ export const DEFAULT_LOWERING_CONTEXT: LoweringContext = {
 const WEIGHT_ALIGN = 256;
 
 export function planExecution(graph: Graph, options: PlanOptions = {}): ExecutionPlan {
-  const ctx = options.ctx ?? DEFAULT_LOWERING_CONTEXT;
+  const ctx = withBindingLimit(options.ctx ?? DEFAULT_LOWERING_CONTEXT, options.maxBindingBytes);
   const slots = planSlots(graph, options.reuse ?? true);
   const dispatches = graph.nodes.map((n) => n.lower(ctx));
   const uniformStride = Math.max(256, ctx.limits.minUniformBufferOffsetAlignment ?? 256);
@@ -166,6 +171,13 @@ export function planExecution(graph: Graph, options: PlanOptions = {}): Executio
     },
     perFamily,
   };
+}
+
+/** The context with its binding limit lowered to `maxBindingBytes` (launchers read the limit from there). */
+export function withBindingLimit(ctx: LoweringContext, maxBindingBytes: number | undefined): LoweringContext {
+  if (maxBindingBytes === undefined) return ctx;
+  const limit = Math.min(maxBindingBytes, ctx.limits.maxStorageBufferBindingSize ?? Infinity);
+  return { ...ctx, limits: { ...ctx.limits, maxStorageBufferBindingSize: limit } };
 }
 
 export function gib(bytes: number): string {

@@ -21,6 +21,7 @@ import type { KernelProgram } from '../runtime/program.ts';
 import type { EgoxDevice } from '../runtime/device.ts';
 import type { Tensor } from '../runtime/tensor.ts';
 import { WGSL_HALF_BITS } from './wgsl-half.ts';
+import { bindingAlign, bindingLimit, elemBytes, rowsPerWindow, wholeBindingBytes, windowOf } from './binding-window.ts';
 import { asFloat, unitBindingType, unitLoadFn, unitStoreFn, unitType, type UnitWidth } from './reduce.ts';
 
 /** `fn egoxSilu(x: f32) -> f32`. */
@@ -107,6 +108,8 @@ export interface ActivationSpec {
   numel: number;
   /** Multiply by a second tensor of the same shape and dtype (gated FFNs: act(a) * b). */
   gated?: boolean;
+  /** A block of a split over the binding limit: x, gate and out are windows starting at unit offsets xOff, gOff, yOff. */
+  windowed?: boolean;
 }
 
 const WG = 256;
@@ -122,9 +125,11 @@ export function activationProgram(spec: ActivationSpec): KernelProgram {
   const units = Math.ceil(spec.numel / V);
   const vt = unitType(V);
   const y = spec.gated ? `${activationExpr(spec.kind, 'x', V)} * ldg(i)` : activationExpr(spec.kind, 'x', V);
+  const w = spec.windowed;
   return {
     name: spec.kind,
-    key: `act:${spec.kind}:${dtype}:n${spec.numel}${spec.gated ? ':gated' : ''}`,
+    key: `act:${spec.kind}:${dtype}:n${spec.numel}${spec.gated ? ':gated' : ''}${w ? ':win' : ''}`,
+    uniforms: w ? [{ name: 'xOff', type: 'u32' }, { name: 'gOff', type: 'u32' }, { name: 'yOff', type: 'u32' }] : undefined,
     workgroupSize: [WG, 1, 1],
     bindings: [
       { name: 'xs', type: unitBindingType(dtype, V), access: 'read' },
@@ -134,9 +139,9 @@ export function activationProgram(spec: ActivationSpec): KernelProgram {
     dispatch: Math.ceil(units / WG),
     wgsl: `${dtype === 'f32' ? '' : WGSL_HALF_BITS}
 ${activationWgsl(spec.kind)}
-${unitLoadFn('ldx', 'xs', dtype, V)}
-${spec.gated ? unitLoadFn('ldg', 'gs', dtype, V) : ''}
-${unitStoreFn('stout', 'out', dtype, V)}
+${unitLoadFn('ldx', 'xs', dtype, V, w ? 'params.xOff' : undefined)}
+${spec.gated ? unitLoadFn('ldg', 'gs', dtype, V, w ? 'params.gOff' : undefined) : ''}
+${unitStoreFn(w ? 'stoutAt' : 'stout', 'out', dtype, V)}${w ? `\nfn stout(i: u32, v: ${vt}) { stoutAt(i + params.yOff, v); }` : ''}
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = egoxWorkgroupIndex(wid, nwg) * ${WG}u + lid;
@@ -152,6 +157,8 @@ export interface ActivationOptions {
   gate?: Tensor;
   /** Output tensor (not x itself: a dispatch cannot read and write one buffer). */
   out?: Tensor;
+  /** Binding size limit to split against (tests); default dev.limits.maxStorageBufferBindingSize. */
+  maxBindingBytes?: number;
 }
 
 /** y = act(x) [* gate], elementwise, in x's dtype. */
@@ -162,7 +169,24 @@ export function activation(dev: EgoxDevice, x: Tensor, kind: ActivationKind, opt
   }
   const y = opts.out ?? dev.empty(x.shape, x.dtype);
   if (y.numel !== x.numel || y.dtype !== x.dtype) throw new Error(`${kind}: output ${y.dtype} [${y.shape.join(', ')}] must match x ${x.dtype} [${x.shape.join(', ')}]`);
-  dev.run(activationProgram({ kind, dtype: x.dtype, numel: x.numel, gated: Boolean(g) }), g ? [x, g, y] : [x, y]);
+  const spec: ActivationSpec = { kind, dtype: x.dtype, numel: x.numel, gated: Boolean(g) };
+  const limit = bindingLimit(dev, opts.maxBindingBytes);
+  if (wholeBindingBytes(x) <= limit) {
+    dev.run(activationProgram(spec), g ? [x, g, y] : [x, y]);
+    return y;
+  }
+  // Blocks of whole vec4 units (64 elements apart), each computed as unsplit.
+  const align = bindingAlign(dev);
+  const block = rowsPerWindow(limit, elemBytes(x), align, 64, kind);
+  for (let e0 = 0; e0 < x.numel; e0 += block) {
+    const e1 = Math.min(x.numel, e0 + block);
+    const n = e1 - e0;
+    const V = n % 4 === 0 ? 4 : x.dtype === 'f32' ? 1 : 2;
+    const xw = windowOf(x, e0, e1, align, V);
+    const yw = windowOf(y, e0, e1, align, V);
+    const gw = g ? windowOf(g, e0, e1, align, V) : undefined;
+    dev.run(activationProgram({ ...spec, numel: n, windowed: true }), gw ? [xw.view, gw.view, yw.view] : [xw.view, yw.view], { xOff: xw.off, gOff: gw?.off ?? 0, yOff: yw.off });
+  }
   return y;
 }
 

@@ -9,8 +9,9 @@
 
 import type { KernelProgram } from '../runtime/program.ts';
 import {
-  ATTENTION_UNIFORMS,
   attentionBindings,
+  attentionUniforms,
+  checkKeyChunk,
   egoBiasWgsl,
   flashKeysPerTile,
   ioWgsl,
@@ -28,6 +29,10 @@ export function flashTileQueries(spec: AttentionSpec): number {
 }
 
 export function attentionFlashProgram(spec: AttentionSpec, shape: AttentionShape): KernelProgram {
+  checkKeyChunk(spec);
+  const chunk = spec.keyChunk;
+  const resume = chunk === 'middle' || chunk === 'last';
+  const keep = chunk === 'first' || chunk === 'middle';
   const D4 = spec.headDim / 4;
   const BQ = flashTileQueries(spec);
   const BC = flashKeysPerTile(spec);
@@ -66,7 +71,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   ${bias ? 'let qd = egoQueryDir(qi);' : ''}
   var o = vec4<f32>(0.0);
   var m = ${NEG_BIG};
-  var l = 0.0;
+  var l = 0.0;${resume ? '\n  let st = ldState(qi * params.heads + h); m = st.x; l = st.y; o = ldORaw((qi * params.heads + h) * D4 + t);' : ''}
   for (var kb = 0u; kb < params.lk; kb += BC) {
     workgroupBarrier();
     for (var i = lid; i < BC * D4; i += NT) {
@@ -103,7 +108,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     l = l * al + sum;
     o = o * al + acc4;
   }
-  if (ok) { stO((qi * params.heads + h) * D4 + t, o / l); }
+  ${keep ? 'if (ok) { stORaw((qi * params.heads + h) * D4 + t, o); if (t == 0u) { stState(qi * params.heads + h, vec2<f32>(m, l)); } }' : 'if (ok) { stO((qi * params.heads + h) * D4 + t, o / l); }'}
 }`;
   const { segments, tilesPerSeg } = querySegments(shape, BQ);
   return {
@@ -112,7 +117,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     wgsl,
     workgroupSize: [threads, 1, 1],
     bindings: attentionBindings(spec),
-    uniforms: ATTENTION_UNIFORMS,
+    uniforms: attentionUniforms(spec),
     dispatch: shape.heads * segments * tilesPerSeg,
   };
 }

@@ -14,8 +14,9 @@
 
 import type { KernelProgram } from '../runtime/program.ts';
 import {
-  ATTENTION_UNIFORMS,
   attentionBindings,
+  attentionUniforms,
+  checkKeyChunk,
   egoBiasWgsl,
   ioWgsl,
   querySegments,
@@ -36,7 +37,9 @@ export function defaultQueriesPerLane(spec: AttentionSpec): number {
 }
 
 export function attentionSubgroupProgram(spec: AttentionSpec, shape: AttentionShape): KernelProgram {
+  checkKeyChunk(spec);
   const S = spec.subgroupSize ?? 8;
+  const chunk = spec.keyChunk;
   const R = defaultQueriesPerLane(spec);
   const D4 = spec.headDim / 4;
   const bias = spec.egoBias;
@@ -56,6 +59,16 @@ export function attentionSubgroupProgram(spec: AttentionSpec, shape: AttentionSh
     for (const c of cs) emit(`var o${r}_${c} = vec4<f32>(0.0);`);
     emit(`var m${r} = ${NEG_BIG};`);
     emit(`var l${r} = 0.0;`);
+    if (chunk === 'middle' || chunk === 'last') {
+      // Resume the previous key chunks' running max, sum and unnormalised output.
+      emit(`let st${r} = ldState(qi${r} * params.heads + h);`);
+      emit(`m${r} = st${r}.x;`);
+      emit(`l${r} = st${r}.y;`);
+      emit(`for (var c = 0u; c < params.d4; c++) {`);
+      emit(`  let x = ldORaw(qb${r} + c);`);
+      for (const c of cs) emit(`  o${r}_${c} = select(o${r}_${c}, x, c == ${c}u);`);
+      emit(`}`);
+    }
     // One load site in a loop instead of D4 unrolled ones: every load site is a branchy
     // per-lane sequence on lavapipe, and compile time grows with their number.
     emit(`for (var c = 0u; c < params.d4; c++) {`);
@@ -94,14 +107,17 @@ export function attentionSubgroupProgram(spec: AttentionSpec, shape: AttentionSh
     }
   }
   emit(`}`);
+  const keep = chunk === 'first' || chunk === 'middle';
   for (const r of rs) {
     emit(`{`);
-    emit(`  let inv = 1.0 / l${r};`);
+    if (!keep) emit(`  let inv = 1.0 / l${r};`);
     emit(`  for (var c = 0u; c < params.d4; c++) {`);
     emit(`    var x = o${r}_0;`);
     for (const c of cs.slice(1)) emit(`    x = select(x, o${r}_${c}, c == ${c}u);`);
-    emit(`    if (ok${r}) { stO(qb${r} + c, x * inv); }`);
+    // More key chunks follow: keep the state instead of normalising.
+    emit(keep ? `    if (ok${r}) { stORaw(qb${r} + c, x); }` : `    if (ok${r}) { stO(qb${r} + c, x * inv); }`);
     emit(`  }`);
+    if (keep) emit(`  if (ok${r}) { stState(qi${r} * params.heads + h, vec2<f32>(m${r}, l${r})); }`);
     emit(`}`);
   }
 
@@ -127,7 +143,7 @@ ${L.map((l) => `  ${l}`).join('\n')}
     wgsl,
     workgroupSize: [S, 1, 1],
     bindings: attentionBindings(spec),
-    uniforms: ATTENTION_UNIFORMS,
+    uniforms: attentionUniforms(spec),
     dispatch: shape.heads * segments * tilesPerSeg,
     enables: ['subgroups'],
   };

@@ -8,11 +8,14 @@
 //   subgroup size; keys shared across lanes with subgroupBroadcast, queries in registers.
 // - 'flash' (attention-flash.ts): workgroup-memory tiles, for GPUs.
 // Sizes are uniforms, so one pipeline per (head dim, dtypes, bias mode) serves every length.
+// Tensors over maxStorageBufferBindingSize (14B: [28028, 5120] f32 = 574 MB) are split into
+// query windows and key chunks (splitAttention below); unsplit launches are unchanged.
 
 import type { EgoxDevice } from '../runtime/device.ts';
 import type { KernelProgram } from '../runtime/program.ts';
 import type { Tensor } from '../runtime/tensor.ts';
-import { attentionUniformValues, type AttentionDType, type AttentionShape, type AttentionSpec, type AttentionVariant, type EgoGrid } from './attention-common.ts';
+import { bindingAlign, bindingLimit, elemBytes, rowsPerWindow, wholeBindingBytes, windowOf } from './binding-window.ts';
+import { attentionUniformValues, flashKeysPerTile, type AttentionDType, type AttentionShape, type AttentionSpec, type AttentionVariant, type EgoGrid } from './attention-common.ts';
 import { attentionFlashProgram, flashTileQueries } from './attention-flash.ts';
 import { attentionSubgroupProgram, subgroupTileQueries } from './attention-subgroup.ts';
 
@@ -107,6 +110,19 @@ export interface AttentionOptions {
   variant?: AttentionVariant;
   /** subgroup variant: queries per lane (default 256 / D). */
   queriesPerLane?: number;
+  /** Binding size limit to split against (tests); default dev.limits.maxStorageBufferBindingSize. */
+  maxBindingBytes?: number;
+  /**
+   * f32 scratch of >= Lq * H * 2 elements for the running softmax state when K/V are split
+   * over the binding limit (attentionStateElements); allocated and released here when needed
+   * and not given (graph lowering passes one: it cannot allocate).
+   */
+  state?: Tensor;
+}
+
+/** Elements of the state scratch a split over the keys needs (m and l per query and head). */
+export function attentionStateElements(lq: number, heads: number): number {
+  return lq * heads * 2;
 }
 
 /** Tensors that do not fit together (bad user input: exit code 2). */
@@ -167,10 +183,126 @@ export function attention(dev: EgoxDevice, q: Tensor, k: Tensor, v: Tensor, opts
     tensors.push(eb.qdir, eb.kdir);
   }
   const out = opts.out ?? dev.empty(q.shape, outDtype, 'attention-out');
-  tensors.push(out);
-  const { program, uniforms } = attentionLaunch(spec, shape, opts.scale ?? 1 / Math.sqrt(D), eb?.lambda ?? 1);
-  dev.run(program, tensors, uniforms);
+  const scale = opts.scale ?? 1 / Math.sqrt(D);
+  const limit = bindingLimit(dev, opts.maxBindingBytes);
+  if (Math.max(...[q, k, v, out, ...(eb ? [eb.qdir, eb.kdir] : [])].map(wholeBindingBytes)) <= limit) {
+    tensors.push(out);
+    const { program, uniforms } = attentionLaunch(spec, shape, scale, eb?.lambda ?? 1);
+    dev.run(program, tensors, uniforms);
+    return out;
+  }
+  splitAttention(dev, { q, k, v, out, H, D, spec, shape, scale, eb, limit, state: opts.state });
   return out;
+}
+
+interface SplitProblem {
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  out: Tensor;
+  H: number;
+  D: number;
+  spec: AttentionSpec;
+  shape: AttentionShape;
+  scale: number;
+  eb: EgoBiasInput | undefined;
+  limit: number;
+  state: Tensor | undefined;
+}
+
+/** Query windows: rows [q0, q1), and for the EgoX bias never across a frame boundary. */
+function queryWindows(lq: number, rows: number, tpf: number | undefined): { q0: number; q1: number; frame0: number; segLen?: number }[] {
+  const out: { q0: number; q1: number; frame0: number; segLen?: number }[] = [];
+  if (!tpf) {
+    const block = rows >= 64 ? rows - (rows % 64) : rows;
+    for (let q0 = 0; q0 < lq; q0 += block) out.push({ q0, q1: Math.min(lq, q0 + block), frame0: 0 });
+  } else if (rows >= tpf) {
+    const block = rows - (rows % tpf); // whole frames: the unsplit tiling, frame by frame
+    for (let q0 = 0; q0 < lq; q0 += block) out.push({ q0, q1: Math.min(lq, q0 + block), frame0: q0 / tpf });
+  } else {
+    // A frame larger than a window: pieces of one frame, each its own query segment.
+    for (let f = 0; f * tpf < lq; f++) {
+      const end = Math.min(lq, (f + 1) * tpf);
+      for (let q0 = f * tpf; q0 < end; q0 += rows) {
+        const q1 = Math.min(end, q0 + rows);
+        out.push({ q0, q1, frame0: f, segLen: q1 - q0 });
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Attention over tensors larger than the binding limit. Queries (and O) split along rows,
+ * which are contiguous. Keys and values split into chunks of rows too (a row holds every
+ * head, so one window serves all heads): chunk by chunk, the kernel carries the online
+ * softmax state (running max m, sum l, unnormalised O) through O and the state buffer. The
+ * chunks are whole multiples of the kernels' key blocks, so every query sees the same
+ * sequence of blocks, rescales and sums as unsplit: the result is bitwise the same.
+ */
+function splitAttention(dev: EgoxDevice, p: SplitProblem): void {
+  const { q, k, v, out, H, D, spec, shape, eb, limit } = p;
+  const align = bindingAlign(dev);
+  const HD = H * D;
+  const qRowBytes = HD * Math.max(elemBytes(q), elemBytes(out));
+  let qRows = rowsPerWindow(limit, qRowBytes, align, 1, 'attention');
+  const kvFit = Math.max(wholeBindingBytes(k), wholeBindingBytes(v)) <= limit;
+  const kRows = kvFit ? shape.lk : rowsPerWindow(limit, HD * elemBytes(k), align, keyBlock(spec), 'attention');
+  if (eb) {
+    // The key-direction window of a query window spans its frames' sets ([F, Lk, 3] f32): at
+    // most the frames whose sets fit (one frame's chunk always does: kRows * 12 bytes).
+    const framesFit = Math.max(1, Math.floor((limit - align - 8) / (shape.lk * 12)));
+    qRows = Math.min(qRows, framesFit * eb.tokensPerFrame);
+  }
+  const chunks = Math.ceil(shape.lk / kRows);
+  let state = p.state;
+  let ownState = false;
+  if (chunks > 1) {
+    if (spec.outDtype !== 'f32' || spec.accumulate) {
+      throw new Error(`attention: K/V of ${k.byteLength} bytes exceed the binding limit ${limit}; splitting them needs an f32 output without accumulate`);
+    }
+    const need = attentionStateElements(shape.lq, H);
+    if (state && (state.dtype !== 'f32' || state.numel < need)) throw new Error(`attention: state scratch must be f32 with >= ${need} elements`);
+    if (!state) {
+      state = dev.empty([need], 'f32', 'attention-state');
+      ownState = true;
+    }
+  }
+  const tpf = eb ? eb.tokensPerFrame : undefined;
+  for (const w of queryWindows(shape.lq, qRows, tpf)) {
+    const qw = windowOf(q, w.q0 * HD, w.q1 * HD, align, 4);
+    const qdw = eb ? windowOf(eb.qdir, w.q0 * 3, w.q1 * 3, align) : undefined;
+    const lastFrame = tpf ? Math.floor((w.q1 - 1) / tpf) : 0;
+    const ow = windowOf(out, w.q0 * HD, w.q1 * HD, align, 4);
+    const sw = state && chunks > 1 ? windowOf(state, w.q0 * H * 2, w.q1 * H * 2, align, 2) : undefined;
+    for (let c = 0; c < chunks; c++) {
+      const k0 = c * kRows;
+      const k1 = Math.min(shape.lk, k0 + kRows);
+      const kw = windowOf(k, k0 * HD, k1 * HD, align, 4);
+      const vw = windowOf(v, k0 * HD, k1 * HD, align, 4);
+      const kdw = eb ? windowOf(eb.kdir, 3 * (w.frame0 * shape.lk + k0), 3 * (lastFrame * shape.lk + k1), align) : undefined;
+      const keyChunk = chunks === 1 ? undefined : c === 0 ? 'first' : c === chunks - 1 ? 'last' : 'middle';
+      const s: AttentionSpec = { ...spec, windowed: true, keyChunk };
+      const sh: AttentionShape = {
+        ...shape,
+        lq: w.q1 - w.q0,
+        lk: k1 - k0,
+        window: { q0: w.q0, lkAll: shape.lk, segLen: w.segLen, qOff: qw.off, kOff: kw.off, vOff: vw.off, oOff: ow.off, sOff: sw?.off ?? 0, qdOff: qdw?.off ?? 0, kdOff: kdw?.off ?? 0 },
+      };
+      const tensors = [qw.view, kw.view, vw.view];
+      if (qdw && kdw) tensors.push(qdw.view, kdw.view);
+      if (sw) tensors.push(sw.view);
+      tensors.push(ow.view);
+      const { program, uniforms } = attentionLaunch(s, sh, p.scale, eb?.lambda ?? 1);
+      dev.run(program, tensors, uniforms);
+    }
+  }
+  if (ownState) state!.release();
+}
+
+/** Keys a variant takes per step of its key loop: chunks of whole blocks repeat the unsplit arithmetic. */
+function keyBlock(spec: AttentionSpec): number {
+  return spec.variant === 'subgroup' ? spec.subgroupSize ?? 8 : flashKeysPerTile(spec);
 }
 
 /** Validates the EgoX inputs; returns the number of key-direction sets. */

@@ -29,13 +29,13 @@ function loadExpr(dtype: FloatDType, arr: string, idx: string): string {
  * Builds a per-thread body: `compute(e)` is WGSL for the f32 result of element index `e`.
  * For packed types each thread handles elements 2i and 2i+1 and stores one word.
  */
-function perElement(dtype: FloatDType, numel: number, compute: (e: string) => string): string {
-  if (dtype === 'f32') return `out[i] = bitcast<u32>(${compute('i')});`;
+function perElement(dtype: FloatDType, numel: number, compute: (e: string) => string, outWord = 'i'): string {
+  if (dtype === 'f32') return `out[${outWord}] = bitcast<u32>(${compute('i')});`;
   return `
     let lo = ${f32BitsToHalfCodeExpr(dtype, `bitcast<u32>(${compute('2u * i')})`)};
     var hi = 0u;
     if (2u * i + 1u < ${numel}u) { hi = ${f32BitsToHalfCodeExpr(dtype, `bitcast<u32>(${compute('2u * i + 1u')})`)}; }
-    out[i] = lo | (hi << 16u);`;
+    out[${outWord}] = lo | (hi << 16u);`;
 }
 
 function program(name: string, key: string, dtype: FloatDType, numel: number, inputs: string[], body: string, uniforms: KernelProgram['uniforms'] = []): KernelProgram {
@@ -68,14 +68,40 @@ export function fillProgram(spec: { dtype: DType; numel: number }): KernelProgra
 export type BinaryOp = 'add' | 'sub' | 'mul';
 const BINARY: Record<BinaryOp, string> = { add: '+', sub: '-', mul: '*' };
 
-/** out[i] = a[i] OP b[i % bNumel]; bNumel must divide numel. */
-export function binaryProgram(spec: { op: BinaryOp; dtype: DType; numel: number; bNumel?: number }): KernelProgram {
+export interface BinarySpec {
+  op: BinaryOp;
+  dtype: DType;
+  numel: number;
+  bNumel?: number;
+  /**
+   * A block of a split over the binding limit: elements [e0, e0 + numel) of the whole op,
+   * a and out (and b when it does not repeat) bound as windows. Uniforms: e0, aOff, bOff
+   * (elements) and oOff (output words). `bRepeats`: b is the whole repeating operand of
+   * bNumel elements, read at (e0 + e) % bNumel.
+   */
+  window?: { bRepeats: boolean };
+}
+
+/** out[i] = a[i] OP b[i % bNumel]; bNumel must divide numel (unless in a window). */
+export function binaryProgram(spec: BinarySpec): KernelProgram {
   const dtype = checkFloat(spec.dtype, spec.op);
   const nb = spec.bNumel ?? spec.numel;
-  if (nb <= 0 || spec.numel % nb !== 0) throw new Error(`${spec.op}: b of ${nb} elements does not repeat evenly over ${spec.numel}`);
-  const bIndex = (e: string) => (nb === spec.numel ? e : `((${e}) % ${nb}u)`);
-  const body = perElement(dtype, spec.numel, (e) => `(${loadExpr(dtype, 'a', e)} ${BINARY[spec.op]} ${loadExpr(dtype, 'b', bIndex(e))})`);
-  return program(spec.op, `${spec.op}:${dtype}:n${spec.numel}:b${nb}`, dtype, spec.numel, ['a', 'b'], body);
+  const win = spec.window;
+  if (!win && (nb <= 0 || spec.numel % nb !== 0)) throw new Error(`${spec.op}: b of ${nb} elements does not repeat evenly over ${spec.numel}`);
+  if (!win) {
+    const bIndex = (e: string) => (nb === spec.numel ? e : `((${e}) % ${nb}u)`);
+    const body = perElement(dtype, spec.numel, (e) => `(${loadExpr(dtype, 'a', e)} ${BINARY[spec.op]} ${loadExpr(dtype, 'b', bIndex(e))})`);
+    return program(spec.op, `${spec.op}:${dtype}:n${spec.numel}:b${nb}`, dtype, spec.numel, ['a', 'b'], body);
+  }
+  const bIndex = (e: string) => (win.bRepeats ? `((params.e0 + ${e}) % ${nb}u)` : `(params.bOff + ${e})`);
+  const body = perElement(dtype, spec.numel, (e) => `(${loadExpr(dtype, 'a', `params.aOff + ${e}`)} ${BINARY[spec.op]} ${loadExpr(dtype, 'b', bIndex(e))})`, 'params.oOff + i');
+  const uniforms: KernelProgram['uniforms'] = [
+    { name: 'e0', type: 'u32' },
+    { name: 'aOff', type: 'u32' },
+    { name: 'bOff', type: 'u32' },
+    { name: 'oOff', type: 'u32' },
+  ];
+  return program(spec.op, `${spec.op}:${dtype}:n${spec.numel}:b${nb}:win${win.bRepeats ? 'rep' : ''}`, dtype, spec.numel, ['a', 'b'], body, uniforms);
 }
 
 /** out[i] = a[i] * scale + bias (uniforms). */
@@ -92,16 +118,41 @@ export function scaleProgram(spec: { dtype: DType; numel: number }): KernelProgr
 
 import type { EgoxDevice } from '../runtime/device.ts';
 import type { Tensor } from '../runtime/tensor.ts';
+import { bindingAlign, bindingLimit, elemBytes, rowsPerWindow, wholeBindingBytes, windowOf } from './binding-window.ts';
 
 export function fill(dev: EgoxDevice, t: Tensor, value: number): Tensor {
   dev.run(fillProgram({ dtype: t.dtype, numel: t.numel }), [t], { value });
   return t;
 }
 
-export function binary(dev: EgoxDevice, op: BinaryOp, a: Tensor, b: Tensor, out?: Tensor): Tensor {
+/**
+ * out = a OP b, b of a's size or repeating over it. Operands larger than the binding limit
+ * (`maxBindingBytes`, default the device's) are processed in blocks of elements bound as
+ * windows; each element is computed as unsplit.
+ */
+export function binary(dev: EgoxDevice, op: BinaryOp, a: Tensor, b: Tensor, out?: Tensor, maxBindingBytes?: number): Tensor {
   if (a.dtype !== b.dtype) throw new Error(`${op}: dtypes differ (${a.dtype} vs ${b.dtype})`);
   const y = out ?? dev.empty(a.shape, a.dtype);
-  dev.run(binaryProgram({ op, dtype: a.dtype, numel: a.numel, bNumel: b.numel }), [a, b, y]);
+  if (y.numel !== a.numel || y.dtype !== a.dtype) throw new Error(`${op}: output ${y.dtype} [${y.shape.join(', ')}] must match a ${a.dtype} [${a.shape.join(', ')}]`);
+  const spec: BinarySpec = { op, dtype: a.dtype, numel: a.numel, bNumel: b.numel };
+  const limit = bindingLimit(dev, maxBindingBytes);
+  if (Math.max(wholeBindingBytes(a), wholeBindingBytes(b), wholeBindingBytes(y)) <= limit) {
+    dev.run(binaryProgram(spec), [a, b, y]);
+    return y;
+  }
+  if (b.numel <= 0 || a.numel % b.numel !== 0) throw new Error(`${op}: b of ${b.numel} elements does not repeat evenly over ${a.numel}`);
+  const bRepeats = b.numel !== a.numel;
+  if (bRepeats && wholeBindingBytes(b) > limit) throw new Error(`${op}: the repeating operand b (${b.byteLength} bytes) exceeds the binding limit ${limit}`);
+  const align = bindingAlign(dev);
+  // Blocks of whole words for 16-bit storage (a thread writes one packed pair).
+  const block = rowsPerWindow(limit, elemBytes(a), align, 64, op);
+  for (let e0 = 0; e0 < a.numel; e0 += block) {
+    const e1 = Math.min(a.numel, e0 + block);
+    const aw = windowOf(a, e0, e1, align);
+    const yw = windowOf(y, e0, e1, align, y.dtype === 'f32' ? 1 : 2);
+    const bw = bRepeats ? { view: b, off: 0 } : windowOf(b, e0, e1, align);
+    dev.run(binaryProgram({ ...spec, numel: e1 - e0, window: { bRepeats } }), [aw.view, bw.view, yw.view], { e0, aOff: aw.off, bOff: bw.off, oOff: yw.off });
+  }
   return y;
 }
 

@@ -12,6 +12,7 @@ import type { KernelProgram } from '../runtime/program.ts';
 import type { EgoxDevice } from '../runtime/device.ts';
 import type { Tensor } from '../runtime/tensor.ts';
 import { shapeString, type Shape } from '../runtime/tensor.ts';
+import { bindingAlign, bindingLimit, elemBytes, rowsPerWindow, wholeBindingBytes, windowOf } from './binding-window.ts';
 
 export interface GatherSource {
   /** Element stride in this source for each output dim (0 for a dim the source lacks). */
@@ -31,6 +32,14 @@ export interface GatherSpec {
    * coordinates [starts[k], starts[k+1]) of it (its own coordinate is o - starts[k]).
    */
   split?: { axis: number; starts: readonly number[] };
+  /**
+   * A pass of a split over the binding limit (one source only): output elements
+   * [e0, e0 + numel) of the whole gather, written at word offset oOff of the out window;
+   * only elements whose source index falls in [sLo, sLo + sLen) are written (the source
+   * window holds element sLo at sOff). Uniforms e0, oOff, sLo, sLen, sOff; `numel` is the
+   * block's element count.
+   */
+  window?: { numel: number };
 }
 
 /** Merges dims i, i+1 that are contiguous in every source (never the split axis). */
@@ -75,6 +84,7 @@ export function gatherProgram(input: GatherSpec): KernelProgram {
   }
   const spec = coalesce(input);
   const half = isPacked16(spec.dtype);
+  if (spec.window) return windowedGather(spec, half);
   const numel = spec.outShape.reduce((a, b) => a * b, 1);
   const nd = spec.outShape.length;
   // Decompose e into coordinates, last dim fastest.
@@ -142,6 +152,65 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   };
 }
 
+/** Coordinates of output element `e` (WGSL statements defining o0..o{n-1}). */
+function coordLines(outShape: readonly number[]): string[] {
+  const coords: string[] = [];
+  for (let i = outShape.length - 1; i >= 0; i--) {
+    if (i === 0) coords.push(`  let o0 = r;`);
+    else coords.push(`  let o${i} = r % ${outShape[i]}u; r = r / ${outShape[i]}u;`);
+  }
+  return coords;
+}
+
+/** The masked one-source pass of a split gather (see GatherSpec.window). */
+function windowedGather(spec: GatherSpec, half: boolean): KernelProgram {
+  if (spec.sources.length !== 1 || spec.split) throw new Error(`${spec.op}: only one-source gathers split over the binding limit`);
+  const src = spec.sources[0]!;
+  const numel = spec.window!.numel;
+  const terms = src.strides.map((st, i) => (st === 0 ? '' : st === 1 ? `o${i}` : `o${i} * ${st}u`)).filter((t) => t);
+  const index = [...terms, `${src.offset}u`].join(' + ');
+  const threads = half ? Math.ceil(numel / 2) : numel;
+  // sLen is at least 1; `idx - sLo < sLen` also rejects idx < sLo (the u32 difference wraps).
+  const body = half
+    ? `var w = out[params.oOff + i];
+  for (var h = 0u; h < 2u; h++) {
+    let e = 2u * i + h;
+    if (e >= ${numel}u) { break; }
+    let idx = sourceIndex(params.e0 + e);
+    if (idx - params.sLo < params.sLen) {
+      let at = idx - params.sLo + params.sOff;
+      let code = (src0[at >> 1u] >> ((at & 1u) * 16u)) & 0xffffu;
+      w = (w & ~(0xffffu << (h * 16u))) | (code << (h * 16u));
+    }
+  }
+  out[params.oOff + i] = w;`
+    : `let idx = sourceIndex(params.e0 + i);
+  if (idx - params.sLo < params.sLen) { out[params.oOff + i] = src0[idx - params.sLo + params.sOff]; }`;
+  return {
+    name: spec.op,
+    key: [`${spec.op}:${half ? 'b16' : 'b32'}:win${numel}`, `o${spec.outShape.join('x')}`, `s${src.strides.join(',')}+${src.offset}`].join(':'),
+    workgroupSize: [WG, 1, 1],
+    bindings: [
+      { name: 'src0', type: 'u32', access: 'read' },
+      { name: 'out', type: 'u32', access: 'read_write' },
+    ],
+    uniforms: ['e0', 'oOff', 'sLo', 'sLen', 'sOff'].map((name) => ({ name, type: 'u32' as const })),
+    dispatch: Math.ceil(threads / WG),
+    wgsl: `
+fn sourceIndex(e: u32) -> u32 {
+  var r = e;
+${coordLines(spec.outShape).join('\n')}
+  return ${index};
+}
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = egoxWorkgroupIndex(wid, nwg) * ${WG}u + lid;
+  if (i >= ${threads}u) { return; }
+  ${body}
+}`,
+  };
+}
+
 // ---- launchers ------------------------------------------------------------------------------
 
 /** Row-major element strides of a shape. */
@@ -168,11 +237,42 @@ function checkAxis(axis: number, rank: number, op: string): number {
   return a;
 }
 
-function run(dev: EgoxDevice, spec: GatherSpec, inputs: Tensor[], y: Tensor): Tensor {
+function run(dev: EgoxDevice, spec: GatherSpec, inputs: Tensor[], y: Tensor, maxBindingBytes?: number): Tensor {
   const limit = dev.limits.maxStorageBuffersPerShaderStage;
   if (inputs.length + 1 > limit) throw new Error(`${spec.op}: ${inputs.length} inputs exceed this adapter's ${limit - 1}-input limit; concat in steps`);
-  if (y.numel > 0) dev.run(gatherProgram(spec), [...inputs, y]);
+  if (y.numel === 0) return y;
+  const bindLimit = bindingLimit(dev, maxBindingBytes);
+  if (Math.max(...[...inputs, y].map(wholeBindingBytes)) <= bindLimit) {
+    dev.run(gatherProgram(spec), [...inputs, y]);
+    return y;
+  }
+  if (inputs.length !== 1 || spec.split) throw new Error(`${spec.op}: ${inputs.length} sources larger than the binding limit ${bindLimit}; split the concat`);
+  splitGather(dev, spec, inputs[0]!, y, bindLimit);
   return y;
+}
+
+/**
+ * A one-source gather over the binding limit: output blocks x source windows, each pass
+ * writing the block's elements whose source lies in the window (a gather's source range per
+ * output block can span the whole source: patchify reads every channel plane). Exact copies,
+ * so the result is bitwise the unsplit one. Passes grow as (out / limit) x (source / limit):
+ * fine for latents, which are far below the limit at real sizes (the 14B EgoX latent is 16 MB).
+ */
+function splitGather(dev: EgoxDevice, spec: GatherSpec, x: Tensor, y: Tensor, limit: number): void {
+  const align = bindingAlign(dev);
+  const half = isPacked16(y.dtype);
+  const oBlock = rowsPerWindow(limit, elemBytes(y), align, 64, spec.op);
+  const sBlock = rowsPerWindow(limit, elemBytes(x), align, 64, spec.op);
+  for (let e0 = 0; e0 < y.numel; e0 += oBlock) {
+    const e1 = Math.min(y.numel, e0 + oBlock);
+    const ow = windowOf(y, e0, e1, align, half ? 2 : 1);
+    for (let s0 = 0; s0 < x.numel; s0 += sBlock) {
+      const s1 = Math.min(x.numel, s0 + sBlock);
+      const sw = windowOf(x, s0, s1, align);
+      const program = gatherProgram({ ...spec, window: { numel: e1 - e0 } });
+      dev.run(program, [sw.view, ow.view], { e0, oOff: ow.off, sLo: s0, sLen: s1 - s0, sOff: sw.off });
+    }
+  }
 }
 
 /** out[o] = x[o permuted]: out.shape[i] = x.shape[perm[i]]. */
@@ -246,7 +346,7 @@ export type Patch = readonly [number, number, number];
  * order, col fastest; a token's features in the order of a Conv3d weight [out, C, pt, ph, pw]
  * flattened (c * pt*ph*pw + kt*ph*pw + kh*pw + kw), so the patch embedding is a GEMM.
  */
-export function patchify(dev: EgoxDevice, x: Tensor, patch: Patch = [1, 2, 2], out?: Tensor): Tensor {
+export function patchify(dev: EgoxDevice, x: Tensor, patch: Patch = [1, 2, 2], out?: Tensor, maxBindingBytes?: number): Tensor {
   const [C, F, H, W] = x.shape;
   const [pt, ph, pw] = patch;
   if (x.shape.length !== 4 || F! % pt || H! % ph || W! % pw) {
@@ -258,7 +358,7 @@ export function patchify(dev: EgoxDevice, x: Tensor, patch: Patch = [1, 2, 2], o
   const outShape = [Fp, Hp, Wp, C!, pt, ph, pw];
   const strides = [s[1]!, s[3]!, s[5]!, s[0]!, s[2]!, s[4]!, s[6]!];
   const y = outputFor(dev, [Fp * Hp * Wp, C! * pt * ph * pw], x.dtype, out, 'patchify');
-  run(dev, { op: 'patchify', dtype: x.dtype, outShape, sources: [{ strides, offset: 0 }] }, [x], y);
+  run(dev, { op: 'patchify', dtype: x.dtype, outShape, sources: [{ strides, offset: 0 }] }, [x], y, maxBindingBytes);
   return y;
 }
 
@@ -266,7 +366,7 @@ export function patchify(dev: EgoxDevice, x: Tensor, patch: Patch = [1, 2, 2], o
  * Tokens [Fp*Hp*Wp, pt*ph*pw*C] -> [C, Fp*pt, Hp*ph, Wp*pw] (the DiT head's output): a token's
  * feature index is (kt*ph*pw + kh*pw + kw) * C + c, c fastest.
  */
-export function unpatchify(dev: EgoxDevice, tokens: Tensor, grid: readonly [number, number, number], patch: Patch = [1, 2, 2], out?: Tensor): Tensor {
+export function unpatchify(dev: EgoxDevice, tokens: Tensor, grid: readonly [number, number, number], patch: Patch = [1, 2, 2], out?: Tensor, maxBindingBytes?: number): Tensor {
   const [Fp, Hp, Wp] = grid;
   const [pt, ph, pw] = patch;
   const L = tokens.shape[0];
@@ -281,6 +381,6 @@ export function unpatchify(dev: EgoxDevice, tokens: Tensor, grid: readonly [numb
   const outShape = [C, Fp, pt, Hp, ph, Wp, pw];
   const strides = [s[6]!, s[0]!, s[3]!, s[1]!, s[4]!, s[2]!, s[5]!];
   const y = outputFor(dev, [C, Fp * pt, Hp * ph, Wp * pw], tokens.dtype, out, 'unpatchify');
-  run(dev, { op: 'unpatchify', dtype: tokens.dtype, outShape, sources: [{ strides, offset: 0 }] }, [tokens], y);
+  run(dev, { op: 'unpatchify', dtype: tokens.dtype, outShape, sources: [{ strides, offset: 0 }] }, [tokens], y, maxBindingBytes);
   return y;
 }

@@ -7,12 +7,14 @@
 // f32/f16/bf16. A 16-bit output row with odd C does not start on a word boundary, so two
 // rows would share a word: then a stats kernel writes (mean, rstd) per row and an apply
 // kernel writes whole words (two dispatches instead of one).
+// Rows over the storage binding limit run in blocks of rows bound as windows (fused path).
 
 import type { DType } from '../runtime/dtype.ts';
 import type { KernelProgram } from '../runtime/program.ts';
 import type { EgoxDevice } from '../runtime/device.ts';
 import type { Tensor } from '../runtime/tensor.ts';
 import { WGSL_HALF_BITS } from './wgsl-half.ts';
+import { bindingAlign, bindingLimit, elemBytes, rowsPerWindow, wholeBindingBytes, windowOf } from './binding-window.ts';
 import {
   asFloat,
   elementLoadFn,
@@ -58,6 +60,11 @@ export interface RowNormSpec {
   modulation?: { shift: DType; scale: DType; aligned?: boolean };
   /** Reduction variant (default: workgroup memory); launchers pick rowVariantFor(dev). */
   variant?: RowVariant;
+  /**
+   * x and out are windows of bigger tensors (a split over the binding limit): their first
+   * row starts at unit offsets given by the uniforms xOff and outOff.
+   */
+  windowed?: boolean;
 }
 
 interface ParamBinding {
@@ -103,9 +110,10 @@ function epilogue(spec: Pick<RowNormSpec, 'weight' | 'bias' | 'modulation'>, at:
   return lines.join('\n      ');
 }
 
-function uniformsOf(spec: Pick<RowNormSpec, 'modulation'>): { name: string; type: 'f32' | 'u32' }[] {
+function uniformsOf(spec: Pick<RowNormSpec, 'modulation' | 'windowed'>): { name: string; type: 'f32' | 'u32' }[] {
   const u: { name: string; type: 'f32' | 'u32' }[] = [{ name: 'eps', type: 'f32' }];
   if (spec.modulation) u.push({ name: 'shiftOffset', type: 'u32' }, { name: 'scaleOffset', type: 'u32' });
+  if (spec.windowed) u.push({ name: 'xOff', type: 'u32' }, { name: 'outOff', type: 'u32' });
   return u;
 }
 
@@ -142,9 +150,14 @@ export function rowNormProgram(spec: RowNormSpec): KernelProgram {
       ${epilogue(spec, at)}
       stout(row * ${p.units}u + u, y);`,
   );
+  // A windowed store goes through the plain one at outOff (16-bit units are whole words).
+  const store = spec.windowed
+    ? `${unitStoreFn('stoutAt', 'out', outDtype, p.V)}
+fn stout(i: u32, v: ${p.vt}) { stoutAt(i + params.outOff, v); }`
+    : unitStoreFn('stout', 'out', outDtype, p.V);
   return {
     name: `${spec.kind}norm`,
-    key: `${spec.kind}norm:${dtype}->${outDtype}:r${spec.rows}:${rowPlanKey(p)}:${paramsKey(spec)}`,
+    key: `${spec.kind}norm:${dtype}->${outDtype}:r${spec.rows}:${rowPlanKey(p)}:${paramsKey(spec)}${spec.windowed ? ':win' : ''}`,
     workgroupSize: [p.wg, 1, 1],
     bindings: [
       { name: 'xs', type: unitBindingType(dtype, p.V), access: 'read' },
@@ -155,8 +168,8 @@ export function rowNormProgram(spec: RowNormSpec): KernelProgram {
     dispatch: spec.rows,
     enables: rowEnables(p),
     wgsl: `${outDtype === 'f32' ? '' : WGSL_HALF_BITS}
-${unitLoadFn('ldx', 'xs', dtype, p.V)}
-${unitStoreFn('stout', 'out', outDtype, p.V)}
+${unitLoadFn('ldx', 'xs', dtype, p.V, spec.windowed ? 'params.xOff' : undefined)}
+${store}
 ${paramLoaders(params, p.V, asUnits)}
 ${rowReduceWgsl(p)}
 ${rowMainHead(spec.rows)}
@@ -247,6 +260,8 @@ export interface RowNormOptions {
    * rowNormFusable). Allocated and released here when not given.
    */
   scratch?: Tensor;
+  /** Binding size limit to split against (tests); default dev.limits.maxStorageBufferBindingSize. */
+  maxBindingBytes?: number;
 }
 
 function rowNorm(dev: EgoxDevice, kind: RowNormKind, x: Tensor, opts: RowNormOptions): Tensor {
@@ -279,7 +294,12 @@ function rowNorm(dev: EgoxDevice, kind: RowNormKind, x: Tensor, opts: RowNormOpt
   const params = [opts.weight, opts.bias, m?.shift, m?.scale].filter((t): t is Tensor => t !== undefined);
   const uniforms: Record<string, number> = { eps: opts.eps };
   if (m) Object.assign(uniforms, { shiftOffset: m.shiftOffset ?? 0, scaleOffset: m.scaleOffset ?? 0 });
-  if (rowNormFusable(spec)) {
+  const limit = bindingLimit(dev, opts.maxBindingBytes);
+  const fits = Math.max(wholeBindingBytes(x), wholeBindingBytes(y)) <= limit;
+  if (!fits) {
+    if (!rowNormFusable(spec)) throw new Error(`${what}: a ${y.dtype} output of odd rows (C ${C}) larger than the binding limit ${limit} is not supported; use an f32 output`);
+    splitRows(dev, spec, x, params, y, uniforms, limit);
+  } else if (rowNormFusable(spec)) {
     dev.run(rowNormProgram(spec), [x, ...params, y], uniforms);
   } else {
     const stats = rowStats2(dev, x, kind, { eps: opts.eps }, spec.variant, opts.scratch);
@@ -287,6 +307,24 @@ function rowNorm(dev: EgoxDevice, kind: RowNormKind, x: Tensor, opts: RowNormOpt
     if (!opts.scratch) stats.release();
   }
   return y;
+}
+
+/**
+ * The fused kernel over blocks of rows whose x and out windows fit the binding limit. Each
+ * row is computed exactly as unsplit (one workgroup per row, same reduction), so the result
+ * is bitwise the same.
+ */
+function splitRows(dev: EgoxDevice, spec: RowNormSpec, x: Tensor, params: Tensor[], y: Tensor, uniforms: Record<string, number>, limit: number): void {
+  const align = bindingAlign(dev);
+  const V = planRows(spec.C, spec.variant).V;
+  const rowBytes = spec.C * Math.max(elemBytes(x), elemBytes(y));
+  const block = rowsPerWindow(limit, rowBytes, align, 1, `${spec.kind}norm`);
+  for (let r0 = 0; r0 < spec.rows; r0 += block) {
+    const r1 = Math.min(spec.rows, r0 + block);
+    const xw = windowOf(x, r0 * spec.C, r1 * spec.C, align, V);
+    const yw = windowOf(y, r0 * spec.C, r1 * spec.C, align, V);
+    dev.run(rowNormProgram({ ...spec, rows: r1 - r0, windowed: true }), [xw.view, ...params, yw.view], { ...uniforms, xOff: xw.off, outOff: yw.off });
+  }
 }
 
 /** LayerNorm over the last dim: (x - mean) / sqrt(var + eps) [* weight] [+ bias] [adaLN]. */

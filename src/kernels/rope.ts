@@ -14,6 +14,7 @@ import type { EgoxDevice } from '../runtime/device.ts';
 import type { KernelProgram } from '../runtime/program.ts';
 import type { Tensor } from '../runtime/tensor.ts';
 import { WGSL_HALF_BITS, f32BitsToHalfCodeExpr, unpackPairFn } from './wgsl-half.ts';
+import { bindingAlign, bindingLimit, elemBytes, rowsPerWindow, wholeBindingBytes, windowOf } from './binding-window.ts';
 
 export type RopeDType = 'f32' | 'f16' | 'bf16';
 
@@ -27,6 +28,12 @@ export interface RopeSpec {
   dtype: RopeDType;
   /** Rotate x itself (one read_write binding) instead of writing a separate output. */
   inPlace: boolean;
+  /**
+   * A split over the binding limit: this dispatch rotates `tokens` tokens starting at the
+   * global token of uniform tok0, in windows of x (and out) that start at pair offsets xOff
+   * (and yOff).
+   */
+  window?: { tokens: number };
 }
 
 export const ROPE_THETA = 10000;
@@ -93,22 +100,25 @@ export function ropeProgram(s: RopeSpec): KernelProgram {
   const [t, h, w] = ropeSplit(s.headDim);
   const [t2, h2, w2] = [t / 2, h / 2, w / 2];
   const pairs = s.headDim / 2;
-  const L = F * HP * WP;
+  const win = s.window;
+  const L = win ? win.tokens : F * HP * WP;
   const threads = L * pairs;
   const half = s.dtype !== 'f32';
   const dst = s.inPlace ? 'X' : 'Y';
   const pairType = half ? 'u32' : 'vec2<f32>';
-  const load = half ? `unpackPair(X[i])` : 'X[i]';
+  const xi = win ? 'i + params.xOff' : 'i';
+  const yi = win && !s.inPlace ? 'i + params.yOff' : xi;
+  const load = half ? `unpackPair(X[${xi}])` : `X[${xi}]`;
   const store = half
-    ? `${dst}[i] = ${f32BitsToHalfCodeExpr(s.dtype as 'f16' | 'bf16', 'bitcast<u32>(r.x)')} | (${f32BitsToHalfCodeExpr(s.dtype as 'f16' | 'bf16', 'bitcast<u32>(r.y)')} << 16u);`
-    : `${dst}[i] = r;`;
+    ? `${dst}[${yi}] = ${f32BitsToHalfCodeExpr(s.dtype as 'f16' | 'bf16', 'bitcast<u32>(r.x)')} | (${f32BitsToHalfCodeExpr(s.dtype as 'f16' | 'bf16', 'bitcast<u32>(r.y)')} << 16u);`
+    : `${dst}[${yi}] = r;`;
   const wgsl = `${half ? WGSL_HALF_BITS : ''}
 ${half ? unpackPairFn(s.dtype, 'unpackPair') : ''}
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let g = egoxWorkgroupIndex(wid, nwg) * ${WG}u + lid;
   if (g >= ${threads}u) { return; }
-  let tok = g / ${pairs}u;
+  let ${win ? 'local' : 'tok'} = g / ${pairs}u;${win ? '\n  let tok = params.tok0 + local;' : ''}
   let j = g % ${pairs}u;
   let col = tok % ${WP}u;
   let row = (tok / ${WP}u) % ${HP}u;
@@ -123,7 +133,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   let cs = TAB[ti];
   for (var hd = 0u; hd < ${s.heads}u; hd++) {
-    let i = (tok * ${s.heads}u + hd) * ${pairs}u + j;
+    let i = (${win ? 'local' : 'tok'} * ${s.heads}u + hd) * ${pairs}u + j;
     let x = ${load};
     let r = vec2<f32>(x.x * cs.x - x.y * cs.y, x.x * cs.y + x.y * cs.x);
     ${store}
@@ -137,10 +147,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   void w2;
   return {
     name: 'rope',
-    key: `rope:${F}x${HP}x${WP}:h${s.heads}:d${s.headDim}:${s.dtype}:${s.inPlace ? 'inplace' : 'copy'}`,
+    key: `rope:${F}x${HP}x${WP}:h${s.heads}:d${s.headDim}:${s.dtype}:${s.inPlace ? 'inplace' : 'copy'}${win ? `:win${win.tokens}` : ''}`,
     wgsl,
     workgroupSize: [WG, 1, 1],
     bindings,
+    uniforms: win ? [{ name: 'tok0', type: 'u32' }, { name: 'xOff', type: 'u32' }, ...(s.inPlace ? [] : [{ name: 'yOff', type: 'u32' as const }])] : undefined,
     dispatch: Math.ceil(threads / WG),
   };
 }
@@ -152,6 +163,8 @@ export interface RopeOptions {
   heads?: number;
   /** Write here instead of rotating x in place. */
   out?: Tensor;
+  /** Binding size limit to split against (tests); default dev.limits.maxStorageBufferBindingSize. */
+  maxBindingBytes?: number;
 }
 
 /**
@@ -167,11 +180,29 @@ export function rope(dev: EgoxDevice, x: Tensor, table: Tensor, opts: RopeOption
   const want = ropeTableLength(opts.grid, D!);
   if (table.numel !== want) throw new Error(`rope: table has ${table.numel} values, grid ${opts.grid} at head dim ${D} needs ${want}`);
   const spec: RopeSpec = { grid: opts.grid, heads: H!, headDim: D!, dtype: x.dtype, inPlace: !opts.out };
-  if (opts.out) {
-    if (opts.out.dtype !== x.dtype || opts.out.numel !== x.numel) throw new Error('rope: out must match x in dtype and size');
-    dev.run(ropeProgram(spec), [x, table, opts.out]);
-    return opts.out;
+  const out = opts.out;
+  if (out && (out.dtype !== x.dtype || out.numel !== x.numel)) throw new Error('rope: out must match x in dtype and size');
+  const limit = bindingLimit(dev, opts.maxBindingBytes);
+  if (wholeBindingBytes(x) <= limit) {
+    dev.run(ropeProgram(spec), out ? [x, table, out] : [x, table]);
+    return out ?? x;
   }
-  dev.run(ropeProgram(spec), [x, table]);
-  return x;
+  // Split along tokens: a token's H * D values are contiguous, and its angles come from its
+  // global position (tok0 + local), so every value is computed exactly as unsplit.
+  const align = bindingAlign(dev);
+  const rowBytes = H! * D! * elemBytes(x);
+  const block = rowsPerWindow(limit, rowBytes, align, 1, 'rope');
+  for (let t0 = 0; t0 < L!; t0 += block) {
+    const t1 = Math.min(L!, t0 + block);
+    const xw = windowOf(x, t0 * H! * D!, t1 * H! * D!, align, 2);
+    const uniforms: Record<string, number> = { tok0: t0, xOff: xw.off };
+    const tensors = [xw.view, table];
+    if (out) {
+      const yw = windowOf(out, t0 * H! * D!, t1 * H! * D!, align, 2);
+      tensors.push(yw.view);
+      uniforms.yOff = yw.off;
+    }
+    dev.run(ropeProgram({ ...spec, window: { tokens: t1 - t0 } }), tensors, uniforms);
+  }
+  return out ?? x;
 }

@@ -2,7 +2,7 @@
 // geometry bias, and Wan's 3D RoPE (angle tables computed on the host in float64 and carried
 // by the graph as a constant).
 
-import { attention } from '../../kernels/attention.ts';
+import { attention, attentionStateElements } from '../../kernels/attention.ts';
 import { rope, ropeTableLength, ropeTableValues, type RopeGrid } from '../../kernels/rope.ts';
 import { shapeString } from '../../runtime/tensor.ts';
 import type { GraphBuilder } from '../builder.ts';
@@ -41,18 +41,23 @@ export function attentionOp(g: GraphBuilder, q: Value, k: Value, v: Value, o: At
   }
   const scale = o.scale ?? 1 / Math.sqrt(o.headDim);
   const inputs = gga ? [q, k, v, gga.queryDirs, gga.keyDirs] : [q, k, v];
+  // Second output: the softmax state scratch (Lq x heads x 2 f32, 1/(D/2) of the output) for
+  // K/V larger than the binding limit; never read after the node, so its slot is free at once.
   const [out] = g.addNode({
     name,
     family: gga ? 'attention-egox' : 'attention',
     inputs,
-    outputs: [{ shape: [lq, hd], dtype: 'f32' }],
+    outputs: [
+      { shape: [lq, hd], dtype: 'f32' },
+      { shape: [attentionStateElements(lq, o.heads)], dtype: 'f32' },
+    ],
     flops: 4 * lq * lk * hd,
-    lower: (ins, [y], ctx) =>
+    lower: (ins, [y, state], ctx) =>
       record(ctx, (dev, T) => {
         const egoBias = gga
           ? { qdir: T(ins[3]!), kdir: T(ins[4]!), lambda: gga.lambda, tokensPerFrame: gga.tokensPerFrame, gridWidth: gga.gridWidth, egoColStart: gga.egoColStart }
           : undefined;
-        attention(dev, T(ins[0]!), T(ins[1]!), T(ins[2]!), { heads: o.heads, scale, egoBias, out: T(y!) });
+        attention(dev, T(ins[0]!), T(ins[1]!), T(ins[2]!), { heads: o.heads, scale, egoBias, out: T(y!), state: T(state!) });
       }),
   });
   return out!;

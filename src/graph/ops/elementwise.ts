@@ -1,11 +1,12 @@
 // Graph ops over the elementwise kernels (src/kernels/elementwise.ts, cast.ts).
 
 import { castProgram } from '../../kernels/cast.ts';
-import { binaryProgram, copyRangeProgram, scaleProgram, type BinaryOp } from '../../kernels/elementwise.ts';
+import { binary, copyRangeProgram, scaleProgram, type BinaryOp } from '../../kernels/elementwise.ts';
 import type { DType } from '../../runtime/dtype.ts';
 import { numelOf, shapeString } from '../../runtime/tensor.ts';
 import { expectDtype, type GraphBuilder } from '../builder.ts';
 import { GraphError, type Value } from '../ir.ts';
+import { record } from '../recording.ts';
 
 const FLOATS: readonly DType[] = ['f32', 'f16', 'bf16'];
 
@@ -23,7 +24,8 @@ export function binaryOp(g: GraphBuilder, op: BinaryOp, a: Value, b: Value, name
     inputs: [a, b],
     outputs: [{ shape: a.shape, dtype: a.dtype }],
     flops: n,
-    lower: ([x, y], [o]) => [{ program: binaryProgram({ op, dtype: a.dtype, numel: n, bNumel: nb }), bindings: [x!, y!, o!] }],
+    // Through the launcher: it splits over the binding limit (the DiT's residual adds are [L, dim]).
+    lower: ([x, y], [o], ctx) => record(ctx, (dev, T) => void binary(dev, op, T(x!), T(y!), T(o!))),
   });
   return out!;
 }
