@@ -6,6 +6,8 @@ import { registerPlanCommand } from './plan.ts';
 import { registerForwardCommand } from './forward.ts';
 import { registerPriorCommand } from './prior.ts';
 import { registerBenchCommand } from './bench.ts';
+import { registerGenerateCommand } from './generate.ts';
+import { registerDemoCommand } from './demo.ts';
 
 const program = new Command();
 program
@@ -19,6 +21,8 @@ registerInspectCommand(program);
 registerPlanCommand(program);
 registerForwardCommand(program);
 registerPriorCommand(program);
+registerGenerateCommand(program);
+registerDemoCommand(program);
 registerBenchCommand(program);
 
 program.exitOverride((err) => {

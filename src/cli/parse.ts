@@ -27,3 +27,10 @@ export function parsePositiveInt(s: string, option: string): number {
   if (!Number.isInteger(v) || v <= 0) throw new UsageError(`${option} '${s}': expected a positive whole number`);
   return v;
 }
+
+/** A finite number, else a usage error naming the option. */
+export function num(text: string, option: string): number {
+  const v = Number(text);
+  if (text.trim() === '' || !Number.isFinite(v)) throw new UsageError(`${option} '${text}': expected a number`);
+  return v;
+}

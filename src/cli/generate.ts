@@ -1,0 +1,132 @@
+// `egox generate`: the EgoX run from the official inputs (meta.json, videos, depth maps) and a
+// Hugging Face model folder to the first-person video, with progress and clean interrupts.
+import type { Command } from 'commander';
+import { generate, type GenerateResult } from '../pipeline/generate.ts';
+import { GENERATE_DEFAULTS, type GenerateOptions } from '../pipeline/generate-options.ts';
+import { parseEgoCalibration } from '../recon/cameras.ts';
+import { openNodeDevice } from '../runtime/node.ts';
+import { abortAllStages } from '../pipeline/staging.ts';
+import { num, parseBytes } from './parse.ts';
+import { formatDuration, progressMode, progressReporter } from './progress-reporter.ts';
+import { runCommand, type GpuOptions } from './run-command.ts';
+
+interface GenerateCliOptions extends GpuOptions {
+  meta: string;
+  take?: string;
+  depth?: string;
+  model: string;
+  lora?: string;
+  loraStrength: string;
+  loraLenient?: boolean;
+  out: string;
+  steps: string;
+  guidance: string;
+  seed: string;
+  ggaLambda: string;
+  gga: boolean;
+  frames: string;
+  size: string;
+  promptEmbeds?: string;
+  imageEmbeds?: string;
+  renderPrior?: boolean;
+  egoCalibration?: string;
+  gpuMemory?: string;
+  weightDtype: string;
+  png?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+/** Removes staged outputs and exits 130 on Ctrl-C / SIGTERM: no half-written video stays behind. */
+export function installInterruptCleanup(): void {
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      abortAllStages();
+      process.stderr.write(`\negox: interrupted (${sig}); nothing was written to the output folder\n`);
+      process.exit(130);
+    });
+  }
+}
+
+export function printResult(r: GenerateResult, json: boolean, quiet: boolean): void {
+  if (json) {
+    process.stdout.write(JSON.stringify({ event: 'result', ...r }) + '\n');
+    return;
+  }
+  if (quiet) return;
+  const lines = [
+    `take        ${r.take}`,
+    `latent      [${r.latentShape.join(', ')}] (${r.tokens} tokens)`,
+    `time        ${formatDuration(r.totalMs)} (${Object.entries(r.stageMs).map(([k, v]) => `${k} ${formatDuration(v!)}`).join(', ')})`,
+    `video       ${r.video}`,
+    `ego video   ${r.egoVideo}`,
+    `sheet       ${r.contactSheet}`,
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+export function registerGenerateCommand(program: Command): void {
+  const d = GENERATE_DEFAULTS;
+  program
+    .command('generate')
+    .description('generate the first-person video of a take (EgoX): exo video + ego prior + cameras -> <out>/<take>.mp4')
+    .requiredOption('--meta <file>', 'EgoX meta.json ({"test_datasets": [...]}); depth maps in depth_maps/<take>/ beside it')
+    .option('--take <name>', 'take to run (the folder holding exo_path); needed when the meta has several')
+    .option('--depth <dir>', 'depth folder of the take (default <meta dir>/depth_maps/<take>)')
+    .requiredOption('--model <dir>', 'Wan2.1-I2V-14B-480P-Diffusers folder (transformer/, vae/, text_encoder/, tokenizer/, image_encoder/, ...)')
+    .option('--lora <file>', "EgoX adapter (pytorch_lora_weights.safetensors), merged on the GPU at load")
+    .option('--lora-strength <s>', 'LoRA strength', '1')
+    .option('--lora-lenient', 'ignore adapter keys that match no module')
+    .requiredOption('--out <dir>', 'output folder (created if missing)')
+    .option('--steps <n>', 'denoising steps', String(d.steps))
+    .option('--guidance <g>', 'classifier-free guidance scale (1 = off)', String(d.guidance))
+    .option('--seed <n>', 'noise seed', String(d.seed))
+    .option('--gga-lambda <l>', 'geometry-guided attention strength', String(d.ggaLambda))
+    .option('--no-gga', 'turn geometry-guided attention off')
+    .option('--frames <n>', 'frames, 1 + 4k', String(d.frames))
+    .option('--size <px>', 'ego side in pixels; exo is 7/4 as wide (448 = EgoX; 256/128/64 for quick runs)', String(d.size))
+    .option('--prompt-embeds <file>', 'precomputed text embeddings: prompt_embeds and negative_prompt_embeds [512, 4096] (.safetensors)')
+    .option('--image-embeds <file>', 'precomputed CLIP features: image_embeds [257, 1280] (.safetensors)')
+    .option('--render-prior', "render the ego prior with egox's renderer instead of reading ego_prior_path")
+    .option('--ego-calibration <f,cx,cy[,...]>', 'ego fisheye for --render-prior (see egox prior --help)')
+    .option('--gpu-memory <bytes>', 'GPU memory budget, e.g. 24GiB (weights stream past it)')
+    .option('--weight-dtype <dtype>', 'weight storage on the GPU: bf16 | f16 | f32', d.weightDtype)
+    .option('--png', 'also write png/<take>_ego_NNNNN.png')
+    .option('--json', 'machine-readable progress and result (JSON lines on stdout)')
+    .option('--quiet', 'no progress output')
+    .option('--adapter <name>', 'adapter name as Dawn lists it (env EGOX_ADAPTER)')
+    .option('--backend <name>', 'vulkan | metal | d3d12 | ... (env EGOX_BACKEND)')
+    .option('--verbose', 'print stacks on errors')
+    .action((o: GenerateCliOptions) =>
+      runCommand(Boolean(o.verbose), async (ctx) => {
+        installInterruptCleanup();
+        const opts: GenerateOptions = {
+          meta: o.meta,
+          take: o.take,
+          depthDir: o.depth,
+          model: o.model,
+          lora: o.lora,
+          loraStrength: num(o.loraStrength, '--lora-strength'),
+          loraLenient: Boolean(o.loraLenient),
+          out: o.out,
+          steps: num(o.steps, '--steps'),
+          guidance: num(o.guidance, '--guidance'),
+          seed: num(o.seed, '--seed'),
+          ggaLambda: o.gga === false ? null : num(o.ggaLambda, '--gga-lambda'),
+          frames: num(o.frames, '--frames'),
+          size: num(o.size, '--size'),
+          promptEmbeds: o.promptEmbeds,
+          imageEmbeds: o.imageEmbeds,
+          renderPrior: Boolean(o.renderPrior),
+          priorOptions: o.egoCalibration ? { egoCalibration: parseEgoCalibration(o.egoCalibration) } : undefined,
+          gpuMemoryBytes: o.gpuMemory ? parseBytes(o.gpuMemory, '--gpu-memory') : undefined,
+          weightDtype: o.weightDtype as GenerateOptions['weightDtype'],
+          png: Boolean(o.png),
+          onProgress: progressReporter(progressMode(o)),
+        };
+        const dev = ctx.own(await openNodeDevice({ adapter: o.adapter, backend: o.backend }));
+        const r = await generate(dev, opts);
+        printResult(r, Boolean(o.json), Boolean(o.quiet));
+      }),
+    );
+}

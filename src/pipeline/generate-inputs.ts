@@ -1,0 +1,100 @@
+// The inputs of a generate run, checked before any slow work (device, weights, decoding):
+// the take and its depth maps, the videos, the model folder, embeddings files, the output folder.
+import * as fs from 'node:fs';
+import { probeVideo, VideoError, type VideoInfo } from '../io/video.ts';
+import { loadEgoxTake, type EgoxTakeWithDepth } from '../recon/meta.ts';
+import { EMBEDDING_NAMES, EmbeddingsError, readEmbeddings, type Embedding } from './embeddings.ts';
+import { GenerateOptionError, resolveGenerateOptions, runSizes, type GenerateOptions, type ResolvedGenerateOptions } from './generate-options.ts';
+import { ModelFolderError, openModelFolder, type ModelFolder } from './model-folder.ts';
+import { openWanCheckpoint, type WanCheckpoint } from '../model/wan/load.ts';
+import { attachLora, type AttachedLora } from '../model/wan/lora-load.ts';
+import { OutputStage } from './staging.ts';
+
+export interface CheckedInputs {
+  options: ResolvedGenerateOptions;
+  take: EgoxTakeWithDepth;
+  exoVideo: VideoInfo;
+  /** null with --render-prior. */
+  priorVideo: VideoInfo | null;
+  /** Ground-truth ego video for the contact sheet, when the meta names a readable one. */
+  gtVideo: VideoInfo | null;
+  model: ModelFolder;
+  /** The opened transformer checkpoint and adapter (headers only; close with closeInputs). */
+  dit: WanCheckpoint;
+  lora: AttachedLora | null;
+  /** From --prompt-embeds / --image-embeds, read and checked against the model up front. */
+  given: { cond?: Embedding; uncond?: Embedding; image?: Embedding };
+  sizes: ReturnType<typeof runSizes>;
+}
+
+async function probeInput(file: string, what: string, frames: number): Promise<VideoInfo> {
+  if (!fs.existsSync(file)) throw new VideoError(file, `${what} not found; check the path in meta.json`);
+  const info = await probeVideo(file);
+  if (info.frames !== undefined && info.frames < frames) {
+    throw new VideoError(file, `${what} has ${info.frames} frames; the run needs ${frames} (--frames)`);
+  }
+  return info;
+}
+
+export async function checkGenerateInputs(o: GenerateOptions): Promise<CheckedInputs> {
+  const options = resolveGenerateOptions(o);
+  const sizes = runSizes(options.size, options.frames);
+  OutputStage.check(options.out);
+  const take = loadEgoxTake(options.meta, options.take, {
+    depthDir: options.depthDir,
+    requiredEgoPoses: options.frames,
+    requiredDepthFrames: options.frames,
+  });
+  const [dh, dw] = take.depthShape;
+  if (dh < 448 || dw < 784) {
+    throw new GenerateOptionError(`${take.depthDir}: depth maps are ${dh}x${dw}; the attention geometry needs at least 448x784 (the exo view's grid)`);
+  }
+  for (const [flag, file] of [['--prompt-embeds', options.promptEmbeds], ['--image-embeds', options.imageEmbeds]] as const) {
+    if (file !== undefined && !fs.existsSync(file)) throw new EmbeddingsError(`${flag} ${file}: file not found`);
+  }
+  const model = openModelFolder(options.model, { textEncoder: options.promptEmbeds === undefined, imageEncoder: false });
+  if (options.lora !== undefined && !fs.existsSync(options.lora)) throw new GenerateOptionError(`--lora ${options.lora}: file not found (EgoX's adapter is pytorch_lora_weights.safetensors)`);
+  const exoVideo = await probeInput(take.exoPath, 'exo video (exo_path)', options.frames);
+  const priorVideo = options.renderPrior ? null : await probeInput(take.egoPriorPath, 'ego prior (ego_prior_path; or pass --render-prior)', options.frames);
+  let gtVideo: VideoInfo | null = null;
+  if (take.egoGtPath && fs.existsSync(take.egoGtPath)) gtVideo = await probeVideo(take.egoGtPath).catch(() => null);
+  const dit = await openWanCheckpoint(model.transformer);
+  try {
+    const c = dit.config;
+    if (c.inDim !== 36 || c.outDim !== 16 || !c.imageDim) {
+      throw new ModelFolderError(`${model.transformer}: in_channels ${c.inDim}, image_dim ${c.imageDim ?? 'none'}; EgoX needs the image-to-video transformer (in_channels 36, with image_dim), e.g. ${'Wan2.1-I2V-14B-480P'}`);
+    }
+    if (options.imageEmbeds === undefined && !model.imageEncoder) openModelFolder(options.model, { textEncoder: false, imageEncoder: true });
+    const given = await readGivenEmbeddings(options, c.textDim, c.imageDim);
+    const lora = options.lora !== undefined ? await attachLora(dit, options.lora, { strength: options.loraStrength, lenient: options.loraLenient }) : null;
+    return { options, take, exoVideo, priorVideo, gtVideo, model, dit, lora, given, sizes };
+  } catch (e) {
+    await dit.checkpoint.close();
+    throw e;
+  }
+}
+
+export async function closeInputs(inp: CheckedInputs): Promise<void> {
+  await inp.lora?.close();
+  await inp.dit.checkpoint.close();
+}
+
+/** --prompt-embeds (prompt + negative, equal lengths) and --image-embeds, shapes checked against the model. */
+async function readGivenEmbeddings(o: ResolvedGenerateOptions, textDim: number, imageDim: number): Promise<CheckedInputs['given']> {
+  const given: CheckedInputs['given'] = {};
+  if (o.promptEmbeds) {
+    const m = await readEmbeddings(o.promptEmbeds, '--prompt-embeds', [
+      { name: EMBEDDING_NAMES.prompt, cols: textDim, required: true },
+      { name: EMBEDDING_NAMES.negative, cols: textDim, required: o.guidance !== 1 },
+    ]);
+    given.cond = m.get(EMBEDDING_NAMES.prompt)!;
+    given.uncond = m.get(EMBEDDING_NAMES.negative) ?? given.cond; // unused when guidance is 1
+    if (given.uncond.shape[0] !== given.cond.shape[0]) {
+      throw new EmbeddingsError(`--prompt-embeds ${o.promptEmbeds}: prompt_embeds has ${given.cond.shape[0]} rows and negative_prompt_embeds ${given.uncond.shape[0]}; pad both to the same length (512)`);
+    }
+  }
+  if (o.imageEmbeds) {
+    given.image = (await readEmbeddings(o.imageEmbeds, '--image-embeds', [{ name: EMBEDDING_NAMES.image, cols: imageDim, required: true }])).get(EMBEDDING_NAMES.image)!;
+  }
+  return given;
+}

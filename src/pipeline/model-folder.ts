@@ -1,0 +1,91 @@
+// What a model folder for `egox generate` holds: a Hugging Face Wan2.1-I2V diffusers folder as
+// downloaded (transformer/, vae/, scheduler/, and text_encoder/ + tokenizer/ and image_encoder/
+// + image_processor/ for the encoders). Checked up front so a missing part is one clear line
+// before any slow work starts.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { SchedulerName } from '../model/schedulers/index.ts';
+
+export class ModelFolderError extends Error {
+  readonly exitCode = 2;
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelFolderError';
+  }
+}
+
+export const HF_MODEL = 'Wan-AI/Wan2.1-I2V-14B-480P-Diffusers';
+
+export interface ModelFolder {
+  root: string;
+  transformer: string;
+  vae: string;
+  /** text_encoder/ with tokenizer/, when both are present. */
+  textEncoder: string | null;
+  /** image_encoder/ with image_processor/, when both are present. */
+  imageEncoder: string | null;
+  scheduler: SchedulerSettings;
+}
+
+export interface SchedulerSettings {
+  sampler: SchedulerName;
+  shift: number;
+  /** Where the settings came from (scheduler_config.json or the EgoX defaults). */
+  source: string;
+}
+
+/** EgoX runs the folder's scheduler; for Wan2.1-I2V-14B-480P that is UniPC with flow_shift 3 (C.8). */
+export const DEFAULT_SCHEDULER: SchedulerSettings = { sampler: 'unipc', shift: 3, source: 'EgoX defaults (UniPC, shift 3)' };
+
+function isDir(p: string): boolean {
+  return fs.existsSync(p) && fs.statSync(p).isDirectory();
+}
+
+function hasWeights(dir: string): boolean {
+  return isDir(dir) && fs.readdirSync(dir).some((f) => f.endsWith('.safetensors') || f.endsWith('.safetensors.index.json'));
+}
+
+function readScheduler(root: string): SchedulerSettings {
+  const file = path.join(root, 'scheduler', 'scheduler_config.json');
+  if (!fs.existsSync(file)) return DEFAULT_SCHEDULER;
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ModelFolderError(`${file}: invalid JSON (${(e as Error).message.split('\n')[0]}); re-download the scheduler folder of ${HF_MODEL}`);
+  }
+  const cls = String(json._class_name ?? 'UniPCMultistepScheduler');
+  const sampler: SchedulerName | undefined = cls.startsWith('UniPC') ? 'unipc' : cls.startsWith('FlowMatchEuler') ? 'euler' : undefined;
+  if (!sampler) throw new ModelFolderError(`${file}: scheduler '${cls}' is not supported; use UniPCMultistepScheduler or FlowMatchEulerDiscreteScheduler`);
+  const shift = json.flow_shift ?? json.shift ?? 3;
+  if (typeof shift !== 'number' || !(shift > 0)) throw new ModelFolderError(`${file}: flow_shift must be a positive number, got ${JSON.stringify(shift)}`);
+  return { sampler, shift, source: file };
+}
+
+/**
+ * Resolves and checks a model folder. `need` says which encoders the run will use (they are
+ * optional when precomputed embeddings are given).
+ */
+export function openModelFolder(root: string, need: { textEncoder: boolean; imageEncoder: boolean }): ModelFolder {
+  if (!fs.existsSync(root)) throw new ModelFolderError(`--model ${root}: folder not found; download ${HF_MODEL} (see README "The real model")`);
+  if (!isDir(root)) throw new ModelFolderError(`--model ${root}: is a file; give the model folder that holds transformer/ and vae/`);
+  const missing = (part: string, why: string) =>
+    new ModelFolderError(`--model ${root}: missing ${part} (${why}); download the whole ${HF_MODEL} folder`);
+  const transformer = path.join(root, 'transformer');
+  if (!hasWeights(transformer)) throw missing('transformer/ with .safetensors weights', 'the denoiser');
+  const vae = path.join(root, 'vae');
+  if (!hasWeights(vae)) throw missing('vae/ with .safetensors weights', 'encodes and decodes the videos');
+  const te = path.join(root, 'text_encoder');
+  const tok = path.join(root, 'tokenizer');
+  const textEncoder = hasWeights(te) && isDir(tok) ? te : null;
+  if (need.textEncoder && !textEncoder) {
+    throw missing(hasWeights(te) ? 'tokenizer/' : 'text_encoder/', 'encodes the prompt; or pass --prompt-embeds');
+  }
+  const ie = path.join(root, 'image_encoder');
+  const ip = path.join(root, 'image_processor');
+  const imageEncoder = hasWeights(ie) && isDir(ip) ? ie : null;
+  if (need.imageEncoder && !imageEncoder) {
+    throw missing(hasWeights(ie) ? 'image_processor/' : 'image_encoder/', 'CLIP features of the first frame; or pass --image-embeds');
+  }
+  return { root, transformer, vae, textEncoder, imageEncoder, scheduler: readScheduler(root) };
+}
