@@ -32,6 +32,8 @@ export { timestepEmbedding } from './model/wan/timestep.ts';
 export { WanVae, planVae } from './model/vae/index.ts';
 export { UniPCScheduler, EulerScheduler, flowSigmas, createScheduler } from './model/schedulers/index.ts';
 export { UnigramTokenizer, encodePrompt } from './model/text/tokenizer.ts';
+export { encodePrompts, Umt5Encoder, planUmt5 } from './model/umt5/index.ts';
+export { encodeImage, ClipVisionEncoder, planClipVision } from './model/clip/index.ts';
 
 // Reconstruction
 export { loadEgoxMeta, loadEgoxTake, type EgoxTake } from './recon/meta.ts';
@@ -39,3 +41,10 @@ export { computeAttentionGeometry, attentionGeometryForTake } from './recon/atte
 export { renderPrior, writePrior } from './recon/prior.ts';
 export { parseEgoCalibration, DEFAULT_EGO_CALIBRATION } from './recon/cameras.ts';
 export { writeDemoScene } from './pipeline/demo-scene.ts';
+
+// The EgoX pipeline (what `egox generate` and `egox demo` run)
+export { generate, type GenerateResult } from './pipeline/generate.ts';
+export { GENERATE_DEFAULTS, type GenerateOptions } from './pipeline/generate-options.ts';
+export { runDemo, DEMO_DEFAULTS, type DemoOptions, type DemoResult } from './pipeline/demo.ts';
+export { ensureDemoWeights, type DemoWeights } from './pipeline/demo-weights.ts';
+export { STAGE_TITLES, type GenerateStage, type ProgressEvent, type ProgressCallback } from './pipeline/progress.ts';

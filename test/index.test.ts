@@ -18,7 +18,7 @@ describe('public API', () => {
     }
   });
   it('exports the model, planning and reconstruction entry points', () => {
-    for (const name of ['WanDit', 'WanVae', 'planDitRun', 'planVae', 'sampleLatents', 'renderPrior', 'loadEgoxTake', 'attachLora', 'UniPCScheduler', 'UnigramTokenizer']) {
+    for (const name of ['WanDit', 'WanVae', 'planDitRun', 'planVae', 'sampleLatents', 'renderPrior', 'loadEgoxTake', 'attachLora', 'UniPCScheduler', 'UnigramTokenizer', 'generate', 'runDemo', 'ensureDemoWeights', 'encodePrompts', 'encodeImage']) {
       expect(typeof (egox as Record<string, unknown>)[name], name).toBe('function');
     }
   });

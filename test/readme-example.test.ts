@@ -1,0 +1,33 @@
+// The README's library example, extracted and run as a user would (import from 'egox').
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createRequire } from 'node:module';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const file = path.join(process.cwd(), `.readme-example-${process.pid}.mts`);
+afterAll(() => {
+  fs.rmSync(file, { force: true });
+  fs.rmSync('out/library-example', { recursive: true, force: true });
+});
+
+describe('README library example', () => {
+  it('runs and writes the video it reports', () => {
+    const readme = fs.readFileSync('README.md', 'utf8');
+    const m = /<!-- library-example -->\n```ts\n([\s\S]*?)```/.exec(readme);
+    expect(m, 'README has the marked example').not.toBeNull();
+    fs.writeFileSync(file, m![1]!);
+    const tsx = createRequire(import.meta.url).resolve('tsx');
+    const r = spawnSync(process.execPath, ['--import', tsx, file], {
+      encoding: 'utf8',
+      timeout: 600_000,
+      env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^load: checking inputs$/m);
+    expect(r.stdout).toMatch(/^denoise: 2 steps/m);
+    const video = /wrote (\S+\.mp4) in \d+ ms/.exec(r.stdout)?.[1];
+    expect(video).toBeDefined();
+    expect(fs.statSync(video!).size).toBeGreaterThan(1000);
+  }, 600_000);
+});
