@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { writeSafetensors, type TensorToWrite } from '../io/safetensors-writer.ts';
 import { DEMO_PROMPT } from './demo-scene.ts';
 import { SeededRandom } from './random.ts';
+import { writeJson } from './demo-files.ts';
 
 export const DEMO_UMT5 = { dModel: 64, numHeads: 2, dKv: 32, dFf: 128, numLayers: 2, numBuckets: 32, maxDistance: 128 };
 export const DEMO_CLIP = { hidden: 48, intermediate: 96, heads: 2, layers: 3, imageSize: 56, patch: 14 };
@@ -73,11 +74,6 @@ async function writeTensors(file: string, shapes: Shapes, seed: number): Promise
   fs.mkdirSync(path.dirname(file), { recursive: true });
   await writeSafetensors(file, out, { producer: 'egox demo (untrained random weights)' });
   return bytes;
-}
-
-function writeJson(file: string, obj: object): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, JSON.stringify(obj, null, 2) + '\n');
 }
 
 async function writeUmt5(dir: string): Promise<number> {

@@ -13,6 +13,7 @@ import { buildDecoderChunk, buildEncoderChunk } from '../model/vae/graphs.ts';
 import { WAN21_VAE, type VaeConfig } from '../model/vae/config.ts';
 import { wanLinearModules } from '../model/wan/lora-load.ts';
 import { SeededRandom } from './random.ts';
+import { writeJson } from './demo-files.ts';
 import { DEMO_CLIP, DEMO_UMT5, writeDemoEncoders } from './demo-encoders.ts';
 
 /** Bump when the generated folder changes, so old folders are rebuilt. */
@@ -129,11 +130,6 @@ function vaeJson(c: VaeConfig): object {
     latents_mean: c.latentsMean,
     latents_std: c.latentsStd,
   };
-}
-
-function writeJson(file: string, obj: object): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, JSON.stringify(obj, null, 2) + '\n');
 }
 
 /** diffusers' Wan DiT stores scale_shift_table as [1, k, dim]; the graph binds it flat. */
