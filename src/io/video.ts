@@ -109,9 +109,39 @@ function checkReadable(file: string): void {
   }
 }
 
-/** Size, frame rate and (if stated) frame count of the first video stream, via ffprobe. */
+/** Frame rate assumed for a folder of PNG frames (EgoX writes 30 fps). */
+export const IMAGE_SEQUENCE_FPS = 30;
+
+function isFolder(file: string): boolean {
+  return fs.existsSync(file) && fs.statSync(file).isDirectory();
+}
+
+/** The sorted .png frames of a folder; a folder without any is a VideoError. */
+export function listPngFrames(dir: string): string[] {
+  const names = fs.readdirSync(dir).filter((n) => n.toLowerCase().endsWith('.png')).sort();
+  if (names.length === 0) throw new VideoError(dir, 'folder has no .png frames; give a video file or a folder of frame PNGs (sorted by name)');
+  return names.map((n) => path.join(dir, n));
+}
+
+/** ffmpeg input arguments: a video file, or a folder of PNG frames in name order. */
+function inputArgs(file: string): string[] {
+  if (!isFolder(file)) return ['-i', file];
+  listPngFrames(file);
+  const glob = path.join(file.replace(/[[\]*?]/g, (c) => `\\${c}`), '*.png');
+  return ['-framerate', String(IMAGE_SEQUENCE_FPS), '-pattern_type', 'glob', '-i', glob];
+}
+
+/**
+ * Size, frame rate and (if stated) frame count of the first video stream, via ffprobe. A
+ * folder of PNG frames is a video too: its size is the first frame's, its rate 30 fps.
+ */
 export async function probeVideo(file: string): Promise<VideoInfo> {
   checkReadable(file);
+  if (isFolder(file)) {
+    const frames = listPngFrames(file);
+    const first = await probeVideo(frames[0]!);
+    return { width: first.width, height: first.height, fps: IMAGE_SEQUENCE_FPS, frames: frames.length };
+  }
   const r = await runTool(ffprobePath(), [
     '-v', 'error', '-select_streams', 'v:0',
     '-show_entries', 'stream=width,height,r_frame_rate,nb_frames', '-of', 'json', file,
@@ -132,7 +162,7 @@ export async function probeVideo(file: string): Promise<VideoInfo> {
 }
 
 /**
- * Decodes a video to RGB24 frames. With a target size ffmpeg scales (bicubic, like PIL's default
+ * Decodes a video (or a folder of PNG frames) to RGB24 frames. With a target size ffmpeg scales (bicubic, like PIL's default
  * resize that the official loader uses); without one frames keep the video's size.
  */
 export async function decodeVideo(file: string, opts: DecodeOptions = {}): Promise<DecodedVideo> {
@@ -146,7 +176,7 @@ export async function decodeVideo(file: string, opts: DecodeOptions = {}): Promi
     checkReadable(file);
     if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) throw new Error(`decodeVideo: bad size ${width}x${height}`);
   }
-  const args = ['-v', 'error', '-nostdin', '-i', file];
+  const args = ['-v', 'error', '-nostdin', ...inputArgs(file)];
   if (opts.maxFrames !== undefined) args.push('-frames:v', String(opts.maxFrames));
   // scale is a no-op copy when the size already matches.
   args.push('-vf', `scale=${width}:${height}:flags=bicubic`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');

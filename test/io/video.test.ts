@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeVideo, encodeVideo, FfmpegMissingError, probeVideo, VideoError } from '../../src/io/video.ts';
+import { writePng } from '../../src/io/png.ts';
 
 const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'egox-video-'));
 afterAll(() => fs.rmSync(tmpDir, { recursive: true, force: true }));
@@ -67,6 +68,24 @@ describe('video I/O (ffmpeg)', () => {
           avg[(y * 32 + x) * 3 + c] = Math.round(s / 4);
         }
     expect(psnr(v.frames[0]!, avg)).toBeGreaterThan(25);
+  });
+
+  it('reads a folder of PNG frames as a video, exactly, in name order, with resizing', async () => {
+    const dir = path.join(tmpDir, 'frames [1]'); // glob characters in the path must not matter
+    fs.mkdirSync(dir);
+    const frames = syntheticFrames(34, 18, 5);
+    // Written out of order: the folder's name order is the frame order.
+    for (const i of [3, 0, 4, 1, 2]) writePng(path.join(dir, `f_${String(i).padStart(3, '0')}.png`), 34, 18, 3, frames[i]!);
+    fs.writeFileSync(path.join(dir, 'notes.txt'), 'ignored');
+    expect(await probeVideo(dir)).toEqual({ width: 34, height: 18, fps: 30, frames: 5 });
+    const v = await decodeVideo(dir);
+    expect(v.frames.length).toBe(5);
+    v.frames.forEach((f, i) => expect(f).toEqual(frames[i]));
+    const small = await decodeVideo(dir, { width: 16, height: 8, maxFrames: 3 });
+    expect([small.width, small.height, small.frames.length]).toEqual([16, 8, 3]);
+    const empty = path.join(tmpDir, 'no-frames');
+    fs.mkdirSync(empty);
+    await expect(probeVideo(empty)).rejects.toThrow(/no \.png frames/);
   });
 
   it('decodes the real exo video at 784x448', async () => {
