@@ -6,6 +6,7 @@ import type { DType } from '../runtime/dtype.ts';
 import type { KernelProgram } from '../runtime/program.ts';
 import { numelOf } from '../runtime/tensor.ts';
 import { storageBytes } from '../runtime/dtype.ts';
+import { InputError } from '../runtime/errors.ts';
 
 export type ValueKind = 'input' | 'weight' | 'temp' | 'output';
 
@@ -90,13 +91,7 @@ export interface Node {
   lower(ctx: LoweringContext): Dispatch[];
 }
 
-export class GraphError extends Error {
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
-    this.name = 'GraphError';
-  }
-}
+export class GraphError extends InputError {}
 
 export interface Graph {
   readonly values: readonly Value[];

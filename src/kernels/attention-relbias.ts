@@ -14,6 +14,7 @@
 import type { EgoxDevice } from '../runtime/device.ts';
 import type { KernelProgram } from '../runtime/program.ts';
 import type { Tensor } from '../runtime/tensor.ts';
+import { InputError } from '../runtime/errors.ts';
 
 const LOG2E = 1.4426950408889634;
 const WG = 64;
@@ -187,13 +188,7 @@ export function attentionRelBiasUniforms(spec: AttentionRelBiasSpec, lq: number,
 }
 
 /** Tensors that do not fit together (bad input: exit code 2). */
-export class AttentionRelBiasInputError extends Error {
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
-    this.name = 'AttentionRelBiasInputError';
-  }
-}
+export class AttentionRelBiasInputError extends InputError {}
 
 export interface AttentionRelBiasOptions {
   heads: number;

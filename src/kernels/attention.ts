@@ -18,6 +18,7 @@ import { bindingAlign, bindingLimit, elemBytes, rowsPerWindow, wholeBindingBytes
 import { attentionUniformValues, flashKeysPerTile, type AttentionDType, type AttentionShape, type AttentionSpec, type AttentionVariant, type EgoGrid } from './attention-common.ts';
 import { attentionFlashProgram, flashTileQueries } from './attention-flash.ts';
 import { attentionSubgroupProgram, subgroupTileQueries } from './attention-subgroup.ts';
+import { InputError } from '../runtime/errors.ts';
 
 export type { AttentionDType, AttentionShape, AttentionSpec, AttentionVariant, EgoGrid } from './attention-common.ts';
 
@@ -126,13 +127,7 @@ export function attentionStateElements(lq: number, heads: number): number {
 }
 
 /** Tensors that do not fit together (bad user input: exit code 2). */
-export class AttentionInputError extends Error {
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
-    this.name = 'AttentionInputError';
-  }
-}
+export class AttentionInputError extends InputError {}
 
 function dims(t: Tensor, name: string, heads: number | undefined): [number, number, number] {
   if (t.shape.length === 3) return [t.shape[0]!, t.shape[1]!, t.shape[2]!];

@@ -21,6 +21,7 @@ import { loadEgoxTake, type EgoxTakeWithDepth } from '../recon/meta.ts';
 import { EgoRaycaster, ExoRaycaster } from './demo-scene-raycast.ts';
 import { clipTime, EGO_INTRINSICS, egoTrajectory, exoCamera } from './demo-scene-trajectory.ts';
 import { ballAt } from './demo-scene-world.ts';
+import { InputError } from '../runtime/errors.ts';
 
 /** Bumped whenever the rendered content changes, so a reused folder is never stale. */
 export const DEMO_SCENE_VERSION = 1;
@@ -67,13 +68,7 @@ export interface DemoSceneResult {
 }
 
 /** Bad demo-scene option or unusable output folder (exit code 2). */
-export class DemoSceneError extends Error {
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
-    this.name = 'DemoSceneError';
-  }
-}
+export class DemoSceneError extends InputError {}
 
 /** The caption, in the two-block format of EgoX's captioner (A.2). */
 export const DEMO_PROMPT =

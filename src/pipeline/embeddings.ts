@@ -4,14 +4,9 @@
 import * as fs from 'node:fs';
 import { SafetensorsFile } from '../io/safetensors.ts';
 import { convert } from '../graph/weights.ts';
+import { InputError } from '../runtime/errors.ts';
 
-export class EmbeddingsError extends Error {
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
-    this.name = 'EmbeddingsError';
-  }
-}
+export class EmbeddingsError extends InputError {}
 
 export const EMBEDDING_NAMES = {
   prompt: 'prompt_embeds',

@@ -1,14 +1,9 @@
 // Options of a generate run, their defaults (the official EgoX settings) and their checks.
 import type { PriorOptions } from '../recon/prior.ts';
 import type { ProgressCallback } from './progress.ts';
+import { InputError } from '../runtime/errors.ts';
 
-export class GenerateOptionError extends Error {
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
-    this.name = 'GenerateOptionError';
-  }
-}
+export class GenerateOptionError extends InputError {}
 
 export interface GenerateOptions {
   /** EgoX meta.json and the take in it (optional when it holds one). */

@@ -5,14 +5,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SchedulerName } from '../model/schedulers/index.ts';
+import { InputError } from '../runtime/errors.ts';
 
-export class ModelFolderError extends Error {
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
-    this.name = 'ModelFolderError';
-  }
-}
+export class ModelFolderError extends InputError {}
 
 export const HF_MODEL = 'Wan-AI/Wan2.1-I2V-14B-480P-Diffusers';
 

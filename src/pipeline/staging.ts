@@ -3,15 +3,10 @@
 // half-written video or a partial set of files behind.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { InputError } from '../runtime/errors.ts';
 
 /** Output folder problems (a file in the way, not writable): exit code 2. */
-export class OutputFolderError extends Error {
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
-    this.name = 'OutputFolderError';
-  }
-}
+export class OutputFolderError extends InputError {}
 
 const live = new Set<OutputStage>();
 

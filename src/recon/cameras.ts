@@ -5,6 +5,7 @@
  * Matrices are row-major Float64Array; 3x4 = [R|t] world-to-camera, OpenCV axes.
  */
 import { mat4 } from 'gl-matrix';
+import { InputError } from '../runtime/errors.ts';
 
 // ---------------------------------------------------------------- pinhole
 
@@ -122,13 +123,7 @@ export function egoCalibrationFromK(k: ArrayLike<number>): EgoCalibration {
 }
 
 /** Bad `--ego-calibration` string. */
-export class EgoCalibrationError extends Error {
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
-    this.name = 'EgoCalibrationError';
-  }
-}
+export class EgoCalibrationError extends InputError {}
 
 /**
  * Parses the CLI string `f,cx,cy[,k1..k6,p1,p2,s1..s4]` (3 or 15 comma-separated numbers, in

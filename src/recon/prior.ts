@@ -14,6 +14,7 @@ import { readDepthFrame, type EgoxTakeWithDepth } from './meta.ts';
 import { EgoPointCloud, exoPlacement } from './pointcloud.ts';
 import { readMaskFolder } from './dynamic-mask.ts';
 import { estimateDynamicMasks, type MotionMaskOptions } from './dynamic-mask-estimate.ts';
+import { InputError } from '../runtime/errors.ts';
 
 /** EgoX clips are 49 frames (A.5). */
 export const PRIOR_FRAMES = 49;
@@ -27,13 +28,7 @@ export const PREVIEW_POINT_RADIUS_PX = 1.5;
 export type DynamicSource = 'auto' | 'none';
 
 /** Bad prior options or inputs (frame counts): one line, exit code 2. */
-export class PriorInputError extends Error {
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
-    this.name = 'PriorInputError';
-  }
-}
+export class PriorInputError extends InputError {}
 
 export interface PriorOptions {
   /** Ego camera; default: the meta's ego_intrinsics with the default Aria distortion. */

@@ -1,14 +1,20 @@
 // Error types of the runtime. The CLI maps `exitCode` to the process exit code:
 // 2 = bad input or environment (one line, no stack), 1 = internal fault.
 
-/** The machine cannot run egox as configured (no adapter, missing feature, bad option). */
-export class EnvironmentError extends Error {
+/**
+ * Bad user input (a file, a field, an option): the CLI prints the one-line message and exits 2.
+ * Subclasses only name the kind of input; the name comes from the subclass.
+ */
+export class InputError extends Error {
   readonly exitCode = 2;
   constructor(message: string) {
     super(message);
-    this.name = 'EnvironmentError';
+    this.name = new.target.name;
   }
 }
+
+/** The machine cannot run egox as configured (no adapter, missing feature, bad option). */
+export class EnvironmentError extends InputError {}
 
 /** A GPU validation/out-of-memory error or device loss, with the kernel that was running. */
 export class GpuError extends Error {

@@ -4,6 +4,7 @@
 // with optional alpha, diff and diff_b).
 
 import { diffusersToOriginal, originalToDiffusers } from '../wan/names.ts';
+import { InputError } from '../../runtime/errors.ts';
 
 export interface LoraTarget {
   /** diffusers module name, e.g. 'blocks.0.attn1.to_q'. */
@@ -23,13 +24,7 @@ export interface ParsedLora {
   unmatched: string[];
 }
 
-export class LoraError extends Error {
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
-    this.name = 'LoraError';
-  }
-}
+export class LoraError extends InputError {}
 
 type Part = 'down' | 'up' | 'alphaKey' | 'diff' | 'diffBias';
 

@@ -1,6 +1,7 @@
 // Wan2.1 VAE configuration (diffusers AutoencoderKLWan's config.json keys) and the layer
 // layout it implies: which residual blocks, resamplers and channel counts the encoder and
 // decoder have. The graph builders and the weight-name table both walk this layout.
+import { InputError } from '../../runtime/errors.ts';
 
 export interface VaeConfig {
   /** Channels of the first level (96 in Wan2.1). */
@@ -45,13 +46,7 @@ export function temporalFactor(cfg: VaeConfig): number {
   return 2 ** cfg.temporalDownsample.filter(Boolean).length;
 }
 
-export class VaeConfigError extends Error {
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
-    this.name = 'VaeConfigError';
-  }
-}
+export class VaeConfigError extends InputError {}
 
 /** Reads diffusers' config.json keys (unknown keys ignored); missing ones take Wan2.1's values. */
 export function configFromJson(json: Record<string, unknown>, where: string): VaeConfig {

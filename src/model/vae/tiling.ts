@@ -3,6 +3,7 @@
 // tile has the same shape and shares the same graphs), each tile is processed on its own,
 // and the results are blended with linear ramps across the overlaps, normalised by the sum of
 // the weights. Host arrays are [C, F, H, W] f32.
+import { InputError } from '../../runtime/errors.ts';
 
 export interface TileOptions {
   /** Tile height and width in pixels (a multiple of 8). */
@@ -91,13 +92,7 @@ export class TileBlender {
   }
 }
 
-export class TileError extends Error {
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
-    this.name = 'TileError';
-  }
-}
+export class TileError extends InputError {}
 
 /**
  * Runs `run` on the whole input [C, F, h, w], or, when `tile` is given and the input is larger

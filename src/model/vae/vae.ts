@@ -16,17 +16,12 @@ import { renameFor, type VaeLayout } from './names.ts';
 import { runChunks, type ChunkGraphs, type ChunkTimings } from './runner.ts';
 import { DEFAULT_TILE, runTiled, type HostTensor, type TileOptions } from './tiling.ts';
 import { valueBytes, type Graph } from '../../graph/ir.ts';
+import { InputError } from '../../runtime/errors.ts';
 
 export type { HostTensor, TileOptions } from './tiling.ts';
 export { openVaeCheckpoint } from './checkpoint.ts';
 
-export class VaeInputError extends Error {
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
-    this.name = 'VaeInputError';
-  }
-}
+export class VaeInputError extends InputError {}
 
 export interface VaeOptions {
   /** Storage of the conv weights on the GPU (default f32; bf16 halves weight memory). */

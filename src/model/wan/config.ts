@@ -1,5 +1,6 @@
 // Wan2.1 DiT configurations: the named ones, a diffusers config.json, or inferred from the
 // checkpoint's tensor shapes (reference: wan21-architecture.md section 1).
+import { InputError } from '../../runtime/errors.ts';
 
 export interface WanConfig {
   name: string;
@@ -32,13 +33,7 @@ export const WAN_CONFIGS: Readonly<Record<string, WanConfig>> = {
   tiny: { name: 'tiny', ...COMMON, dim: 64, ffnDim: 128, numHeads: 2, headDim: 32, numLayers: 2, inDim: 36, outDim: 16, textDim: 32, textLen: 16, imageDim: 24, imageLen: 9 },
 };
 
-export class ModelConfigError extends Error {
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
-    this.name = 'ModelConfigError';
-  }
-}
+export class ModelConfigError extends InputError {}
 
 export function namedConfig(name: string): WanConfig {
   const c = WAN_CONFIGS[name];
