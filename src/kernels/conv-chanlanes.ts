@@ -6,9 +6,10 @@
 // and a 1/SG share of the input window the tile reads (its (TH-1)*sh+kh rows by
 // (TW-1)*sw+kw columns, zero padding and the frame source applied while loading); every
 // window value then reaches all lanes by subgroupBroadcast. No workgroup memory, no barriers.
+// Frame, row and column counts are uniforms (one pipeline for every clip size).
 
 import type { KernelProgram } from '../runtime/program.ts';
-import { CONV_LOOP_UNIFORMS, checkConvSpec, convShapeKey, frameLoopOpen, inputLoad, weightLayout, weightReader, type ConvShapeSpec } from './conv-spec.ts';
+import { CONV_UNIFORMS, checkConvSpec, convShapeKey, frameLoopOpen, inputLoad, weightLayout, weightReader, type ConvShapeSpec } from './conv-spec.ts';
 
 export interface ConvChanLanesParams {
   kind: 'chanlanes';
@@ -55,8 +56,8 @@ export function convChanLanesProgram(s: ConvShapeSpec, t: ConvChanLanesParams): 
     emit(`  let q${r} = min(lane + ${u(sg * r)}, ${u(win - 1)});`);
     emit(`  let h${r} = hi0 + i32(q${r} / ${u(cols)});`);
     emit(`  let w${r} = wi0 + i32(q${r} % ${u(cols)});`);
-    emit(`  let ok${r} = u32(h${r}) < ${u(s.inH)} && u32(w${r}) < ${u(s.inW)};`);
-    emit(`  let off${r} = u32(clamp(h${r}, 0, ${s.inH - 1})) * ${u(s.inW)} + u32(clamp(w${r}, 0, ${s.inW - 1}));`);
+    emit(`  let ok${r} = u32(h${r}) < params.inH && u32(w${r}) < params.inW;`);
+    emit(`  let off${r} = u32(clamp(h${r}, 0, i32(params.inH) - 1)) * params.inW + u32(clamp(w${r}, 0, i32(params.inW) - 1));`);
   }
   const wl = weightLayout(s);
   for (let m = 0; m < tm; m++) emit(`  let wr${m} = min(co0 + ${u(m * threads)}, ${u(s.cout - 1)}) * ${u(wl.rowStride)} + ${u(wl.base)};`);
@@ -100,29 +101,35 @@ export function convChanLanesProgram(s: ConvShapeSpec, t: ConvChanLanesParams): 
   L.push(...body());
   emit(`  }`);
 
-  const ofhw = g.outF * g.outH * g.outW;
-  const vecOut = g.outW % 4 === 0 && tw % 4 === 0;
+  // vec4 stores and residual loads (a quarter of the lane-by-lane memory instructions) need
+  // rows of whole vec4s, i.e. a pipeline per output-width class. Worth it only for 1x1
+  // spatial kernels (~10% there); elsewhere the epilogue is well under 1% of the work, so
+  // scalar stores let one pipeline serve every width.
+  const vecOut = kh === 1 && kw === 1 && g.outW % 4 === 0 && tw % 4 === 0;
   const outType = vecOut ? 'vec4<f32>' : 'f32';
+  const step = vecOut ? 4 : 1;
+  emit(`  let ohw = params.outH * params.outW;`);
+  // Edge tiles without branches (each guard is a basic block, and dozens of them double the
+  // lavapipe compile time): rows and columns past the output's end are redirected to its
+  // last row or column, which this thread owns too, and stored in reverse order, so the
+  // right value lands there last.
+  emit(`  let hLast = params.outH - 1u;`);
+  emit(`  let wLast = params.outW - ${u(step)};`);
   for (let m = 0; m < tm; m++) {
     emit(`  {`);
     emit(`    let co = co0 + ${u(m * threads)};`);
     emit(`    if (co < ${u(s.cout)}) {`);
     emit(`      let b = ${s.bias ? 'bias[co]' : '0.0'};`);
-    for (let i = 0; i < th; i++) {
+    emit(`      let oc = co * (params.outF * ohw) + fo * ohw;`);
+    for (let i = th - 1; i >= 0; i--) {
       emit(`      {`);
-      emit(`        let ho = hb * ${u(th)} + ${u(i)};`);
-      emit(`        let om = co * ${u(ofhw)} + fo * ${u(g.outH * g.outW)} + ho * ${u(g.outW)} + wb * ${u(tw)};`);
-      if (g.outH % th !== 0) emit(`        if (ho < ${u(g.outH)}) {`);
-      // vec4 stores where rows are whole vec4s: a quarter of the (lane by lane) store code.
-      const step = vecOut ? 4 : 1;
-      for (let c = 0; c < tw; c += step) {
+      emit(`        let orow = oc + min(hb * ${u(th)} + ${u(i)}, hLast) * params.outW;`);
+      for (let c = tw - step; c >= 0; c -= step) {
+        const col = `min(wb * ${u(tw)} + ${u(c)}, wLast)`;
+        const at = vecOut ? `(orow + ${col}) / 4u` : `orow + ${col}`;
         const acc = vecOut ? `vec4<f32>(${[0, 1, 2, 3].map((d) => `a${m}_${i}_${c + d}`).join(', ')})` : `a${m}_${i}_${c}`;
-        const at = vecOut ? `(om + ${u(c)}) / 4u` : `om + ${u(c)}`;
-        const val = `${acc} + b${s.residual ? ` + res[${at}]` : ''}`;
-        if (g.outW % tw !== 0) emit(`        if (wb * ${u(tw)} + ${u(c)} < ${u(g.outW)}) { out[${at}] = ${val}; }`);
-        else emit(`        out[${at}] = ${val};`);
+        emit(`        { let o = ${at}; out[o] = ${acc} + b${s.residual ? ' + res[o]' : ''}; }`);
       }
-      if (g.outH % th !== 0) emit(`        }`);
       emit(`      }`);
     }
     emit(`    }`);
@@ -131,26 +138,21 @@ export function convChanLanesProgram(s: ConvShapeSpec, t: ConvChanLanesParams): 
 
   const wgsl = `${weightReader(s.weight)}
 @compute @workgroup_size(WORKGROUP_SIZE)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) sgid: u32) {
-  let wg = egoxWorkgroupIndex(wid, nwg);
-  if (wg >= params.egoxWorkgroups) { return; }
-  let mb = wg % ${u(mBlocks)};
-  var rest = wg / ${u(mBlocks)};
-  let wb = rest % ${u(wBlocks)};
-  rest = rest / ${u(wBlocks)};
-  let hb = rest % ${u(hBlocks)};
-  let fo = rest / ${u(hBlocks)};
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) sgid: u32) {
+  // Grid (channel blocks x column blocks, row blocks, frames): no division by a run-time size.
+  let mb = wid.x % ${u(mBlocks)};
+  let wb = wid.x / ${u(mBlocks)};
+  let hb = wid.y;
+  let fo = wid.z;
   let co0 = mb * ${u(perWg)} + lid;
 ${L.join('\n')}
 }`;
   return {
     name: 'conv',
-    key: `conv:chanlanes:tm${tm}th${th}tw${tw}t${threads}sg${sg}:${convShapeKey(s)}`,
+    key: `conv:chanlanes:tm${tm}th${th}tw${tw}t${threads}sg${sg}${vecOut ? 'vo' : ''}:${convShapeKey(s)}`,
     wgsl,
     workgroupSize: [threads, 1, 1],
-    // Loop bounds as uniforms: with constant small trip counts the compiler unrolls the
-    // already unrolled body many times over (seconds of lavapipe compile for a tiny conv).
-    uniforms: CONV_LOOP_UNIFORMS,
+    uniforms: CONV_UNIFORMS,
     bindings: [
       { name: 'x', type: 'f32', access: 'read' },
       ...(s.cacheFrames > 0 ? [{ name: 'cache', type: 'f32', access: 'read' as const }] : []),
@@ -159,7 +161,7 @@ ${L.join('\n')}
       ...(s.residual ? [{ name: 'res', type: outType, access: 'read' as const }] : []),
       { name: 'out', type: outType, access: 'read_write' },
     ],
-    dispatch: mBlocks * wBlocks * hBlocks * g.outF,
+    dispatch: [mBlocks * wBlocks, hBlocks, g.outF],
     enables: ['subgroups'],
   };
 }

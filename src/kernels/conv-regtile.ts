@@ -5,11 +5,14 @@
 // the frame source (zero padding, cache, x) is a uniform branch. The input row segment a
 // thread needs, (TW-1)*sw + kw values, is loaded once per (channel, kt, kh) tap and reused
 // by all kw taps and TM channels; when the row alignment allows, as aligned vec4 chunks.
+// Frame, row and column counts are uniforms (one pipeline for every clip size); the grid
+// carries channel block, thread block and frame, so only the per-thread split into row and
+// column divides by a run-time size, once.
 // (Weights are read at workgroup-uniform addresses, but lavapipe 25 still loads them lane
 // by lane, so they cost as much as the input.)
 
 import type { KernelProgram } from '../runtime/program.ts';
-import { CONV_LOOP_UNIFORMS, checkConvSpec, convShapeKey, frameLoopOpen, inputLoad, weightLayout, weightReader, type ConvShapeSpec } from './conv-spec.ts';
+import { CONV_UNIFORMS, checkConvSpec, convShapeKey, frameLoopOpen, inputLoad, weightLayout, weightReader, type ConvShapeSpec } from './conv-spec.ts';
 
 export interface ConvRegTileParams {
   kind: 'regtile';
@@ -58,20 +61,20 @@ export function convRegTileProgram(s: ConvShapeSpec, t: ConvRegTileParams): Kern
   // Prologue: per-thread row and column indices (clamped) with their validity.
   emit(`  let hi = i32(ho * ${u(sh)}) - ${s.pad.top};`);
   for (let dh = 0; dh < kh; dh++) {
-    emit(`  let rOk${dh} = u32(hi + ${dh}) < ${u(s.inH)};`);
-    emit(`  let rIdx${dh} = u32(clamp(hi + ${dh}, 0, ${s.inH - 1})) * ${u(s.inW / div)};`);
+    emit(`  let rOk${dh} = u32(hi + ${dh}) < params.inH;`);
+    emit(`  let rIdx${dh} = u32(clamp(hi + ${dh}, 0, i32(params.inH) - 1)) * inWd;`);
   }
   if (vec4) {
     emit(`  let c0 = i32(wo0 * ${u(sw)} / 4u) + ${chunkShift};`);
     for (let q = 0; q < nChunks; q++) {
-      emit(`  let cOk${q} = u32(c0 + ${q}) < ${u(s.inW / 4)};`);
-      emit(`  let cIdx${q} = u32(clamp(c0 + ${q}, 0, ${s.inW / 4 - 1}));`);
+      emit(`  let cOk${q} = u32(c0 + ${q}) < inWd;`);
+      emit(`  let cIdx${q} = u32(clamp(c0 + ${q}, 0, i32(inWd) - 1));`);
     }
   } else {
     emit(`  let wi = i32(wo0 * ${u(sw)}) - ${s.pad.left};`);
     for (let j = 0; j < nj; j++) {
-      emit(`  let cOk${j} = u32(wi + ${j}) < ${u(s.inW)};`);
-      emit(`  let cIdx${j} = u32(clamp(wi + ${j}, 0, ${s.inW - 1}));`);
+      emit(`  let cOk${j} = u32(wi + ${j}) < params.inW;`);
+      emit(`  let cIdx${j} = u32(clamp(wi + ${j}, 0, i32(params.inW) - 1));`);
     }
   }
   const wl = weightLayout(s);
@@ -112,20 +115,20 @@ export function convRegTileProgram(s: ConvShapeSpec, t: ConvRegTileParams): Kern
   emit(`  }`);
 
   // Epilogue: bias, residual, store what lies inside the output.
-  const ofhw = g.outF * g.outH * g.outW;
   emit(`  if (!live) { return; }`);
-  emit(`  let ob = fo * ${u(g.outH * g.outW)} + ho * ${u(g.outW)} + wo0;`);
+  emit(`  let ohw = params.outH * params.outW;`);
+  // Columns past the row's end go, without branches, to its last column (this thread's
+  // too), stored in reverse order so the right value lands there last.
+  emit(`  let wLast = params.outW - 1u;`);
   for (let m = 0; m < tm; m++) {
     const coGuard = s.cout % tm !== 0;
     emit(`  {`);
     emit(`    let co = mb * ${u(tm)} + ${u(m)};`);
     if (coGuard) emit(`    if (co < ${u(s.cout)}) {`);
-    emit(`    let om = co * ${u(ofhw)} + ob;`);
+    emit(`    let om = co * (params.outF * ohw) + fo * ohw + ho * params.outW;`);
     emit(`    let b = ${s.bias ? 'bias[co]' : '0.0'};`);
-    for (let c = 0; c < tw; c++) {
-      const val = `a${m}_${c} + b${s.residual ? ` + res[om + ${u(c)}]` : ''}`;
-      if (g.outW % tw !== 0) emit(`    if (wo0 + ${u(c)} < ${u(g.outW)}) { out[om + ${u(c)}] = ${val}; }`);
-      else emit(`    out[om + ${u(c)}] = ${val};`);
+    for (let c = tw - 1; c >= 0; c--) {
+      emit(`    { let o = om + min(wo0 + ${u(c)}, wLast); out[o] = a${m}_${c} + b${s.residual ? ' + res[o]' : ''}; }`);
     }
     if (coGuard) emit(`    }`);
     emit(`  }`);
@@ -143,18 +146,20 @@ export function convRegTileProgram(s: ConvShapeSpec, t: ConvRegTileParams): Kern
 
   const wgsl = `${weightReader(s.weight)}
 @compute @workgroup_size(WORKGROUP_SIZE)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let wg = egoxWorkgroupIndex(wid, nwg);
-  if (wg >= params.egoxWorkgroups) { return; }
-  let mb = wg % ${u(mb)};
-  let rest = wg / ${u(mb)};
-  let sb = rest % ${u(sb)};
-  let fo = rest / ${u(sb)};
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  // Grid (channel blocks, thread blocks of a frame, frames): no division of the workgroup
+  // index by a run-time size.
+  let nwb = (params.outW + ${u(tw - 1)}) / ${u(tw)};
+  let perFrame = params.outH * nwb;
+  let inWd = params.inW / ${u(div)};
+  let mb = wid.x;
+  let sb = wid.y;
+  let fo = wid.z;
   let tRaw = sb * ${u(threads)} + lid;
-  let live = tRaw < ${u(perFrame)};
-  let t = min(tRaw, ${u(perFrame - 1)});
-  let ho = t / ${u(nwb)};
-  let wo0 = (t % ${u(nwb)}) * ${u(tw)};
+  let live = tRaw < perFrame;
+  let t = min(tRaw, perFrame - 1u);
+  let ho = t / nwb;
+  let wo0 = (t % nwb) * ${u(tw)};
 ${L.join('\n')}
 }`;
   return {
@@ -162,10 +167,8 @@ ${L.join('\n')}
     key: `conv:regtile:tm${tm}tw${tw}t${threads}${vec4 ? 'v4' : ''}:${convShapeKey(s)}`,
     wgsl,
     workgroupSize: [threads, 1, 1],
-    // Loop bounds as uniforms: with constant small trip counts the compiler unrolls the
-    // already unrolled body many times over (seconds of lavapipe compile for a tiny conv).
-    uniforms: CONV_LOOP_UNIFORMS,
+    uniforms: CONV_UNIFORMS,
     bindings,
-    dispatch: mb * sb * g.outF,
+    dispatch: [mb, sb, g.outF],
   };
 }

@@ -103,12 +103,17 @@ export function checkConvSpec(s: ConvShapeSpec): ConvGeometry {
   return g;
 }
 
-/** A key fragment naming every shape field (variants add their tile parameters). */
+/**
+ * A key fragment naming every compile-time field (variants add their tile parameters). The
+ * sizes that change with the clip (input frames, rows, columns, the cache's total frames)
+ * are uniforms (see `convUniforms`) and stay out of the key, so one pipeline serves a conv
+ * at every frame count and resolution (each lavapipe compile costs about a second).
+ */
 export function convShapeKey(s: ConvShapeSpec): string {
   const p = s.pad;
   return (
-    `ci${s.cin}co${s.cout}:in${s.inF}x${s.inH}x${s.inW}:k${s.kernel.join('x')}:s${s.stride.join('x')}` +
-    `:p${p.front},${p.top},${p.bottom},${p.left},${p.right}:c${s.cacheFrames}of${s.cacheTotalFrames}` +
+    `ci${s.cin}co${s.cout}:k${s.kernel.join('x')}:s${s.stride.join('x')}` +
+    `:p${p.front},${p.top},${p.bottom},${p.left},${p.right}:c${s.cacheFrames}` +
     `:w${s.weight}${s.weightCin !== undefined && s.weightCin !== s.cin ? `of${s.weightCin}@${s.weightCinOffset ?? 0}` : ''}${s.bias ? ':bias' : ''}${s.residual ? ':res' : ''}`
   );
 }
@@ -129,14 +134,37 @@ export function weightReader(weight: WeightDType): string {
   return `fn wAt(i: u32) -> f32 { let v = wts[i >> 1u]; let p = ${pair}; return select(p.x, p.y, (i & 1u) == 1u); }`;
 }
 
-/** Uniforms of the register-tile variants: loop bounds, see `convLoopUniforms`. */
-export const CONV_LOOP_UNIFORMS = [
+/**
+ * Uniforms of every conv variant: the loop bounds (cin, kt: as constants the compiler would
+ * unroll the already unrolled body many times over, seconds of lavapipe compile) and the
+ * run-time sizes. Kernels read them as `params.<name>`.
+ */
+export const CONV_UNIFORMS = [
   { name: 'cin', type: 'u32' },
   { name: 'kt', type: 'u32' },
+  { name: 'inF', type: 'u32' },
+  { name: 'inH', type: 'u32' },
+  { name: 'inW', type: 'u32' },
+  { name: 'outF', type: 'u32' },
+  { name: 'outH', type: 'u32' },
+  { name: 'outW', type: 'u32' },
+  { name: 'cacheTotal', type: 'u32' },
 ] as const;
 
-export function convLoopUniforms(s: ConvShapeSpec): Record<string, number> {
-  return { cin: s.cin, kt: s.kernel[0] };
+/** Values of CONV_UNIFORMS for one conv (pass them with every launch of its program). */
+export function convUniforms(s: ConvShapeSpec): Record<string, number> {
+  const g = convGeometry(s);
+  return {
+    cin: s.cin,
+    kt: s.kernel[0],
+    inF: s.inF,
+    inH: s.inH,
+    inW: s.inW,
+    outF: g.outF,
+    outH: g.outH,
+    outW: g.outW,
+    cacheTotal: s.cacheTotalFrames,
+  };
 }
 
 /**
@@ -147,18 +175,21 @@ export function convLoopUniforms(s: ConvShapeSpec): Record<string, number> {
  */
 export function frameLoopOpen(s: ConvShapeSpec, g: ConvGeometry, div: number): string[] {
   const u = (n: number): string => `${n}u`;
-  const hw = (s.inH * s.inW) / div;
-  const L = [`  for (var dt = 0u; dt < params.kt; dt++) {`, `    let p = fo * ${u(s.stride[0])} + dt;`];
+  const L = [
+    `  let hwU = params.inH * params.inW / ${u(div)};`,
+    `  for (var dt = 0u; dt < params.kt; dt++) {`,
+    `    let p = fo * ${u(s.stride[0])} + dt;`,
+  ];
   if (g.zeroFront > 0) L.push(`    if (p < ${u(g.zeroFront)}) { continue; }`);
-  const xBase = `(p - ${u(g.frontTotal)}) * ${u(hw)}`;
+  const xBase = `(p - ${u(g.frontTotal)}) * hwU`;
   if (s.cacheFrames > 0) {
     // Both arms are computed; the unused one may wrap around, which u32 arithmetic allows.
     L.push(`    let fromCache = p < ${u(g.frontTotal)};`);
-    L.push(`    let fb = select(${xBase}, (p + ${u(s.cacheTotalFrames - s.cacheFrames)} - ${u(g.zeroFront)}) * ${u(hw)}, fromCache);`);
-    L.push(`    let cs = select(${u(s.inF * hw)}, ${u(s.cacheTotalFrames * hw)}, fromCache);`);
+    L.push(`    let fb = select(${xBase}, (p + params.cacheTotal - ${u(s.cacheFrames + g.zeroFront)}) * hwU, fromCache);`);
+    L.push(`    let cs = select(params.inF * hwU, params.cacheTotal * hwU, fromCache);`);
   } else {
     L.push(`    let fb = ${xBase};`);
-    L.push(`    let cs = ${u(s.inF * hw)};`);
+    L.push(`    let cs = params.inF * hwU;`);
   }
   return L;
 }

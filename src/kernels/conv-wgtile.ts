@@ -3,10 +3,11 @@
 // and a BK x BN input tile (gathered through index math from x, the cache or zero padding;
 // no im2col buffer) in workgroup memory; each of the 256 threads accumulates a
 // (BM/16) x (BN/16) register tile, rows and columns strided by 16 so neighbouring threads
-// touch neighbouring addresses.
+// touch neighbouring addresses. Frame, row and column counts are uniforms (one pipeline for
+// every clip size).
 
 import type { KernelProgram } from '../runtime/program.ts';
-import { checkConvSpec, convShapeKey, weightLayout, weightReader, type ConvShapeSpec } from './conv-spec.ts';
+import { CONV_UNIFORMS, checkConvSpec, convShapeKey, weightLayout, weightReader, type ConvShapeSpec } from './conv-spec.ts';
 
 export interface ConvWgTileParams {
   kind: 'wgtile';
@@ -33,11 +34,10 @@ export function convWgTileProgram(s: ConvShapeSpec, t: ConvWgTileParams): Kernel
   const [st, sh, sw] = s.stride;
   const tm = bm / 16;
   const tn = bn / 16;
-  const n = g.outF * g.outH * g.outW;
+  const n = g.outF * g.outH * g.outW; // for the dispatch; the shader has it as nTot
   const K = g.k;
   const kvol = kt * kh * kw;
   const wl = weightLayout(s);
-  const hw = s.inH * s.inW;
   const mBlocks = Math.ceil(s.cout / bm);
   const nBlocks = Math.ceil(n / bn);
   const aPer = (bm * bk) / THREADS; // weight elements staged per thread (consecutive k)
@@ -59,14 +59,13 @@ export function convWgTileProgram(s: ConvShapeSpec, t: ConvWgTileParams): Kernel
   for (let j = 0; j < tn; j++) fmas.push(`      let b${j} = Bs[kk * ${u(bn)} + tx + ${u(16 * j)}];`);
   for (let i = 0; i < tm; i++) for (let j = 0; j < tn; j++) fmas.push(`      c${i}_${j} = fma(a${i}, b${j}, c${i}_${j});`);
   const stores: string[] = [];
-  const ofhw = n;
   for (let i = 0; i < tm; i++) {
     stores.push(`  { let co = m0 + ty + ${u(16 * i)};`);
     stores.push(`    if (co < ${u(s.cout)}) {`);
     stores.push(`      let b = ${s.bias ? 'bias[co]' : '0.0'};`);
     for (let j = 0; j < tn; j++) {
       const val = `c${i}_${j} + b${s.residual ? ' + res[o]' : ''}`;
-      stores.push(`      { let nn = n0 + tx + ${u(16 * j)}; if (nn < ${u(n)}) { let o = co * ${u(ofhw)} + nn; out[o] = ${val}; } }`);
+      stores.push(`      { let nn = n0 + tx + ${u(16 * j)}; if (nn < nTot) { let o = co * nTot + nn; out[o] = ${val}; } }`);
     }
     stores.push(`    }`);
     stores.push(`  }`);
@@ -74,7 +73,7 @@ export function convWgTileProgram(s: ConvShapeSpec, t: ConvWgTileParams): Kernel
 
   const cacheRead =
     s.cacheFrames > 0
-      ? `if (p < ${u(g.frontTotal)}) { return cache[(ci * ${u(s.cacheTotalFrames)} + p + ${u(s.cacheTotalFrames - s.cacheFrames)} - ${u(g.zeroFront)}) * ${u(hw)} + sp]; }`
+      ? `if (p < ${u(g.frontTotal)}) { return cache[(ci * params.cacheTotal + p + params.cacheTotal - ${u(s.cacheFrames + g.zeroFront)}) * hw + sp]; }`
       : '';
   const wgsl = `${weightReader(s.weight)}
 var<workgroup> As: array<f32, ${bm * bk}>;
@@ -90,10 +89,11 @@ fn gatherX(k: u32, fo: u32, hi0: i32, wi0: i32, nOk: bool) -> f32 {
   let p = fo * ${u(st)} + dt;
   let hi = hi0 + i32(dh);
   let wi = wi0 + i32(dw);
-  if (!nOk || k >= ${u(K)} || p < ${u(g.zeroFront)} || u32(hi) >= ${u(s.inH)} || u32(wi) >= ${u(s.inW)}) { return 0.0; }
-  let sp = u32(hi) * ${u(s.inW)} + u32(wi);
+  if (!nOk || k >= ${u(K)} || p < ${u(g.zeroFront)} || u32(hi) >= params.inH || u32(wi) >= params.inW) { return 0.0; }
+  let sp = u32(hi) * params.inW + u32(wi);
+  let hw = params.inH * params.inW;
   ${cacheRead}
-  return x[(ci * ${u(s.inF)} + p - ${u(g.frontTotal)}) * ${u(hw)} + sp];
+  return x[(ci * params.inF + p - ${u(g.frontTotal)}) * hw + sp];
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -113,11 +113,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let bn_ = lid % ${u(bn)};
   let bk0 = lid / ${u(bn)};
   let nv = n0 + bn_;
-  let nOk = nv < ${u(n)};
-  let nc = min(nv, ${u(n - 1)});
-  let fo = nc / ${u(g.outH * g.outW)};
-  let hoB = (nc / ${u(g.outW)}) % ${u(g.outH)};
-  let woB = nc % ${u(g.outW)};
+  let nTot = params.outF * params.outH * params.outW;
+  let nOk = nv < nTot;
+  let nc = min(nv, nTot - 1u);
+  let fo = nc / (params.outH * params.outW);
+  let hoB = (nc / params.outW) % params.outH;
+  let woB = nc % params.outW;
   let hiB = i32(hoB * ${u(sh)}) - ${s.pad.top};
   let wiB = i32(woB * ${u(sw)}) - ${s.pad.left};
 ${acc.join('\n')}
@@ -138,6 +139,7 @@ ${stores.join('\n')}
     key: `conv:wgtile:${bm}x${bn}x${bk}:${convShapeKey(s)}`,
     wgsl,
     workgroupSize: [THREADS, 1, 1],
+    uniforms: CONV_UNIFORMS,
     bindings: [
       { name: 'x', type: 'f32', access: 'read' },
       ...(s.cacheFrames > 0 ? [{ name: 'cache', type: 'f32', access: 'read' as const }] : []),

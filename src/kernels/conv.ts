@@ -9,7 +9,7 @@
 import type { EgoxDevice } from '../runtime/device.ts';
 import type { KernelProgram } from '../runtime/program.ts';
 import type { Tensor } from '../runtime/tensor.ts';
-import { checkConvSpec, convLoopUniforms, type ConvPadding, type ConvShapeSpec, type WeightDType } from './conv-spec.ts';
+import { checkConvSpec, convUniforms, type ConvPadding, type ConvShapeSpec, type WeightDType } from './conv-spec.ts';
 import { DEFAULT_REGTILE, convRegTileProgram, type ConvRegTileParams } from './conv-regtile.ts';
 import { DEFAULT_WGTILE, convWgTileProgram, type ConvWgTileParams } from './conv-wgtile.ts';
 import { DEFAULT_CHANLANES, convChanLanesProgram, type ConvChanLanesParams } from './conv-chanlanes.ts';
@@ -172,7 +172,7 @@ export function convRun(
   if (bias) tensors.push(bias);
   if (opts.residual) tensors.push(opts.residual);
   tensors.push(out);
-  dev.run(program, tensors, convLoopUniforms(shape));
+  dev.run(program, tensors, convUniforms(shape));
   return out;
 }
 

@@ -5,7 +5,8 @@
 // along s are contiguous across threads); the sum over C stays in the thread, so there is no
 // cross-thread reduction. A 16-bit output with odd S would need words that straddle two
 // channels: then a stats kernel writes the per-position factor and an apply kernel writes
-// whole words.
+// whole words. S is a uniform (`channelRmsNormUniforms`): one pipeline per channel count
+// serves every clip size; C stays a constant (the loops over it are the work).
 
 import type { DType } from '../runtime/dtype.ts';
 import type { KernelProgram } from '../runtime/program.ts';
@@ -35,7 +36,23 @@ function checkSpec(spec: ChannelRmsNormSpec): { dtype: 'f32' | 'f16' | 'bf16'; o
 }
 
 function keyOf(spec: ChannelRmsNormSpec, dtype: string, outDtype: string): string {
-  return `${dtype}->${outDtype}:C${spec.C}:S${spec.S}:g${spec.gamma}:b${spec.bias ?? '-'}${spec.silu ? ':silu' : ''}`;
+  return `${dtype}->${outDtype}:C${spec.C}:g${spec.gamma}:b${spec.bias ?? '-'}${spec.silu ? ':silu' : ''}`;
+}
+
+const SIZE_UNIFORMS = [
+  { name: 'S', type: 'u32' },
+  { name: 'units', type: 'u32' },
+] as const;
+
+/**
+ * Uniform values of all three programs for this spec: S, and `units`, the threads' work items
+ * (S / V for the fused kernel, S for stats, output words for apply).
+ */
+export function channelRmsNormUniforms(spec: ChannelRmsNormSpec, program: 'fused' | 'stats' | 'apply'): Record<string, number> {
+  if (program === 'fused') return { S: spec.S, units: spec.S / unitWidthFor(spec.S) };
+  if (program === 'stats') return { S: spec.S, units: spec.S };
+  const perThread = (spec.outDtype ?? spec.dtype) === 'f32' ? 1 : 2;
+  return { S: spec.S, units: Math.ceil((spec.C * spec.S) / perThread) };
 }
 
 /** True when the one-dispatch kernel can store the output (whole words per thread). */
@@ -70,8 +87,9 @@ export function channelRmsNormProgram(spec: ChannelRmsNormSpec): KernelProgram {
   const vt = unitType(V);
   return {
     name: 'channel-rms-norm',
-    key: `channel-rms-norm:${keyOf(spec, dtype, outDtype)}`,
+    key: `channel-rms-norm:${keyOf(spec, dtype, outDtype)}:v${V}`,
     workgroupSize: [WG, 1, 1],
+    uniforms: SIZE_UNIFORMS,
     bindings: [
       { name: 'xs', type: unitBindingType(dtype, V), access: 'read' },
       ...paramBindings(spec),
@@ -86,13 +104,14 @@ ${paramWgsl(spec)}
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = egoxWorkgroupIndex(wid, nwg) * ${WG}u + lid;
-  if (i >= ${SU}u) { return; }
+  let SU = params.units;
+  if (i >= SU) { return; }
   var acc = ${vt}(0.0);
-  for (var c = 0u; c < ${spec.C}u; c++) { let x = ldx(c * ${SU}u + i); acc += x * x; }
+  for (var c = 0u; c < ${spec.C}u; c++) { let x = ldx(c * SU + i); acc += x * x; }
   let inv = ${vt}(f32(${Math.sqrt(spec.C)})) / max(sqrt(acc), ${vt}(${EPS}));
   for (var c = 0u; c < ${spec.C}u; c++) {
-    let x = ldx(c * ${SU}u + i);
-    stout(c * ${SU}u + i, ${valueExpr(spec, V, 'x', 'inv')});
+    let x = ldx(c * SU + i);
+    stout(c * SU + i, ${valueExpr(spec, V, 'x', 'inv')});
   }
 }`,
   };
@@ -103,8 +122,9 @@ export function channelRmsStatsProgram(spec: Pick<ChannelRmsNormSpec, 'C' | 'S' 
   const dtype = asFloat(spec.dtype, 'channel rms norm');
   return {
     name: 'channel-rms-stats',
-    key: `channel-rms-stats:${dtype}:C${spec.C}:S${spec.S}`,
+    key: `channel-rms-stats:${dtype}:C${spec.C}`,
     workgroupSize: [WG, 1, 1],
+    uniforms: SIZE_UNIFORMS,
     bindings: [
       { name: 'xs', type: dtype === 'f32' ? 'f32' : 'u32', access: 'read' },
       { name: 'inv', type: 'f32', access: 'read_write' },
@@ -114,9 +134,9 @@ export function channelRmsStatsProgram(spec: Pick<ChannelRmsNormSpec, 'C' | 'S' 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let s = egoxWorkgroupIndex(wid, nwg) * ${WG}u + lid;
-  if (s >= ${spec.S}u) { return; }
+  if (s >= params.S) { return; }
   var acc = 0.0;
-  for (var c = 0u; c < ${spec.C}u; c++) { let x = ldx(c * ${spec.S}u + s); acc += x * x; }
+  for (var c = 0u; c < ${spec.C}u; c++) { let x = ldx(c * params.S + s); acc += x * x; }
   inv[s] = f32(${Math.sqrt(spec.C)}) / max(sqrt(acc), ${EPS});
 }`,
   };
@@ -133,12 +153,13 @@ export function channelRmsApplyProgram(spec: ChannelRmsNormSpec): KernelProgram 
       ? 'out[i] = value(i);'
       : `let lo = value(2u * i);
   var hi = 0.0;
-  if (2u * i + 1u < ${numel}u) { hi = value(2u * i + 1u); }
+  if (2u * i + 1u < ${spec.C}u * params.S) { hi = value(2u * i + 1u); }
   out[i] = ${packPairExpr(outDtype, 'lo', 'hi')};`;
   return {
     name: 'channel-rms-apply',
     key: `channel-rms-apply:${keyOf(spec, dtype, outDtype)}`,
     workgroupSize: [256, 1, 1],
+    uniforms: SIZE_UNIFORMS,
     bindings: [
       { name: 'xs', type: dtype === 'f32' ? 'f32' : 'u32', access: 'read' },
       { name: 'inv', type: 'f32', access: 'read' },
@@ -151,13 +172,13 @@ ${spec.silu ? WGSL_SILU : ''}
 ${elementLoadFn('ldx', 'xs', dtype)}
 ${paramWgsl(spec)}
 fn value(e: u32) -> f32 {
-  let c = e / ${spec.S}u;
-  return ${valueExpr(spec, 1, 'ldx(e)', `inv[e % ${spec.S}u]`)};
+  let c = e / params.S;
+  return ${valueExpr(spec, 1, 'ldx(e)', 'inv[e % params.S]')};
 }
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = egoxWorkgroupIndex(wid, nwg) * 256u + lid;
-  if (i >= ${threads}u) { return; }
+  if (i >= params.units) { return; }
   ${store}
 }`,
   };
@@ -187,13 +208,13 @@ export function channelRmsNorm(dev: EgoxDevice, x: Tensor, opts: ChannelRmsNormO
   const spec: ChannelRmsNormSpec = { C, S, dtype: x.dtype, outDtype: y.dtype, gamma: opts.gamma.dtype, bias: opts.bias?.dtype, silu: opts.silu };
   const params = opts.bias ? [opts.gamma, opts.bias] : [opts.gamma];
   if (channelRmsNormFusable(spec)) {
-    dev.run(channelRmsNormProgram(spec), [x, ...params, y]);
+    dev.run(channelRmsNormProgram(spec), [x, ...params, y], channelRmsNormUniforms(spec, 'fused'));
   } else {
     const sc = opts.scratch;
     if (sc && (sc.dtype !== 'f32' || sc.numel < S)) throw new Error(`channel rms norm: scratch must be f32 with >= ${S} elements, got ${sc.dtype} [${sc.shape.join(', ')}]`);
     const inv = sc ?? dev.empty([S], 'f32');
-    dev.run(channelRmsStatsProgram(spec), [x, inv]);
-    dev.run(channelRmsApplyProgram(spec), [x, inv, ...params, y]);
+    dev.run(channelRmsStatsProgram(spec), [x, inv], channelRmsNormUniforms(spec, 'stats'));
+    dev.run(channelRmsApplyProgram(spec), [x, inv, ...params, y], channelRmsNormUniforms(spec, 'apply'));
     if (!sc) inv.release();
   }
   return y;

@@ -4,20 +4,25 @@
 // - the upsample3d time reshuffle: the time conv maps c -> 2c channels, and diffusers
 //   reshapes [2c, T] to [2, c, T] and stacks the two halves after T, so output frame 2t+k
 //   of channel ch is input channel k*c + ch at frame t.
-// All are pure data movement, one output word (or vec2/vec4 of them) per thread.
+// All are pure data movement, one output word (or vec2/vec4 of them) per thread. Sizes are
+// uniforms (`...Uniforms` gives their values): one pipeline serves every clip size.
 
 import type { EgoxDevice } from '../runtime/device.ts';
-import type { KernelProgram } from '../runtime/program.ts';
+import type { KernelProgram, UniformDecl } from '../runtime/program.ts';
 import type { Tensor } from '../runtime/tensor.ts';
 
 const WG = 256;
 const u = (n: number): string => `${n}u`;
 
-function moveProgram(name: string, key: string, threads: number, inType: string, outType: string, body: string): KernelProgram {
+const sizeUniforms = (...names: string[]): UniformDecl[] => names.map((name) => ({ name, type: 'u32' }));
+
+/** `threads` is the launch size; the body reads the thread count as `params.n`. */
+function moveProgram(name: string, key: string, threads: number, inType: string, outType: string, uniforms: UniformDecl[], body: string): KernelProgram {
   return {
     name,
     key,
     workgroupSize: [WG, 1, 1],
+    uniforms: [...sizeUniforms('n'), ...uniforms],
     bindings: [
       { name: 'src', type: inType, access: 'read' },
       { name: 'dst', type: outType, access: 'read_write' },
@@ -28,7 +33,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let wg = egoxWorkgroupIndex(wid, nwg);
   if (wg >= params.egoxWorkgroups) { return; }
   let i = wg * ${u(WG)} + lid;
-  if (i >= ${u(threads)}) { return; }
+  if (i >= params.n) { return; }
 ${body}
 }`,
   };
@@ -43,20 +48,24 @@ export interface PlanesSpec {
 
 /** One thread per input element, writing its 2x2 block as two vec2 stores. */
 export function upsampleNearest2xProgram(s: PlanesSpec): KernelProgram {
-  const n = s.planes * s.h * s.w;
   return moveProgram(
     'upsample2x',
-    `upsample2x:p${s.planes}:${s.h}x${s.w}`,
-    n,
+    'upsample2x',
+    s.planes * s.h * s.w,
     'f32',
     'vec2<f32>',
-    `  let x = i % ${u(s.w)};
-  let r = i / ${u(s.w)}; // plane * h + y
+    sizeUniforms('w'),
+    `  let x = i % params.w;
+  let r = i / params.w; // plane * h + y
   let v = vec2<f32>(src[i]);
-  let o = 2u * r * ${u(s.w)} + x; // vec2 index of output row 2y
+  let o = 2u * r * params.w + x; // vec2 index of output row 2y
   dst[o] = v;
-  dst[o + ${u(s.w)}] = v;`,
+  dst[o + params.w] = v;`,
   );
+}
+
+export function upsampleNearest2xUniforms(s: PlanesSpec): Record<string, number> {
+  return { n: s.planes * s.h * s.w, w: s.w };
 }
 
 export interface ZeroPadSpec extends PlanesSpec {
@@ -67,23 +76,27 @@ export interface ZeroPadSpec extends PlanesSpec {
 }
 
 export function zeroPadProgram(s: ZeroPadSpec): KernelProgram {
-  const oh = s.top + s.h + s.bottom;
-  const ow = s.left + s.w + s.right;
-  const n = s.planes * oh * ow;
   return moveProgram(
     'zeropad',
-    `zeropad:p${s.planes}:${s.h}x${s.w}:t${s.top}b${s.bottom}l${s.left}r${s.right}`,
-    n,
+    `zeropad:t${s.top}b${s.bottom}l${s.left}r${s.right}`,
+    zeroPadUniforms(s).n!,
     'f32',
     'f32',
-    `  let x = i32(i % ${u(ow)}) - ${s.left};
-  let r = i / ${u(ow)};
-  let y = i32(r % ${u(oh)}) - ${s.top};
-  let p = r / ${u(oh)};
-  let inside = u32(x) < ${u(s.w)} && u32(y) < ${u(s.h)};
-  let j = (p * ${u(s.h)} + u32(clamp(y, 0, ${s.h - 1}))) * ${u(s.w)} + u32(clamp(x, 0, ${s.w - 1}));
+    sizeUniforms('h', 'w', 'oh', 'ow'),
+    `  let x = i32(i % params.ow) - ${s.left};
+  let r = i / params.ow;
+  let y = i32(r % params.oh) - ${s.top};
+  let p = r / params.oh;
+  let inside = u32(x) < params.w && u32(y) < params.h;
+  let j = (p * params.h + u32(clamp(y, 0, i32(params.h) - 1))) * params.w + u32(clamp(x, 0, i32(params.w) - 1));
   dst[i] = select(0.0, src[j], inside);`,
   );
+}
+
+export function zeroPadUniforms(s: ZeroPadSpec): Record<string, number> {
+  const oh = s.top + s.h + s.bottom;
+  const ow = s.left + s.w + s.right;
+  return { n: s.planes * oh * ow, h: s.h, w: s.w, oh, ow };
 }
 
 export interface TimeInterleaveSpec {
@@ -97,22 +110,27 @@ export interface TimeInterleaveSpec {
 
 export function timeInterleaveProgram(s: TimeInterleaveSpec): KernelProgram {
   const vec = s.hw % 4 === 0 ? 4 : 1;
-  const hw = s.hw / vec;
   const type = vec === 4 ? 'vec4<f32>' : 'f32';
-  const n = 2 * s.c * s.t * hw;
   return moveProgram(
     'time-interleave',
-    `time-interleave:c${s.c}:t${s.t}:hw${s.hw}`,
-    n,
+    `time-interleave${vec === 4 ? ':v4' : ''}`,
+    timeInterleaveUniforms(s).n!,
     type,
     type,
-    `  let e = i % ${u(hw)};
-  let r = i / ${u(hw)}; // ch * 2t + frame
-  let f2 = r % ${u(2 * s.t)};
-  let ch = r / ${u(2 * s.t)};
+    sizeUniforms('c', 't', 'hw'),
+    `  let e = i % params.hw;
+  let r = i / params.hw; // ch * 2t + frame
+  let f2 = r % (2u * params.t);
+  let ch = r / (2u * params.t);
   let k = f2 % 2u;
-  dst[i] = src[((k * ${u(s.c)} + ch) * ${u(s.t)} + f2 / 2u) * ${u(hw)} + e];`,
+  dst[i] = src[((k * params.c + ch) * params.t + f2 / 2u) * params.hw + e];`,
   );
+}
+
+/** `hw` in load units (vec4 where H * W allows). */
+export function timeInterleaveUniforms(s: TimeInterleaveSpec): Record<string, number> {
+  const hw = s.hw % 4 === 0 ? s.hw / 4 : s.hw;
+  return { n: 2 * s.c * s.t * hw, c: s.c, t: s.t, hw };
 }
 
 // ---- launchers -------------------------------------------------------------------------
@@ -129,7 +147,7 @@ export function upsampleNearest2x(dev: EgoxDevice, x: Tensor, out?: Tensor): Ten
   const p = planes(x, 'upsample2x');
   const y = out ?? dev.empty([...p.lead, 2 * p.h, 2 * p.w], 'f32', 'upsample2x');
   if (y.numel !== 4 * x.numel || y.dtype !== 'f32') throw new Error(`upsample2x: output [${y.shape.join(', ')}] does not hold 2x of [${x.shape.join(', ')}]`);
-  dev.run(upsampleNearest2xProgram(p), [x, y]);
+  dev.run(upsampleNearest2xProgram(p), [x, y], upsampleNearest2xUniforms(p));
   return y;
 }
 
@@ -147,7 +165,7 @@ export function zeroPad2d(
   const shape = [...p.lead, pad.top + p.h + pad.bottom, pad.left + p.w + pad.right];
   const y = out ?? dev.empty(shape, 'f32', 'zeropad');
   if (y.shape.join() !== shape.join() || y.dtype !== 'f32') throw new Error(`zeropad: output [${y.shape.join(', ')}] should be [${shape.join(', ')}] f32`);
-  dev.run(zeroPadProgram({ ...p, ...pad }), [x, y]);
+  dev.run(zeroPadProgram({ ...p, ...pad }), [x, y], zeroPadUniforms({ ...p, ...pad }));
   return y;
 }
 
@@ -160,6 +178,7 @@ export function timeInterleave(dev: EgoxDevice, x: Tensor, out?: Tensor): Tensor
   const shape = [c2 / 2, 2 * t, h, w];
   const y = out ?? dev.empty(shape, 'f32', 'time-interleave');
   if (y.shape.join() !== shape.join() || y.dtype !== 'f32') throw new Error(`time-interleave: output [${y.shape.join(', ')}] should be [${shape.join(', ')}] f32`);
-  dev.run(timeInterleaveProgram({ c: c2 / 2, t, hw: h * w }), [x, y]);
+  const spec = { c: c2 / 2, t, hw: h * w };
+  dev.run(timeInterleaveProgram(spec), [x, y], timeInterleaveUniforms(spec));
   return y;
 }

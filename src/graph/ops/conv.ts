@@ -3,7 +3,7 @@
 // frame. Activations are f32 [C, F, H, W]; weights keep PyTorch's layout in f32/f16/bf16.
 
 import { convGeometry, convProgram, DEFAULT_WGTILE, type ConvPadding, type ConvShapeSpec, type ConvVariant } from '../../kernels/conv.ts';
-import { convLoopUniforms } from '../../kernels/conv-spec.ts';
+import { convUniforms } from '../../kernels/conv-spec.ts';
 import { shapeString, type Shape } from '../../runtime/tensor.ts';
 import { expectDtype, expectShape, type GraphBuilder } from '../builder.ts';
 import { GraphError, type Value } from '../ir.ts';
@@ -70,7 +70,7 @@ function addConvNode(g: GraphBuilder, family: string, spec: ConvShapeSpec, x: Va
   if (b) inputs.push(b);
   if (o.residual) inputs.push(o.residual);
   const variant = typeof o.variant === 'function' ? o.variant(spec) : (o.variant ?? DEFAULT_WGTILE);
-  const uniforms = convLoopUniforms(spec);
+  const uniforms = convUniforms(spec);
   const [out] = g.addNode({
     name: o.name,
     family,

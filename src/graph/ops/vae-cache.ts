@@ -5,7 +5,7 @@
 // overwrites it in place with this chunk's last frames. The reader must come before the
 // writer in node order (model code adds the update right after the conv that reads it).
 
-import { cacheUpdateProgram } from '../../kernels/vae-cache.ts';
+import { cacheUpdateProgram, cacheUpdateUniforms } from '../../kernels/vae-cache.ts';
 import { shapeString, type Shape } from '../../runtime/tensor.ts';
 import { expectDtype, type GraphBuilder } from '../builder.ts';
 import { GraphError, type Value } from '../ir.ts';
@@ -41,6 +41,6 @@ export function cacheUpdateOp(g: GraphBuilder, x: Value, state: Value, hasOld: b
     family: 'vae-cache',
     inputs: [x, state],
     outputs: [],
-    lower: (ins) => [{ program: cacheUpdateProgram(spec), bindings: [ins[0]!, ins[1]!] }],
+    lower: (ins) => [{ program: cacheUpdateProgram(spec), bindings: [ins[0]!, ins[1]!], uniforms: cacheUpdateUniforms(spec) }],
   });
 }

@@ -1,7 +1,7 @@
 // Graph op over the channel RMS norm kernel (src/kernels/norm-channel.ts): the Wan VAE's
 // F.normalize over channels * sqrt(C) * gamma on [C, F, H, W], optionally fused with SiLU.
 
-import { channelRmsApplyProgram, channelRmsNormFusable, channelRmsNormProgram, channelRmsStatsProgram, type ChannelRmsNormSpec } from '../../kernels/norm-channel.ts';
+import { channelRmsApplyProgram, channelRmsNormFusable, channelRmsNormProgram, channelRmsNormUniforms, channelRmsStatsProgram, type ChannelRmsNormSpec } from '../../kernels/norm-channel.ts';
 import { numelOf, shapeString } from '../../runtime/tensor.ts';
 import { expectDtype, type GraphBuilder } from '../builder.ts';
 import { GraphError, type Value } from '../ir.ts';
@@ -26,10 +26,10 @@ export function channelRmsNormOp(g: GraphBuilder, x: Value, gamma: Value, opts: 
     flops: (opts.silu ? 8 : 4) * C * S,
     lower: ([xv, gv], [out, inv]) =>
       fused
-        ? [{ program: channelRmsNormProgram(spec), bindings: [xv!, gv!, out!] }]
+        ? [{ program: channelRmsNormProgram(spec), bindings: [xv!, gv!, out!], uniforms: channelRmsNormUniforms(spec, 'fused') }]
         : [
-            { program: channelRmsStatsProgram(spec), bindings: [xv!, inv!] },
-            { program: channelRmsApplyProgram(spec), bindings: [xv!, inv!, gv!, out!] },
+            { program: channelRmsStatsProgram(spec), bindings: [xv!, inv!], uniforms: channelRmsNormUniforms(spec, 'stats') },
+            { program: channelRmsApplyProgram(spec), bindings: [xv!, inv!, gv!, out!], uniforms: channelRmsNormUniforms(spec, 'apply') },
           ],
   });
   return y!;

@@ -2,7 +2,7 @@
 // upsampling of every frame, and the upsample time conv's reshuffle, whose output channels
 // [0, C) become the even frames and [C, 2C) the odd ones.
 
-import { timeInterleaveProgram, upsampleNearest2xProgram } from '../../kernels/resample.ts';
+import { timeInterleaveProgram, timeInterleaveUniforms, upsampleNearest2xProgram, upsampleNearest2xUniforms } from '../../kernels/resample.ts';
 import { shapeString } from '../../runtime/tensor.ts';
 import { expectDtype, type GraphBuilder } from '../builder.ts';
 import { GraphError, type Value } from '../ir.ts';
@@ -18,7 +18,10 @@ export function upsampleNearest2xOp(g: GraphBuilder, x: Value, name?: string): V
     family: 'upsample',
     inputs: [x],
     outputs: [{ shape: [c, f, 2 * h, 2 * w], dtype: 'f32' }],
-    lower: ([xv], [out]) => [{ program: upsampleNearest2xProgram({ planes: c * f, h, w }), bindings: [xv!, out!] }],
+    lower: ([xv], [out]) => {
+      const spec = { planes: c * f, h, w };
+      return [{ program: upsampleNearest2xProgram(spec), bindings: [xv!, out!], uniforms: upsampleNearest2xUniforms(spec) }];
+    },
   });
   return y!;
 }
@@ -34,7 +37,10 @@ export function timeInterleaveOp(g: GraphBuilder, y: Value, name?: string): Valu
     family: 'time-interleave',
     inputs: [y],
     outputs: [{ shape: [c2 / 2, 2 * f, h, w], dtype: 'f32' }],
-    lower: ([yv], [o]) => [{ program: timeInterleaveProgram({ c: c2 / 2, t: f, hw: h * w }), bindings: [yv!, o!] }],
+    lower: ([yv], [o]) => {
+      const spec = { c: c2 / 2, t: f, hw: h * w };
+      return [{ program: timeInterleaveProgram(spec), bindings: [yv!, o!], uniforms: timeInterleaveUniforms(spec) }];
+    },
   });
   return out!;
 }
