@@ -1,5 +1,5 @@
 // The README's library example, extracted and run as a user would (import from 'egox').
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
@@ -12,16 +12,20 @@ afterAll(() => {
 });
 
 describe('README library example', () => {
-  it('runs and writes the video it reports', () => {
+  it('runs and writes the video it reports', async () => {
     const readme = fs.readFileSync('README.md', 'utf8');
     const m = /<!-- library-example -->\n```ts\n([\s\S]*?)```/.exec(readme);
     expect(m, 'README has the marked example').not.toBeNull();
     fs.writeFileSync(file, m![1]!);
     const tsx = createRequire(import.meta.url).resolve('tsx');
-    const r = spawnSync(process.execPath, ['--import', tsx, file], {
-      encoding: 'utf8',
-      timeout: 600_000,
-      env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
+    // Asynchronous: a worker blocked for minutes stalls vitest's RPC.
+    const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', tsx, file], { env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d.toString()));
+      child.stderr.on('data', (d) => (stderr += d.toString()));
+      child.on('close', (status) => resolve({ status, stdout, stderr }));
     });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^load: checking inputs$/m);

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { probeVideo } from '../../src/io/video.ts';
-import { egox } from '../helpers/cli.ts';
+import { egox, egoxAsync } from '../helpers/cli.ts';
 import { makeGenerateFixture, SHARED_META, SOCCER, type GenerateFixture } from '../helpers/generate-fixture.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'egox-demo-cli-'));
@@ -17,10 +17,10 @@ afterAll(() => {
 });
 
 describe('egox demo', () => {
-  it('renders the scene, generates weights and encoders, runs every stage, writes every output (--json)', () => {
+  it('renders the scene, generates weights and encoders, runs every stage, writes every output (--json)', async () => {
     const out = path.join(tmp, 'out');
     const weights = path.join(tmp, 'weights');
-    const r = egox(['demo', '--out', out, '--weights', weights, '--size', '64', '--frames', '9', '--steps', '2', '--json'], { timeoutMs: 900_000 });
+    const r = await egoxAsync(['demo', '--out', out, '--weights', weights, '--size', '64', '--frames', '9', '--steps', '2', '--json'], { timeoutMs: 900_000 });
     expect(r.stderr.trim()).toBe('');
     expect(r.code).toBe(0);
     const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
@@ -71,7 +71,7 @@ describe('interrupting egox generate', () => {
   it('a finished run is a valid H.264 video at 30 fps', async () => {
     // The fixture's uninterrupted run: same inputs, the videos land in --out.
     const out = path.join(fx!.root, 'out-full');
-    const r = egox(['generate', '--meta', SHARED_META, '--take', SOCCER, '--model', fx!.model, '--out', out, '--size', '64', '--frames', '9', '--steps', '1',
+    const r = await egoxAsync(['generate', '--meta', SHARED_META, '--take', SOCCER, '--model', fx!.model, '--out', out, '--size', '64', '--frames', '9', '--steps', '1',
       '--prompt-embeds', fx!.promptEmbeds, '--image-embeds', fx!.imageEmbeds, '--quiet'], { timeoutMs: 600_000 });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('');
