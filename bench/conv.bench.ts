@@ -5,9 +5,12 @@
 // tfjs's conv3d is a naive kernel taking tens of seconds here, so its peer measures itself:
 // one warm-up on a tiny input (same shader: tfjs passes shapes as uniforms), then the best
 // of 1 (--quick) or 2 runs; the f32 case only.
-// With --tune every candidate variant is timed first (logged) and the fastest is used.
+// With --tune the conv shape classes of the Wan VAE (and the cases' own) are tuned first through
+// src/kernels/conv-autotune.ts (logged) and the winners stored per adapter; without it, stored
+// winners are used when present.
 
-import { conv2d, conv3d, convCandidates, defaultConvVariant, type ConvVariant } from '../src/kernels/conv.ts';
+import { conv2d, conv3d, convShapeClass, defaultConvVariant, type ConvVariant } from '../src/kernels/conv.ts';
+import { loadConvTuning, tuneConv, type ConvTuneSpec } from '../src/kernels/conv-autotune.ts';
 import type { Tensor } from '../src/runtime/tensor.ts';
 import { loadTfjs } from './peers/tfjs.ts';
 import type { BenchCase, BenchContext, BenchPeer } from './types.ts';
@@ -21,32 +24,60 @@ function random(n: number, scale = 1): Float32Array {
   return a;
 }
 
-type ConvKind = Parameters<typeof defaultConvVariant>[1];
+/** Shape classes tuned in this process (per device): cases sharing a class are tuned once. */
+const tunedHere = new WeakMap<object, Set<string>>();
 
-/** The tuned variant with --tune, else the one the launcher picks by itself. */
-async function chooseVariant(ctx: BenchContext, label: string, spec: ConvKind, runWith: (v: ConvVariant) => void): Promise<ConvVariant> {
-  const v = ctx.tune ? await tuneVariant(ctx, label, spec, runWith) : defaultConvVariant(ctx.dev, spec);
-  ctx.log(`${label}: variant ${JSON.stringify(v)}`);
-  return v;
+/**
+ * The conv shape classes of the Wan2.1 VAE (base 96 channels, multipliers 1/2/4/4), f32
+ * weights as the VAE loads them by default: the causal 3x3x3 convs of the residual blocks
+ * (including the widening ones), the downsamplers' 1x3x3 stride-2 convs and 3x1x1 stride-2
+ * time convs, the upsamplers' 3x1x1 time convs (C -> 2C) and 1x3x3 convs (C -> C/2), and the
+ * 1x1 shortcuts and attention projections.
+ */
+export function vaeConvClasses(): ConvTuneSpec[] {
+  const s1 = [1, 1, 1] as const;
+  const k3 = [3, 3, 3] as const;
+  const out: ConvTuneSpec[] = [];
+  const add = (cin: number, cout: number, kernel: readonly [number, number, number], stride: readonly [number, number, number]) =>
+    out.push({ cin, cout, kernel, stride, weight: 'f32' });
+  for (const [ci, co] of [[96, 96], [192, 192], [384, 384], [96, 192], [192, 384]]) add(ci!, co!, k3, s1);
+  for (const c of [96, 192, 384]) add(c, c, [1, 3, 3], [1, 2, 2]);
+  for (const c of [192, 384]) add(c, c, [3, 1, 1], [2, 1, 1]);
+  add(384, 768, [3, 1, 1], s1);
+  for (const [ci, co] of [[384, 192], [192, 96]]) add(ci!, co!, [1, 3, 3], s1);
+  for (const [ci, co] of [[96, 192], [192, 384], [384, 384], [384, 1152]]) add(ci!, co!, s1, s1);
+  return out;
 }
 
-/** Times each candidate (warm-up, then best of two) and returns the fastest. */
-async function tuneVariant(ctx: BenchContext, label: string, spec: ConvKind, runWith: (v: ConvVariant) => void): Promise<ConvVariant> {
-  let best: { v: ConvVariant; ms: number } | undefined;
-  for (const v of convCandidates(ctx.dev, spec)) {
-    runWith(v);
-    await ctx.dev.sync();
-    let ms = Infinity;
-    for (let r = 0; r < 2; r++) {
-      const t0 = performance.now();
-      runWith(v);
-      await ctx.dev.sync();
-      ms = Math.min(ms, performance.now() - t0);
-    }
-    ctx.log(`  ${label} ${JSON.stringify(v)}: ${ms.toFixed(1)} ms`);
-    if (!best || ms < best.ms) best = { v, ms };
+async function tuneClass(ctx: BenchContext, spec: ConvTuneSpec): Promise<void> {
+  const cls = convShapeClass(spec)!;
+  const done = tunedHere.get(ctx.dev) ?? new Set<string>();
+  tunedHere.set(ctx.dev, done);
+  if (done.has(cls)) return;
+  done.add(cls);
+  ctx.log(`tuning conv ${spec.cin}->${spec.cout} k${spec.kernel.join('x')} s${spec.stride.join('x')} W ${spec.weight}:`);
+  const r = await tuneConv(ctx.dev, spec, { store: ctx.store, force: true, rounds: ctx.quick ? 2 : 3, log: ctx.log });
+  const rule = r.timings.find((t) => JSON.stringify(t.variant) === JSON.stringify(r.ruleVariant));
+  const win = r.timings.find((t) => t.variant === r.winner);
+  ctx.log(`  winner ${JSON.stringify(r.winner)} ${win?.ms.toFixed(2)} ms; rule's choice ${rule ? `${rule.ms.toFixed(2)} ms` : 'failed'}`);
+}
+
+/** With --tune: every VAE class, once per process, before the first conv case. */
+async function tuneVaeClasses(ctx: BenchContext): Promise<void> {
+  for (const spec of vaeConvClasses()) await tuneClass(ctx, spec);
+}
+
+/** The variant the launcher picks (tuned winners included: with --tune, tuned here first). */
+async function chooseVariant(ctx: BenchContext, label: string, spec: ConvTuneSpec): Promise<ConvVariant> {
+  if (ctx.tune) {
+    await tuneVaeClasses(ctx);
+    await tuneClass(ctx, spec);
+  } else if (ctx.store) {
+    await loadConvTuning(ctx.dev, ctx.store);
   }
-  return best!.v;
+  const v = defaultConvVariant(ctx.dev, spec);
+  ctx.log(`${label}: variant ${JSON.stringify(v)}`);
+  return v;
 }
 
 /** A tfjs peer that measures itself (see the header). */
@@ -91,7 +122,7 @@ function conv3dCase(wDtype: 'f32' | 'bf16'): BenchCase {
       const b = await dev.upload(random(C), [C], 'f32');
       const y = dev.empty([C, F, H, W], 'f32');
       const runWith = (variant: ConvVariant) => conv3d(dev, x, w, b, { padding: 1, out: y, variant });
-      const variant = await chooseVariant(ctx, `conv3d ${wDtype}`, { cout: C, kernel: [3, 3, 3], stride: [1, 1, 1] }, runWith);
+      const variant = await chooseVariant(ctx, `conv3d ${wDtype}`, { cin: C, cout: C, kernel: [3, 3, 3], stride: [1, 1, 1], weight: wDtype });
       // One peer run takes tens of seconds: compare the f32 case only.
       const peers = wDtype !== 'f32' ? [] : [
         await tfjsSelfTimedPeer(
@@ -137,7 +168,7 @@ function downsampleCase(): BenchCase {
       const y = dev.empty([C, F, OH, OW], 'f32');
       const pad = { top: 0, bottom: 1, left: 0, right: 1 };
       const runWith = (variant: ConvVariant) => conv2d(dev, x, w, b, { stride: 2, padding: pad, out: y, variant });
-      const variant = await chooseVariant(ctx, 'conv2d', { cout: C, kernel: [1, 3, 3], stride: [1, 2, 2] }, runWith);
+      const variant = await chooseVariant(ctx, 'conv2d', { cin: C, cout: C, kernel: [1, 3, 3], stride: [1, 2, 2], weight: 'f32' });
       const peers = [
         await tfjsSelfTimedPeer(
           'tfjs-webgpu conv2d f32',

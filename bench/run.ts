@@ -7,7 +7,8 @@
 // peerMs / ms (above 1: egox is faster). `--json` prints ONE JSON array of
 // {kernel, shape, ms, gflops, gbps, peer, peerMs, ratio} rows on stdout (logs go to stderr).
 // `--tune` times the kernel variants first and stores the winners per adapter in
-// ~/.cache/egox/tune-<adapter>.json (without it, stored winners are used when present).
+// ~/.cache/egox/tune-<adapter>.json (GEMM) and tune-<adapter>-conv.json (the Wan VAE's conv
+// shape classes, tuned by bench/conv.bench.ts); without it, stored winners are used when present.
 // `--markdown` prints the table as markdown (for bench/RESULTS.md).
 //
 // Adding benchmarks: create bench/<name>.bench.ts exporting

@@ -28,22 +28,60 @@ export function convProgram(spec: ConvSpec): KernelProgram {
   return convWgTileProgram(spec, v);
 }
 
+/** What choosing a variant needs of a device (an EgoxDevice, or a stand-in in tests). */
+export type ConvDeviceInfo = Pick<EgoxDevice, 'adapter' | 'has'>;
+
 /** CPU adapters (lavapipe, SwiftShader) run the register-tile variants; GPUs the workgroup tiles. */
-export function isCpuAdapter(dev: EgoxDevice): boolean {
+export function isCpuAdapter(dev: ConvDeviceInfo): boolean {
   const a = dev.adapter;
   const text = `${a.vendor} ${a.architecture} ${a.device} ${a.description}`.toLowerCase();
   return a.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software|cpu/.test(text);
 }
 
+/** The fields that pick a conv variant (all optional: missing ones fall back to the rule). */
+export type ConvChoiceSpec = Partial<Pick<ConvShapeSpec, 'cin' | 'cout' | 'kernel' | 'stride' | 'weight'>>;
+
 /**
- * The variant for this adapter and conv: on CPU adapters with subgroups, lanes over output
+ * Tuning key of a conv: output channels, kernel, stride, weight dtype and Cin rounded up to a
+ * power of two. Frames, rows and columns are uniforms of one generic pipeline, so they do not
+ * split classes. Undefined when a field is missing (then only the rule applies).
+ */
+export function convShapeClass(spec: ConvChoiceSpec): string | undefined {
+  const { cin, cout, kernel, stride, weight } = spec;
+  if (cin === undefined || cout === undefined || !kernel || !stride || !weight) return undefined;
+  const bucket = 2 ** Math.ceil(Math.log2(Math.max(cin, 4)));
+  return `conv:co${cout}:k${kernel.join('x')}:s${stride.join('x')}:w${weight}:ci<=${bucket}`;
+}
+
+/** Per-device tuned winners (src/kernels/conv-autotune.ts fills it); a Map lookup per choice. */
+const tunedConv = new WeakMap<object, Map<string, ConvVariant>>();
+
+export function recordConvChoice(dev: object, shapeClass: string, v: ConvVariant): void {
+  let t = tunedConv.get(dev);
+  if (!t) tunedConv.set(dev, (t = new Map()));
+  t.set(shapeClass, v);
+}
+
+export function tunedConvTable(dev: object): ReadonlyMap<string, ConvVariant> {
+  return tunedConv.get(dev) ?? new Map();
+}
+
+/**
+ * The variant for this adapter and conv: a winner tuned on this device for the conv's shape
+ * class when there is one (src/kernels/conv-autotune.ts), else on CPU adapters with subgroups, lanes over output
  * channels sharing the input by broadcast (2-4x the register tiles on lavapipe, measured
  * with bench/conv.bench.ts --tune); without subgroups, register tiles; on GPUs,
  * workgroup-memory tiles. Tile shapes measured on lavapipe: 8x8 voxels for 3x3 kernels,
  * 4x8 when strided (the input window grows 4x), 4 channels x 2x8 voxels for 1x1 spatial
  * kernels (no window reuse, so more channels per loaded value).
  */
-export function defaultConvVariant(dev: EgoxDevice, spec: Partial<Pick<ConvShapeSpec, 'cout' | 'kernel' | 'stride'>> = {}): ConvVariant {
+export function defaultConvVariant(dev: ConvDeviceInfo, spec: ConvChoiceSpec = {}): ConvVariant {
+  const table = tunedConv.get(dev);
+  if (table) {
+    const cls = convShapeClass(spec);
+    const tuned = cls !== undefined ? table.get(cls) : undefined;
+    if (tuned) return tuned;
+  }
   if (!isCpuAdapter(dev)) return DEFAULT_WGTILE;
   const sgMin = dev.adapter.subgroupMinSize ?? 0;
   if (!dev.has('subgroups') || sgMin < 4) return DEFAULT_REGTILE;
@@ -57,8 +95,9 @@ export function defaultConvVariant(dev: EgoxDevice, spec: Partial<Pick<ConvShape
 }
 
 /** Variants worth timing on this adapter (for benchmarks and tuning), the default first. */
-export function convCandidates(dev: EgoxDevice, spec: Partial<Pick<ConvShapeSpec, 'cout' | 'kernel' | 'stride'>> = {}): ConvVariant[] {
-  const out: ConvVariant[] = [defaultConvVariant(dev, spec)];
+export function convCandidates(dev: ConvDeviceInfo, spec: ConvChoiceSpec = {}): ConvVariant[] {
+  // The rule's choice first (the reference the tuner checks the others against), not a tuned one.
+  const out: ConvVariant[] = [defaultConvVariant(dev, { cout: spec.cout, kernel: spec.kernel, stride: spec.stride })];
   const sgMin = dev.adapter.subgroupMinSize ?? 0;
   if (dev.has('subgroups') && sgMin >= 4) {
     const sg = Math.min(sgMin, 16);
