@@ -11,8 +11,7 @@ import { openWanCheckpoint } from '../model/wan/load.ts';
 import { attachLora } from '../model/wan/lora-load.ts';
 import { timestepEmbedding } from '../model/wan/timestep.ts';
 import { openNodeDevice } from '../runtime/node.ts';
-import { loadGemmTuning } from '../kernels/autotune.ts';
-import { nodeJsonStore } from '../runtime/tune-cache-node.ts';
+import { loadSavedTuning } from './tuning.ts';
 import { UsageError, parseBytes } from './parse.ts';
 import { runCommand } from './run-command.ts';
 
@@ -98,7 +97,7 @@ export function registerDitForward(forward: Command): void {
           runtimeLora: o.loraMode === 'fused' ? lora?.runtimeLora : undefined,
         });
         const dev = ctx.own(await openNodeDevice());
-        await loadGemmTuning(dev, nodeJsonStore()); // winners of `egox bench --tune`, if any
+        await loadSavedTuning(dev);
         const exec = await Executor.create(dev, dit.build(), lora?.store ?? base.store, {
           gpuMemoryBytes: o.gpuMemory ? parseBytes(o.gpuMemory, '--gpu-memory') : undefined,
           profile: o.profile,

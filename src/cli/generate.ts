@@ -9,6 +9,7 @@ import { abortAllStages } from '../pipeline/staging.ts';
 import { num, parseBytes } from './parse.ts';
 import { formatDuration, progressMode, progressReporter } from './progress-reporter.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
+import { loadSavedTuning } from './tuning.ts';
 
 interface GenerateCliOptions extends GpuOptions {
   meta: string;
@@ -125,6 +126,7 @@ export function registerGenerateCommand(program: Command): void {
           onProgress: progressReporter(progressMode(o)),
         };
         const dev = ctx.own(await openNodeDevice({ adapter: o.adapter, backend: o.backend }));
+        await loadSavedTuning(dev);
         const r = await generate(dev, opts);
         printResult(r, Boolean(o.json), Boolean(o.quiet));
       }),
