@@ -1,12 +1,22 @@
 // Reads files written by other implementations (numpy; an independent Python safetensors writer),
 // produced by test/reference/io_formats_golden.py. Values are formulas recomputed here.
-import { describe, expect, it } from 'vitest';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { readNpy } from '../../src/io/npy.ts';
 import { SafetensorsFile } from '../../src/io/safetensors.ts';
 import { typedView } from '../../src/io/safetensors-dtype.ts';
 import { FileFormatError } from '../../src/io/format-error.ts';
 
 const G = 'test/golden/io';
+// numpy's bytes come base64 in one JSON file (the repository tracks no .npy files); written out
+// here as the .npy files numpy would have left.
+const NPY = fs.mkdtempSync(path.join(os.tmpdir(), 'egox-numpy-written-'));
+afterAll(() => fs.rmSync(NPY, { recursive: true, force: true }));
+for (const [name, b64] of Object.entries(JSON.parse(fs.readFileSync(`${G}/numpy-written.json`, 'utf8')) as Record<string, string>)) {
+  fs.writeFileSync(path.join(NPY, `${name}.npy`), Buffer.from(b64, 'base64'));
+}
 const range = (n: number, f: (i: number) => number): number[] => Array.from({ length: n }, (_, i) => f(i));
 
 function halfToFloat(h: number): number {
@@ -24,28 +34,28 @@ function bf16ToFloat(b: number): number {
 
 describe('npy files written by numpy', () => {
   it('reads every supported dtype', () => {
-    const f4 = readNpy(`${G}/np_f4.npy`);
+    const f4 = readNpy(`${NPY}/np_f4.npy`);
     expect([f4.dtype, f4.shape]).toEqual(['f4', [3, 4]]);
     expect(Array.from(f4.data)).toEqual(range(12, (i) => i * 0.5 - 1));
-    const f2 = readNpy(`${G}/np_f2.npy`);
+    const f2 = readNpy(`${NPY}/np_f2.npy`);
     expect([f2.dtype, f2.shape]).toEqual(['f2', [12]]);
     expect(Array.from(f2.data, halfToFloat)).toEqual(range(12, (i) => i * 0.25));
-    const i4 = readNpy(`${G}/np_i4.npy`);
+    const i4 = readNpy(`${NPY}/np_i4.npy`);
     expect([i4.dtype, i4.shape]).toEqual(['i4', [2, 3, 2]]);
     expect(Array.from(i4.data)).toEqual(range(12, (i) => i * -1000 || 0));
-    const u1 = readNpy(`${G}/np_u1.npy`);
+    const u1 = readNpy(`${NPY}/np_u1.npy`);
     expect([u1.dtype, u1.shape]).toEqual(['u1', [12]]);
     expect(Array.from(u1.data)).toEqual(range(12, (i) => i * 20));
-    const b = readNpy(`${G}/np_bool.npy`);
+    const b = readNpy(`${NPY}/np_bool.npy`);
     expect([b.dtype, b.shape]).toEqual(['bool', [12]]);
     expect(Array.from(b.data)).toEqual(range(12, (i) => (i % 3 === 0 ? 1 : 0)));
-    const s = readNpy(`${G}/np_scalar.npy`);
+    const s = readNpy(`${NPY}/np_scalar.npy`);
     expect([s.dtype, s.shape, Array.from(s.data)]).toEqual(['f4', [], [2.5]]);
   });
 
   it('reads format versions 2.0 and 3.0', () => {
     for (const v of [2, 3]) {
-      const a = readNpy(`${G}/np_v${v}.npy`);
+      const a = readNpy(`${NPY}/np_v${v}.npy`);
       expect([a.dtype, a.shape]).toEqual(['i4', [12]]);
       expect(Array.from(a.data)).toEqual(range(12, (i) => i));
     }
@@ -54,7 +64,7 @@ describe('npy files written by numpy', () => {
   it('refuses Fortran order, big-endian and pickled objects', () => {
     for (const [file, fragment] of [['np_fortran', /Fortran-order/], ['np_bigendian', /big-endian dtype '>f4'/], ['np_object', /pickle/]] as const) {
       let err: unknown;
-      try { readNpy(`${G}/${file}.npy`); } catch (e) { err = e; }
+      try { readNpy(`${NPY}/${file}.npy`); } catch (e) { err = e; }
       expect(err).toBeInstanceOf(FileFormatError);
       expect((err as FileFormatError).message).toMatch(fragment);
       expect((err as FileFormatError).message).toContain(`${file}.npy`);

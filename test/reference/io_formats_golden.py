@@ -5,6 +5,8 @@ Values are simple formulas the tests recompute, so the files check format compat
 
 Run with Debian's python (has numpy and torch):  /usr/bin/python3 test/reference/io_formats_golden.py
 """
+import base64
+import io
 import json
 import os
 import struct
@@ -17,19 +19,32 @@ os.makedirs(OUT, exist_ok=True)
 
 
 def npy_files():
+    """The bytes numpy writes, kept base64 in one JSON file (the repository tracks no .npy
+    files; the test writes them out to a temporary folder before reading them)."""
     ar = np.arange(12)
-    np.save(os.path.join(OUT, 'np_f4.npy'), (ar.reshape(3, 4) * 0.5 - 1).astype('<f4'))
-    np.save(os.path.join(OUT, 'np_f2.npy'), (ar * 0.25).astype('<f2'))
-    np.save(os.path.join(OUT, 'np_i4.npy'), (ar.reshape(2, 3, 2) * -1000).astype('<i4'))
-    np.save(os.path.join(OUT, 'np_u1.npy'), (ar * 20).astype('|u1'))
-    np.save(os.path.join(OUT, 'np_bool.npy'), ar % 3 == 0)
-    np.save(os.path.join(OUT, 'np_scalar.npy'), np.float32(2.5))
+    arrays = {
+        'np_f4': (ar.reshape(3, 4) * 0.5 - 1).astype('<f4'),
+        'np_f2': (ar * 0.25).astype('<f2'),
+        'np_i4': (ar.reshape(2, 3, 2) * -1000).astype('<i4'),
+        'np_u1': (ar * 20).astype('|u1'),
+        'np_bool': ar % 3 == 0,
+        'np_scalar': np.float32(2.5),
+        'np_fortran': np.asfortranarray(ar.reshape(3, 4).astype('<f4')),
+        'np_bigendian': ar.astype('>f4'),
+        'np_object': np.array([1, 'a'], dtype=object),
+    }
+    files = {}
+    for name, a in arrays.items():
+        buf = io.BytesIO()
+        np.save(buf, a, allow_pickle=True)
+        files[name] = buf.getvalue()
     for v in (2, 3):
-        with open(os.path.join(OUT, f'np_v{v}.npy'), 'wb') as f:
-            np.lib.format.write_array(f, ar.astype('<i4'), version=(v, 0))
-    np.save(os.path.join(OUT, 'np_fortran.npy'), np.asfortranarray(ar.reshape(3, 4).astype('<f4')))
-    np.save(os.path.join(OUT, 'np_bigendian.npy'), ar.astype('>f4'))
-    np.save(os.path.join(OUT, 'np_object.npy'), np.array([1, 'a'], dtype=object), allow_pickle=True)
+        buf = io.BytesIO()
+        np.lib.format.write_array(buf, ar.astype('<i4'), version=(v, 0))
+        files[f'np_v{v}'] = buf.getvalue()
+    with open(os.path.join(OUT, 'numpy-written.json'), 'w') as f:
+        json.dump({k: base64.b64encode(v).decode() for k, v in sorted(files.items())}, f, indent=1)
+        f.write('\n')
 
 
 def st_bytes(t: torch.Tensor) -> bytes:
