@@ -1,6 +1,5 @@
-import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readNpy } from '../../src/io/npy.ts';
+import { readPriorGolden } from './prior-golden.ts';
 import { useDevice } from '../helpers/gpu.ts';
 import { reliableMask } from '../../src/kernels/depth-reliable.ts';
 import { EgoPointCloud, exoPlacement, unprojectGeometry } from '../../src/recon/pointcloud.ts';
@@ -116,8 +115,8 @@ describe('point cloud kernels vs float64 reference', () => {
 
   it('reliable-depth rule equals torch max_pool2d / avg_pool2d semantics (golden from test/reference/prior_reference.py)', async () => {
     const dev = await device();
-    const depth = readNpy(path.join('test', 'golden', 'recon', 'prior', 'reliable_depth.npy'));
-    const want = readNpy(path.join('test', 'golden', 'recon', 'prior', 'reliable_mask.npy'));
+    const depth = await readPriorGolden('reliable_depth');
+    const want = await readPriorGolden('reliable_mask');
     const [f, h, w] = depth.shape as [number, number, number];
     const t = await dev.upload(depth.data as Float32Array, [f, h, w], 'f32');
     const out = reliableMask(dev, t);

@@ -1,11 +1,9 @@
 // The motion-mask estimate (no instance masks given) against the independent numpy/OpenCV
-// reference of the same rule (test/reference/prior_reference.py -> test/golden/recon/prior/).
-import * as path from 'node:path';
+// reference of the same rule (test/reference/prior_reference.py -> test/golden/recon/prior/prior.safetensors).
 import { describe, expect, it } from 'vitest';
-import { readNpy } from '../../src/io/npy.ts';
+import { readPriorGolden } from './prior-golden.ts';
 import { dilate, estimateDynamicMasks, percentileInPlace } from '../../src/recon/dynamic-mask-estimate.ts';
 
-const GOLDEN = path.join('test', 'golden', 'recon', 'prior');
 
 function frames<T extends Float32Array | Uint8Array>(data: T, n: number): T[] {
   const size = data.length / n;
@@ -13,10 +11,10 @@ function frames<T extends Float32Array | Uint8Array>(data: T, n: number): T[] {
 }
 
 describe('motion masks', () => {
-  it('equal the numpy/OpenCV reference on a synthetic clip (mover masked, staying object and colourless border kept)', () => {
-    const D = readNpy(path.join(GOLDEN, 'motion_depth.npy'));
-    const C = readNpy(path.join(GOLDEN, 'motion_rgb.npy'));
-    const M = readNpy(path.join(GOLDEN, 'motion_mask.npy'));
+  it('equal the numpy/OpenCV reference on a synthetic clip (mover masked, staying object and colourless border kept)', async () => {
+    const D = await readPriorGolden('motion_depth');
+    const C = await readPriorGolden('motion_rgb');
+    const M = await readPriorGolden('motion_mask');
     const [F, H, W] = D.shape as [number, number, number];
     const EW = C.shape[2]!;
     const got = estimateDynamicMasks({

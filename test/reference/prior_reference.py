@@ -1,15 +1,16 @@
 #!/usr/bin/python3
 """Independent references for the ego-prior point cloud (src/kernels/depth-reliable.ts,
 src/recon/dynamic-mask-estimate.ts), written with torch / numpy / OpenCV the way the official
-code and a numpy prototype compute them. Writes small .npy goldens to test/golden/recon/prior/:
+code and a numpy prototype compute them. Writes the small goldens, one tensor each, to
+test/golden/recon/prior/prior.safetensors (F32, masks and RGB as U8):
 
-  reliable_depth.npy  [F, H, W] f32   random piecewise-smooth depth with holes
-  reliable_mask.npy   [F, H, W] u1    ViPE's reliable_depth_mask_range via torch pooling:
+  reliable_depth      [F, H, W] f32   random piecewise-smooth depth with holes
+  reliable_mask       [F, H, W] u1    ViPE's reliable_depth_mask_range via torch pooling:
                                       max_pool2d (pads -inf), -max_pool2d(-d), avg_pool2d
                                       (count_include_pad=True), ratio < 0.1 and depth > 0
-  motion_depth.npy    [F, H, W] f32   synthetic clip: a transient mover, an object that stays
-  motion_rgb.npy      [F, H, EW, 3] u1  (centre crop of the depth grid, offset (W-EW)/2)
-  motion_mask.npy     [F, H, W] u1    the motion mask rule with numpy.percentile, numpy.median and
+  motion_depth        [F, H, W] f32   synthetic clip: a transient mover, an object that stays
+  motion_rgb          [F, H, EW, 3] u1  (centre crop of the depth grid, offset (W-EW)/2)
+  motion_mask         [F, H, W] u1    the motion mask rule with numpy.percentile, numpy.median and
                                       cv2.dilate (elliptical kernel)
 
 Run from the repo root: /usr/bin/python3 test/reference/prior_reference.py  (needs numpy, torch, cv2)
@@ -20,6 +21,8 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as TF
+
+from safetensors_f32 import write_safetensors
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(os.path.dirname(HERE), 'golden', 'recon', 'prior')
@@ -101,12 +104,10 @@ def motion_case():
 def main():
     os.makedirs(OUT, exist_ok=True)
     depth, rel = reliable_case()
-    np.save(os.path.join(OUT, 'reliable_depth.npy'), depth)
-    np.save(os.path.join(OUT, 'reliable_mask.npy'), rel)
     D, rgb, M = motion_case()
-    np.save(os.path.join(OUT, 'motion_depth.npy'), D)
-    np.save(os.path.join(OUT, 'motion_rgb.npy'), rgb)
-    np.save(os.path.join(OUT, 'motion_mask.npy'), M)
+    write_safetensors(os.path.join(OUT, 'prior.safetensors'),
+                      {'reliable_depth': depth, 'reliable_mask': rel, 'motion_depth': D, 'motion_rgb': rgb, 'motion_mask': M},
+                      u8=('reliable_mask', 'motion_rgb', 'motion_mask'))
     print('reliable fraction', rel.mean(), 'motion mask fraction', M.mean(), 'per frame', M.reshape(M.shape[0], -1).mean(1).round(3))
 
 

@@ -1,5 +1,6 @@
 """Minimal safetensors writer/reader for the reference scripts (the `safetensors` package is not
-installed on this machine). Only F32 is written; the reader also accepts F64/F16/BF16/I64.
+installed on this machine). F32 is written (U8 for the names listed in `u8`); the reader also
+accepts F64/F16/BF16/I64.
 
 Layout: u64 little-endian header length N, N bytes of JSON header (padded with spaces to a
 multiple of 8), then the raw little-endian tensor bytes. Tensors are laid out in sorted-name order
@@ -11,14 +12,15 @@ import struct
 import numpy as np
 
 
-def write_safetensors(path, tensors, metadata=None):
+def write_safetensors(path, tensors, metadata=None, u8=()):
     header = {}
     blobs = []
     offset = 0
     for name in sorted(tensors):
-        arr = np.ascontiguousarray(np.asarray(tensors[name]), dtype="<f4")
+        st, np_dtype = ("U8", "|u1") if name in u8 else ("F32", "<f4")
+        arr = np.ascontiguousarray(np.asarray(tensors[name]), dtype=np_dtype)
         raw = arr.tobytes()
-        header[name] = {"dtype": "F32", "shape": [int(s) for s in arr.shape],
+        header[name] = {"dtype": st, "shape": [int(s) for s in arr.shape],
                         "data_offsets": [offset, offset + len(raw)]}
         blobs.append(raw)
         offset += len(raw)
