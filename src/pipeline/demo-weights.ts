@@ -69,7 +69,7 @@ function checkpointTensors(graphs: Graph[], torchShape: (name: string, shape: nu
 function randomTensor(rng: SeededRandom, name: string, shape: number[]): TensorToWrite {
   const n = shape.reduce((a, b) => a * b, 1);
   const data = rng.normal(n);
-  const isNormWeight = /(^|\.)(norm\w*|gamma)(\.weight)?$/.test(name) || name.endsWith('.gamma') || /norm\w*\.weight$/.test(name);
+  const isNormWeight = /(^|\.)(norm\w*\.weight|gamma)$/.test(name);
   let scale: number;
   let offset = 0;
   if (isNormWeight) {

@@ -5,7 +5,7 @@ import { probeVideo, VideoError, type VideoInfo } from '../io/video.ts';
 import { loadEgoxTake, type EgoxTakeWithDepth } from '../recon/meta.ts';
 import { EMBEDDING_NAMES, EmbeddingsError, readEmbeddings, type Embedding } from './embeddings.ts';
 import { GenerateOptionError, resolveGenerateOptions, runSizes, type GenerateOptions, type ResolvedGenerateOptions } from './generate-options.ts';
-import { ModelFolderError, openModelFolder, type ModelFolder } from './model-folder.ts';
+import { ModelFolderError, openModelFolder, requireEncoder, type ModelFolder } from './model-folder.ts';
 import { openWanCheckpoint, type WanCheckpoint } from '../model/wan/load.ts';
 import { attachLora, type AttachedLora } from '../model/wan/lora-load.ts';
 import { OutputStage } from './staging.ts';
@@ -52,7 +52,8 @@ export async function checkGenerateInputs(o: GenerateOptions): Promise<CheckedIn
   for (const [flag, file] of [['--prompt-embeds', options.promptEmbeds], ['--image-embeds', options.imageEmbeds]] as const) {
     if (file !== undefined && !fs.existsSync(file)) throw new EmbeddingsError(`${flag} ${file}: file not found`);
   }
-  const model = openModelFolder(options.model, { textEncoder: options.promptEmbeds === undefined, imageEncoder: false });
+  const model = openModelFolder(options.model);
+  if (options.promptEmbeds === undefined) requireEncoder(model, 'text');
   if (options.lora !== undefined && !fs.existsSync(options.lora)) throw new GenerateOptionError(`--lora ${options.lora}: file not found (EgoX's adapter is pytorch_lora_weights.safetensors)`);
   const exoVideo = await probeInput(take.exoPath, 'exo video (exo_path)', options.frames);
   const priorVideo = options.renderPrior ? null : await probeInput(take.egoPriorPath, 'ego prior (ego_prior_path; or pass --render-prior)', options.frames);
@@ -64,7 +65,7 @@ export async function checkGenerateInputs(o: GenerateOptions): Promise<CheckedIn
     if (c.inDim !== 36 || c.outDim !== 16 || !c.imageDim) {
       throw new ModelFolderError(`${model.transformer}: in_channels ${c.inDim}, image_dim ${c.imageDim ?? 'none'}; EgoX needs the image-to-video transformer (in_channels 36, with image_dim), e.g. ${'Wan2.1-I2V-14B-480P'}`);
     }
-    if (options.imageEmbeds === undefined && !model.imageEncoder) openModelFolder(options.model, { textEncoder: false, imageEncoder: true });
+    if (options.imageEmbeds === undefined) requireEncoder(model, 'image');
     const given = await readGivenEmbeddings(options, c.textDim, c.imageDim);
     const lora = options.lora !== undefined ? await attachLora(dit, options.lora, { strength: options.loraStrength, lenient: options.loraLenient }) : null;
     return { options, take, exoVideo, priorVideo, gtVideo, model, dit, lora, given, sizes };

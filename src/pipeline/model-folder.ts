@@ -57,30 +57,36 @@ function readScheduler(root: string): SchedulerSettings {
   return { sampler, shift, source: file };
 }
 
-/**
- * Resolves and checks a model folder. `need` says which encoders the run will use (they are
- * optional when precomputed embeddings are given).
- */
-export function openModelFolder(root: string, need: { textEncoder: boolean; imageEncoder: boolean }): ModelFolder {
+function missingPart(root: string, part: string, why: string): ModelFolderError {
+  return new ModelFolderError(`--model ${root}: missing ${part} (${why}); download the whole ${HF_MODEL} folder`);
+}
+
+/** Resolves a model folder and checks the parts every run needs (transformer/, vae/). */
+export function openModelFolder(root: string): ModelFolder {
   if (!fs.existsSync(root)) throw new ModelFolderError(`--model ${root}: folder not found; download ${HF_MODEL} (see README "The real model")`);
   if (!isDir(root)) throw new ModelFolderError(`--model ${root}: is a file; give the model folder that holds transformer/ and vae/`);
-  const missing = (part: string, why: string) =>
-    new ModelFolderError(`--model ${root}: missing ${part} (${why}); download the whole ${HF_MODEL} folder`);
   const transformer = path.join(root, 'transformer');
-  if (!hasWeights(transformer)) throw missing('transformer/ with .safetensors weights', 'the denoiser');
+  if (!hasWeights(transformer)) throw missingPart(root, 'transformer/ with .safetensors weights', 'the denoiser');
   const vae = path.join(root, 'vae');
-  if (!hasWeights(vae)) throw missing('vae/ with .safetensors weights', 'encodes and decodes the videos');
+  if (!hasWeights(vae)) throw missingPart(root, 'vae/ with .safetensors weights', 'encodes and decodes the videos');
   const te = path.join(root, 'text_encoder');
-  const tok = path.join(root, 'tokenizer');
-  const textEncoder = hasWeights(te) && isDir(tok) ? te : null;
-  if (need.textEncoder && !textEncoder) {
-    throw missing(hasWeights(te) ? 'tokenizer/' : 'text_encoder/', 'encodes the prompt; or pass --prompt-embeds');
-  }
   const ie = path.join(root, 'image_encoder');
-  const ip = path.join(root, 'image_processor');
-  const imageEncoder = hasWeights(ie) && isDir(ip) ? ie : null;
-  if (need.imageEncoder && !imageEncoder) {
-    throw missing(hasWeights(ie) ? 'image_processor/' : 'image_encoder/', 'CLIP features of the first frame; or pass --image-embeds');
-  }
-  return { root, transformer, vae, textEncoder, imageEncoder, scheduler: readScheduler(root) };
+  return {
+    root,
+    transformer,
+    vae,
+    textEncoder: hasWeights(te) && isDir(path.join(root, 'tokenizer')) ? te : null,
+    imageEncoder: hasWeights(ie) && isDir(path.join(root, 'image_processor')) ? ie : null,
+    scheduler: readScheduler(root),
+  };
+}
+
+/** Throws the one-line error naming the missing folder when a run needs an encoder the folder lacks. */
+export function requireEncoder(folder: ModelFolder, which: 'text' | 'image'): void {
+  const [encoder, companion, why] =
+    which === 'text'
+      ? ['text_encoder', 'tokenizer', 'encodes the prompt; or pass --prompt-embeds']
+      : ['image_encoder', 'image_processor', 'CLIP features of the first frame; or pass --image-embeds'];
+  if (folder[which === 'text' ? 'textEncoder' : 'imageEncoder']) return;
+  throw missingPart(folder.root, hasWeights(path.join(folder.root, encoder)) ? `${companion}/` : `${encoder}/`, why);
 }
