@@ -11,8 +11,20 @@ import { foldDispatch, packUniforms, uniformBytes, type KernelProgram } from './
 import { Tensor, numelOf, shapeString, type Shape } from './tensor.ts';
 import { f32ToHalfCodes, halfCodesToF32, isPacked16, storageBytes, type DType } from './dtype.ts';
 
-export type OptionalFeature = 'shader-f16' | 'subgroups' | 'timestamp-query';
-const OPTIONAL_FEATURES: readonly OptionalFeature[] = ['shader-f16', 'subgroups', 'timestamp-query'];
+export type OptionalFeature = 'shader-f16' | 'subgroups' | 'timestamp-query' | 'chromium-experimental-subgroup-matrix';
+const OPTIONAL_FEATURES: readonly OptionalFeature[] = ['shader-f16', 'subgroups', 'timestamp-query', 'chromium-experimental-subgroup-matrix'];
+
+/**
+ * One subgroup-matrix shape the adapter multiplies natively (Dawn's GPUSubgroupMatrixConfig):
+ * left M x K and right K x N of `componentType`, accumulated into M x N of `resultComponentType`.
+ */
+export interface SubgroupMatrixConfig {
+  componentType: string;
+  resultComponentType: string;
+  M: number;
+  N: number;
+  K: number;
+}
 
 /** Limits egox raises to the adapter's maximum (the defaults are far too small for a DiT). */
 const RAISED_LIMITS = [
@@ -42,6 +54,8 @@ export interface AdapterSummary {
   isFallbackAdapter: boolean;
   subgroupMinSize?: number;
   subgroupMaxSize?: number;
+  /** Empty unless the device was created with chromium-experimental-subgroup-matrix. */
+  subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[];
 }
 
 const UNIFORM_ARENA_BYTES = 256 * 1024;
@@ -119,6 +133,7 @@ export class EgoxDevice {
       isFallbackAdapter: Boolean((info as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter),
       subgroupMinSize: (info as unknown as { subgroupMinSize?: number }).subgroupMinSize,
       subgroupMaxSize: (info as unknown as { subgroupMaxSize?: number }).subgroupMaxSize,
+      subgroupMatrixConfigs: features.has('chromium-experimental-subgroup-matrix') ? readSubgroupMatrixConfigs(info) : [],
     };
     const debug = options.debugSync ?? (typeof process !== 'undefined' && process.env?.EGOX_DEBUG === 'sync');
     return new EgoxDevice(device, summary, features, debug);
@@ -357,4 +372,17 @@ export function encodeForStorage(data: Float32Array | Int32Array | Uint32Array |
   if (dtype === 'i32' && !(data instanceof Int32Array)) return new Uint8Array(Int32Array.from(data).buffer);
   if (dtype === 'u32' && !(data instanceof Uint32Array)) return new Uint8Array(Uint32Array.from(data).buffer);
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** Copies Dawn's GPUSubgroupMatrixConfig objects into plain data (they are host objects). */
+function readSubgroupMatrixConfigs(info: GPUAdapterInfo): SubgroupMatrixConfig[] {
+  const raw = (info as unknown as { subgroupMatrixConfigs?: Iterable<SubgroupMatrixConfig> }).subgroupMatrixConfigs;
+  if (!raw) return [];
+  return [...raw].map((c) => ({
+    componentType: String(c.componentType),
+    resultComponentType: String(c.resultComponentType),
+    M: Number(c.M),
+    N: Number(c.N),
+    K: Number(c.K),
+  }));
 }

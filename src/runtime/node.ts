@@ -40,7 +40,9 @@ export async function requestNodeAdapter(options: NodeDeviceOptions = {}): Promi
   if (typeof process !== 'undefined' && !process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = '/tmp';
   const backend = options.backend ?? process.env.EGOX_BACKEND;
   const adapterName = options.adapter ?? process.env.EGOX_ADAPTER;
-  const flags: string[] = [];
+  // Dawn lists experimental features (subgroup matrices, the tensor-core path of the GEMM)
+  // only with unsafe APIs allowed; egox requests them only when the adapter offers them.
+  const flags: string[] = ['enable-dawn-features=allow_unsafe_apis'];
   if (backend) {
     if (!BACKENDS.includes(backend as Backend)) {
       throw new EnvironmentError(`unknown backend '${backend}': use one of ${BACKENDS.join(', ')}`);

@@ -35,7 +35,7 @@ export interface KernelProgram {
    */
   dispatch: number | readonly [number, number, number];
   /** Optional WGSL extensions the body needs. */
-  enables?: readonly ('f16' | 'subgroups')[];
+  enables?: readonly ('f16' | 'subgroups' | 'chromium_experimental_subgroup_matrix')[];
 }
 
 /** The uniforms the runtime adds itself; kernels read them through `params`. */
