@@ -1,12 +1,12 @@
 // `egox demo`: the whole EgoX path on a built-in synthetic scene with tiny untrained weights.
 import type { Command } from 'commander';
 import { DEMO_DEFAULTS, runDemo } from '../pipeline/demo.ts';
-import { openNodeDevice } from '../runtime/node.ts';
 import { num } from './parse.ts';
 import { installInterruptCleanup, printResult } from './generate.ts';
 import { progressMode, progressReporter } from './progress-reporter.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
 import { loadSavedTuning } from './tuning.ts';
+import { adapterOption, backendOption, openCliDevice } from './device-options.ts';
 
 interface DemoCliOptions extends GpuOptions {
   out: string;
@@ -36,8 +36,8 @@ export function registerDemoCommand(program: Command): void {
     .option('--seed <n>', 'noise seed', String(DEMO_DEFAULTS.seed))
     .option('--json', 'machine-readable progress and result (JSON lines on stdout)')
     .option('--quiet', 'no progress output')
-    .option('--adapter <name>', 'adapter name as Dawn lists it (env EGOX_ADAPTER)')
-    .option('--backend <name>', 'vulkan | metal | d3d12 | ... (env EGOX_BACKEND)')
+    .addOption(adapterOption())
+    .addOption(backendOption())
     .option('--verbose', 'print stacks on errors')
     .action((o: DemoCliOptions) =>
       runCommand(Boolean(o.verbose), async (ctx) => {
@@ -45,7 +45,7 @@ export function registerDemoCommand(program: Command): void {
         const mode = progressMode(o);
         const say = (s: string) => mode !== 'json' && mode !== 'quiet' && process.stderr.write(s + '\n');
         say('egox demo: synthetic room scene, tiny UNTRAINED random weights: the generated (right) half is noise by design.');
-        const dev = ctx.own(await openNodeDevice({ adapter: o.adapter, backend: o.backend }));
+        const dev = ctx.own(await openCliDevice(o));
         await loadSavedTuning(dev);
         const r = await runDemo(dev, {
           out: o.out,

@@ -6,9 +6,9 @@ import { readPng } from '../io/png.ts';
 import { SafetensorsFile } from '../io/safetensors.ts';
 import { writeSafetensors } from '../io/safetensors-writer.ts';
 import { ClipVisionEncoder, rgb8ToPlanar } from '../model/clip/index.ts';
-import { openNodeDevice } from '../runtime/node.ts';
 import { UsageError, parseBytes } from './parse.ts';
-import { runCommand } from './run-command.ts';
+import { runCommand, type GpuOptions } from './run-command.ts';
+import { adapterOption, backendOption, openCliDevice } from './device-options.ts';
 
 const HELP = `
 --input file tensors (F32), one of:
@@ -19,7 +19,7 @@ Output tensors (F32):
   image_embeds   [tokens, hidden]  hidden_states[-2] (257 x 1280 for ViT-H/14)
   pixel_values   [3, S, S]         the preprocessed image (not with --input pixel_values)`;
 
-interface Opts {
+interface Opts extends GpuOptions {
   model: string;
   image?: string;
   input?: string;
@@ -54,6 +54,8 @@ export function registerClipForward(forward: Command): void {
     .requiredOption('--output <file>', 'where to write image_embeds (.safetensors)')
     .option('--weight-dtype <dtype>', 'weight storage on the GPU: f32 | bf16 | f16', 'f32')
     .option('--gpu-memory <bytes>', 'GPU memory budget (weights stream past it)')
+    .addOption(adapterOption())
+    .addOption(backendOption())
     .option('--verbose', 'print stacks on errors')
     .addHelpText('after', HELP)
     .action((o: Opts) =>
@@ -78,7 +80,7 @@ export function registerClipForward(forward: Command): void {
             await f.close();
           }
         }
-        const dev = ctx.own(await openNodeDevice());
+        const dev = ctx.own(await openCliDevice(o));
         const enc = await ClipVisionEncoder.open(dev, o.model, {
           weightDtype: o.weightDtype as 'f32',
           gpuMemoryBytes: o.gpuMemory ? parseBytes(o.gpuMemory, '--gpu-memory') : undefined,

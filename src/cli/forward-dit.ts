@@ -10,10 +10,10 @@ import { DIT_IO, WanDit } from '../model/wan/dit.ts';
 import { openWanCheckpoint } from '../model/wan/load.ts';
 import { attachLora } from '../model/wan/lora-load.ts';
 import { timestepEmbedding } from '../model/wan/timestep.ts';
-import { openNodeDevice } from '../runtime/node.ts';
 import { loadSavedTuning } from './tuning.ts';
 import { UsageError, parseBytes } from './parse.ts';
-import { runCommand } from './run-command.ts';
+import { runCommand, type GpuOptions } from './run-command.ts';
+import { adapterOption, backendOption, openCliDevice } from './device-options.ts';
 
 const HELP = `
 Input tensors (F32 unless noted), by name:
@@ -25,7 +25,7 @@ Input tensors (F32 unless noted), by name:
   gga_key_dirs     [F, L, 3]         EgoX key directions, one set per latent frame
 Output: out [C_out, F, H, W].`;
 
-interface Opts {
+interface Opts extends GpuOptions {
   model: string;
   input: string;
   output: string;
@@ -59,6 +59,8 @@ export function registerDitForward(forward: Command): void {
     .option('--ego-cols <n>', 'latent columns that are ego (default: the latent height, i.e. a square ego view)')
     .option('--gpu-memory <bytes>', 'GPU memory budget (weights stream past it)')
     .option('--profile', 'print GPU time per kernel family')
+    .addOption(adapterOption())
+    .addOption(backendOption())
     .option('--verbose', 'print stacks on errors')
     .addHelpText('after', HELP)
     .action((o: Opts) =>
@@ -96,7 +98,7 @@ export function registerDitForward(forward: Command): void {
           gga,
           runtimeLora: o.loraMode === 'fused' ? lora?.runtimeLora : undefined,
         });
-        const dev = ctx.own(await openNodeDevice());
+        const dev = ctx.own(await openCliDevice(o));
         await loadSavedTuning(dev);
         const exec = await Executor.create(dev, dit.build(), lora?.store ?? base.store, {
           gpuMemoryBytes: o.gpuMemory ? parseBytes(o.gpuMemory, '--gpu-memory') : undefined,

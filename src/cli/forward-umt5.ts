@@ -6,9 +6,9 @@ import { SafetensorsFile } from '../io/safetensors.ts';
 import { writeSafetensors } from '../io/safetensors-writer.ts';
 import { Umt5Encoder } from '../model/umt5/index.ts';
 import { encodePrompt } from '../model/text/tokenizer.ts';
-import { openNodeDevice } from '../runtime/node.ts';
 import { UsageError, parseBytes, parsePositiveInt } from './parse.ts';
-import { runCommand } from './run-command.ts';
+import { runCommand, type GpuOptions } from './run-command.ts';
+import { adapterOption, backendOption, openCliDevice } from './device-options.ts';
 
 const HELP = `
 --ids file tensors:
@@ -19,7 +19,7 @@ Output tensors (F32 unless noted):
   last_hidden_state  [L, d_model]  the encoder's output on every row
   input_ids          I32 [L], attention_mask I32 [L]`;
 
-interface Opts {
+interface Opts extends GpuOptions {
   model: string;
   prompt?: string;
   ids?: string;
@@ -67,6 +67,8 @@ export function registerUmt5Forward(forward: Command): void {
     .option('--max-length <n>', 'sequence length for --prompt', '512')
     .option('--weight-dtype <dtype>', 'weight storage on the GPU: f32 | bf16 | f16', 'f32')
     .option('--gpu-memory <bytes>', 'GPU memory budget (weights stream past it)')
+    .addOption(adapterOption())
+    .addOption(backendOption())
     .option('--verbose', 'print stacks on errors')
     .addHelpText('after', HELP)
     .action((o: Opts) =>
@@ -75,7 +77,7 @@ export function registerUmt5Forward(forward: Command): void {
         if (!['f32', 'bf16', 'f16'].includes(o.weightDtype)) throw new UsageError(`--weight-dtype '${o.weightDtype}': use f32, bf16 or f16`);
         const fromFile = o.ids !== undefined ? await readIds(o.ids) : undefined;
         const length = fromFile ? fromFile.ids.length : parsePositiveInt(o.maxLength, '--max-length');
-        const dev = ctx.own(await openNodeDevice());
+        const dev = ctx.own(await openCliDevice(o));
         const enc = await Umt5Encoder.open(dev, o.model, {
           length,
           weightDtype: o.weightDtype as 'f32',

@@ -10,6 +10,7 @@ import { loadSavedTuning } from './tuning.ts';
 import { WanVae, VaeInputError, type HostTensor, type TileOptions } from '../model/vae/vae.ts';
 import { DEFAULT_TILE } from '../model/vae/tiling.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
+import { adapterOption, backendOption, openCliDevice } from './device-options.ts';
 
 interface VaeForwardOptions extends GpuOptions {
   model: string;
@@ -80,8 +81,8 @@ function addCommon(cmd: Command): Command {
     .option('--vae-tile [size[:overlap]]', 'process frames in overlapping spatial tiles (pixels; default 256:64; without the flag: only when needed)')
     .option('--no-vae-tile', 'never tile (fail if the frames do not fit the adapter)')
     .option('--timings', 'print seconds per chunk to stderr')
-    .option('--adapter <name>', 'adapter name as Dawn lists it (env EGOX_ADAPTER)')
-    .option('--backend <name>', 'vulkan | metal | d3d12 | ... (env EGOX_BACKEND)')
+    .addOption(adapterOption())
+    .addOption(backendOption())
     .option('--verbose', 'print stacks on errors');
 }
 
@@ -89,7 +90,7 @@ async function run(opts: VaeForwardOptions, mode: 'encode' | 'decode', ctx: { ow
   const tile = parseTile(opts.vaeTile);
   const weightDtype = parseWeightsDtype(opts.weightsDtype);
   const input = await readTensor(opts.input, mode === 'encode' ? 'frames' : 'latents', 4);
-  const dev = await openNodeDevice({ adapter: opts.adapter, backend: opts.backend });
+  const dev = await openCliDevice(opts);
   ctx.own(dev);
   await loadSavedTuning(dev);
   const vae = await WanVae.load(dev, opts.model, { weightDtype, tile });

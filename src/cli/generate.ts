@@ -4,12 +4,12 @@ import type { Command } from 'commander';
 import { generate, type GenerateResult } from '../pipeline/generate.ts';
 import { GENERATE_DEFAULTS, type GenerateOptions } from '../pipeline/generate-options.ts';
 import { parseEgoCalibration } from '../recon/cameras.ts';
-import { openNodeDevice } from '../runtime/node.ts';
 import { abortAllStages } from '../pipeline/staging.ts';
 import { num, parseBytes } from './parse.ts';
 import { formatDuration, progressMode, progressReporter } from './progress-reporter.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
 import { loadSavedTuning } from './tuning.ts';
+import { adapterOption, backendOption, openCliDevice } from './device-options.ts';
 
 interface GenerateCliOptions extends GpuOptions {
   meta: string;
@@ -27,6 +27,8 @@ interface GenerateCliOptions extends GpuOptions {
   gga: boolean;
   frames: string;
   size: string;
+  prompt?: string;
+  negativePrompt?: string;
   promptEmbeds?: string;
   imageEmbeds?: string;
   renderPrior?: boolean;
@@ -86,6 +88,8 @@ export function registerGenerateCommand(program: Command): void {
     .option('--no-gga', 'turn geometry-guided attention off')
     .option('--frames <n>', 'frames, 1 + 4k', String(d.frames))
     .option('--size <px>', 'ego side in pixels; exo is 7/4 as wide (448 = EgoX; 256/128/64 for quick runs)', String(d.size))
+    .option('--prompt <text>', "text prompt instead of the take's prompt in meta.json")
+    .option('--negative-prompt <text>', 'negative prompt for guidance (EgoX: empty)')
     .option('--prompt-embeds <file>', 'precomputed text embeddings: prompt_embeds and negative_prompt_embeds [512, 4096] (.safetensors)')
     .option('--image-embeds <file>', 'precomputed CLIP features: image_embeds [257, 1280] (.safetensors)')
     .option('--render-prior', "render the ego prior with egox's renderer instead of reading ego_prior_path")
@@ -95,8 +99,8 @@ export function registerGenerateCommand(program: Command): void {
     .option('--png', 'also write png/<take>_ego_NNNNN.png')
     .option('--json', 'machine-readable progress and result (JSON lines on stdout)')
     .option('--quiet', 'no progress output')
-    .option('--adapter <name>', 'adapter name as Dawn lists it (env EGOX_ADAPTER)')
-    .option('--backend <name>', 'vulkan | metal | d3d12 | ... (env EGOX_BACKEND)')
+    .addOption(adapterOption())
+    .addOption(backendOption())
     .option('--verbose', 'print stacks on errors')
     .action((o: GenerateCliOptions) =>
       runCommand(Boolean(o.verbose), async (ctx) => {
@@ -116,6 +120,8 @@ export function registerGenerateCommand(program: Command): void {
           ggaLambda: o.gga === false ? null : num(o.ggaLambda, '--gga-lambda'),
           frames: num(o.frames, '--frames'),
           size: num(o.size, '--size'),
+          prompt: o.prompt,
+          negativePrompt: o.negativePrompt,
           promptEmbeds: o.promptEmbeds,
           imageEmbeds: o.imageEmbeds,
           renderPrior: Boolean(o.renderPrior),
@@ -125,7 +131,7 @@ export function registerGenerateCommand(program: Command): void {
           png: Boolean(o.png),
           onProgress: progressReporter(progressMode(o)),
         };
-        const dev = ctx.own(await openNodeDevice({ adapter: o.adapter, backend: o.backend }));
+        const dev = ctx.own(await openCliDevice(o));
         await loadSavedTuning(dev);
         const r = await generate(dev, opts);
         printResult(r, Boolean(o.json), Boolean(o.quiet));

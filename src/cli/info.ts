@@ -1,19 +1,19 @@
 // `egox info`: the adapter, its features and the limits egox depends on.
 import type { Command } from 'commander';
-import { openNodeDevice } from '../runtime/node.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
+import { adapterOption, backendOption, openCliDevice } from './device-options.ts';
 
 export function registerInfoCommand(program: Command): void {
   program
     .command('info')
     .description('show the GPU adapter, its features and limits')
-    .option('--adapter <name>', 'adapter name as Dawn lists it (env EGOX_ADAPTER)')
-    .option('--backend <name>', 'vulkan | metal | d3d12 | ... (env EGOX_BACKEND)')
+    .addOption(adapterOption())
+    .addOption(backendOption())
     .option('--json', 'print one JSON object')
     .option('--verbose', 'print stacks on errors')
     .action((opts: GpuOptions & { json?: boolean }) =>
       runCommand(Boolean(opts.verbose), async (ctx) => {
-        const dev = ctx.own(await openNodeDevice({ adapter: opts.adapter, backend: opts.backend }));
+        const dev = ctx.own(await openCliDevice(opts));
         const info = {
           adapter: dev.adapter,
           backend: opts.backend ?? process.env.EGOX_BACKEND ?? 'default',

@@ -1,11 +1,11 @@
 // `egox prior`: render one take's ego prior (point cloud splatted from every ego pose) to
 // <out>/ego_Prior.mp4 (448x448, 30 fps) and optionally PNGs, reporting the time per frame.
 import type { Command } from 'commander';
-import { openNodeDevice } from '../runtime/node.ts';
 import { loadEgoxTake } from '../recon/meta.ts';
 import { parseEgoCalibration } from '../recon/cameras.ts';
 import { renderPrior, writePrior, PRIOR_FRAMES, type DynamicSource } from '../recon/prior.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
+import { adapterOption, backendOption, openCliDevice } from './device-options.ts';
 
 interface PriorCliOptions extends GpuOptions {
   meta: string;
@@ -50,8 +50,8 @@ export function registerPriorCommand(program: Command): void {
     .option('--dynamic-points', "draw masked pixels at their current place each frame (the official renderer without --only_bg)")
     .option('--zbuffer', 'fast preview: nearest point per pixel instead of 20-point alpha compositing')
     .option('--png', 'also write png/frame_NNNNN.png')
-    .option('--adapter <name>', 'adapter name as Dawn lists it (env EGOX_ADAPTER)')
-    .option('--backend <name>', 'vulkan | metal | d3d12 | ... (env EGOX_BACKEND)')
+    .addOption(adapterOption())
+    .addOption(backendOption())
     .option('--verbose', 'print stacks on errors')
     .action((opts: PriorCliOptions) =>
       runCommand(Boolean(opts.verbose), async (ctx) => {
@@ -60,7 +60,7 @@ export function registerPriorCommand(program: Command): void {
         const dynamic = parseDynamic(opts.dynamic);
         const egoCalibration = opts.egoCalibration !== undefined ? parseEgoCalibration(opts.egoCalibration) : undefined;
         const take = loadEgoxTake(opts.meta, opts.take);
-        const dev = ctx.own(await openNodeDevice({ adapter: opts.adapter, backend: opts.backend }));
+        const dev = ctx.own(await openCliDevice(opts));
         const progress = process.stderr.isTTY;
         const result = await renderPrior(dev, take, {
           ...(egoCalibration ? { egoCalibration } : {}),

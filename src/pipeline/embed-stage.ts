@@ -1,5 +1,5 @@
-// The conditioning embeddings of a run: the prompt and the empty negative prompt through umT5
-// (or --prompt-embeds), and CLIP features of the first frame of the VAE-decoded
+// The conditioning embeddings of a run: the prompt (the take's, or --prompt) and the negative
+// prompt ("" as EgoX, or --negative-prompt) through umT5 (or --prompt-embeds), and CLIP features of the first frame of the VAE-decoded
 // [clean exo | noise] latent (egox-official.md C.6; or --image-embeds).
 import type { EgoxDevice } from '../runtime/device.ts';
 import type { Embedding } from './embeddings.ts';
@@ -33,7 +33,7 @@ export async function conditioningEmbeddings(
     cond = inp.given.cond;
     uncond = inp.given.uncond;
   } else {
-    const [p, n] = await encodePrompts(dev, model.root, [inp.take.prompt, ''], encOpts);
+    const [p, n] = await encodePrompts(dev, model.root, [opt.prompt ?? inp.take.prompt, opt.negativePrompt], encOpts);
     const rows = p!.length / c.textDim;
     cond = { shape: [rows, c.textDim], data: p! };
     uncond = { shape: [rows, c.textDim], data: n! };

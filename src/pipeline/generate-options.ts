@@ -32,6 +32,10 @@ export interface GenerateOptions {
    * 64 dividing 3584: 64, 128, 256) keep the same geometry and exist for quick runs (the demo).
    */
   size?: number;
+  /** Text for umT5 instead of the take's prompt in meta.json. */
+  prompt?: string;
+  /** Negative prompt for classifier-free guidance ("" as EgoX). */
+  negativePrompt?: string;
   /** Precomputed embeddings (safetensors): prompt_embeds + negative_prompt_embeds, image_embeds. */
   promptEmbeds?: string;
   imageEmbeds?: string;
@@ -49,8 +53,8 @@ export interface GenerateOptions {
   onProgress?: ProgressCallback;
 }
 
-export type ResolvedGenerateOptions = Required<Omit<GenerateOptions, 'take' | 'depthDir' | 'lora' | 'promptEmbeds' | 'imageEmbeds' | 'gpuMemoryBytes' | 'onProgress' | 'priorOptions'>> &
-  Pick<GenerateOptions, 'take' | 'depthDir' | 'lora' | 'promptEmbeds' | 'imageEmbeds' | 'gpuMemoryBytes' | 'onProgress' | 'priorOptions'>;
+type OptionalSettings = 'take' | 'depthDir' | 'lora' | 'prompt' | 'promptEmbeds' | 'imageEmbeds' | 'gpuMemoryBytes' | 'onProgress' | 'priorOptions';
+export type ResolvedGenerateOptions = Required<Omit<GenerateOptions, OptionalSettings>> & Pick<GenerateOptions, OptionalSettings>;
 
 /** The official EgoX settings (egox-official.md C.8, D, A.5). */
 export const GENERATE_DEFAULTS = {
@@ -78,6 +82,7 @@ export function resolveGenerateOptions(o: GenerateOptions): ResolvedGenerateOpti
     size: o.size ?? GENERATE_DEFAULTS.size,
     weightDtype: o.weightDtype ?? GENERATE_DEFAULTS.weightDtype,
     sheetFrames: o.sheetFrames ?? GENERATE_DEFAULTS.sheetFrames,
+    negativePrompt: o.negativePrompt ?? '',
     loraStrength: o.loraStrength ?? 1,
     loraLenient: o.loraLenient ?? false,
     renderPrior: o.renderPrior ?? false,
@@ -96,6 +101,9 @@ export function resolveGenerateOptions(o: GenerateOptions): ResolvedGenerateOpti
   if (!(r.loraStrength >= 0)) throw new GenerateOptionError(`--lora-strength ${r.loraStrength}: expected a number >= 0`);
   if (!Number.isInteger(r.size) || r.size % 64 !== 0 || GEOMETRY_SPAN % r.size !== 0) {
     throw new GenerateOptionError(`--size ${r.size}: the ego side must be a multiple of 64 that divides ${GEOMETRY_SPAN} (448 as EgoX; 256, 128 or 64 for quick runs)`);
+  }
+  if (o.promptEmbeds !== undefined && (o.prompt !== undefined || o.negativePrompt !== undefined)) {
+    throw new GenerateOptionError(`--prompt-embeds ${o.promptEmbeds} already holds the encoded prompts: drop --prompt / --negative-prompt, or drop --prompt-embeds to encode them with umT5`);
   }
   if (!['f32', 'bf16', 'f16'].includes(r.weightDtype)) throw new GenerateOptionError(`--weight-dtype ${r.weightDtype}: use bf16, f16 or f32`);
   return r;

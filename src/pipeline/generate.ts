@@ -200,6 +200,7 @@ async function writeOutputs(inp: CheckedInputs, fr: RunFrames): Promise<{ files:
       meta: take.metaPath,
       model: opt.model,
       lora: opt.lora ?? null,
+      prompt: opt.promptEmbeds ? { embeddings: opt.promptEmbeds } : { text: opt.prompt ?? take.prompt, negative: opt.negativePrompt },
       steps: opt.steps,
       guidance: opt.guidance,
       seed: opt.seed,

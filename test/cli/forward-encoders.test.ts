@@ -84,6 +84,12 @@ describe('egox forward umt5', () => {
     expectOneLineExit2(egox(['forward', 'umt5', '--model', model, '--output', join(tmp, 'y.safetensors')]), /exactly one of --prompt/);
     expectOneLineExit2(egox(['forward', 'umt5', '--model', join(tmp, 'none'), '--prompt', 'a', '--output', join(tmp, 'y.safetensors')]), /no umT5 text encoder/);
   });
+
+  it('takes --adapter and --backend like the other GPU commands', () => {
+    expectOneLineExit2(egox(['forward', 'umt5', '--model', model, '--prompt', 'a', '--output', join(tmp, 'y.safetensors'), '--backend', 'nosuch']), /unknown backend 'nosuch'/);
+    expectOneLineExit2(egox(['forward', 'umt5', '--model', model, '--prompt', 'a', '--output', join(tmp, 'y.safetensors'), '--adapter', 'no-such-gpu']), /no adapter matches 'no-such-gpu'/);
+    expect(existsSync(join(tmp, 'y.safetensors'))).toBe(false);
+  });
 });
 
 describe('egox forward clip-vision', () => {

@@ -1,0 +1,17 @@
+// The --adapter / --backend options every GPU command takes, and opening the device from them.
+import { Option } from 'commander';
+import { openNodeDevice } from '../runtime/node.ts';
+import type { EgoxDevice } from '../runtime/device.ts';
+import type { GpuOptions } from './run-command.ts';
+
+export function adapterOption(): Option {
+  return new Option('--adapter <name>', 'adapter name as Dawn lists it (env EGOX_ADAPTER)');
+}
+
+export function backendOption(): Option {
+  return new Option('--backend <name>', 'vulkan | metal | d3d12 | ... (env EGOX_BACKEND)');
+}
+
+export function openCliDevice(o: GpuOptions): Promise<EgoxDevice> {
+  return openNodeDevice({ adapter: o.adapter, backend: o.backend });
+}
