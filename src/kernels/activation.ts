@@ -128,8 +128,10 @@ export function activationProgram(spec: ActivationSpec): KernelProgram {
   const w = spec.windowed;
   return {
     name: spec.kind,
-    key: `act:${spec.kind}:${dtype}:n${spec.numel}${spec.gated ? ':gated' : ''}${w ? ':win' : ''}`,
-    uniforms: w ? [{ name: 'xOff', type: 'u32' }, { name: 'gOff', type: 'u32' }, { name: 'yOff', type: 'u32' }] : undefined,
+    // The unit width V is all the key needs of numel: the count is a uniform.
+    key: `act:${spec.kind}:${dtype}:v${V}${spec.gated ? ':gated' : ''}${w ? ':win' : ''}`,
+    uniforms: [...(w ? [{ name: 'xOff', type: 'u32' as const }, { name: 'gOff', type: 'u32' as const }, { name: 'yOff', type: 'u32' as const }] : []), { name: 'units', type: 'u32' }],
+    uniformValues: { units },
     workgroupSize: [WG, 1, 1],
     bindings: [
       { name: 'xs', type: unitBindingType(dtype, V), access: 'read' },
@@ -145,7 +147,7 @@ ${unitStoreFn(w ? 'stoutAt' : 'stout', 'out', dtype, V)}${w ? `\nfn stout(i: u32
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = egoxWorkgroupIndex(wid, nwg) * ${WG}u + lid;
-  if (i >= ${units}u) { return; }
+  if (i >= params.units) { return; }
   let x: ${vt} = ldx(i);
   stout(i, ${y});
 }`,

@@ -21,7 +21,6 @@ export function castProgram(spec: CastSpec): KernelProgram {
   if (!same && !(FLOAT_TYPES.includes(from) && FLOAT_TYPES.includes(to))) {
     throw new Error(`cast ${from} -> ${to} is not supported (float types only, or a plain copy)`);
   }
-  const words = from === 'f32' || from === 'i32' || from === 'u32' ? numel : Math.ceil(numel / 2);
   const outWords = to === 'f32' || to === 'i32' || to === 'u32' ? numel : Math.ceil(numel / 2);
   // One thread per output word.
   let body: string;
@@ -32,7 +31,7 @@ export function castProgram(spec: CastSpec): KernelProgram {
     body = `
       let lo = ${f32BitsToHalfCodeExpr(t, 'src[2u * i]')};
       var hi = 0u;
-      if (2u * i + 1u < ${numel}u) { hi = ${f32BitsToHalfCodeExpr(t, 'src[2u * i + 1u]')}; }
+      if (2u * i + 1u < params.numel) { hi = ${f32BitsToHalfCodeExpr(t, 'src[2u * i + 1u]')}; }
       dst[i] = lo | (hi << 16u);`;
   } else if (to === 'f32') {
     const f = from as 'f16' | 'bf16';
@@ -49,10 +48,11 @@ export function castProgram(spec: CastSpec): KernelProgram {
       let hi = ${f32BitsToHalfCodeExpr(t, halfCodeToF32BitsExpr(f, 'w >> 16u'))};
       dst[i] = lo | (hi << 16u);`;
   }
-  void words;
   return {
     name: 'cast',
-    key: `cast:${from}->${to}:n${numel}`,
+    key: `cast:${from}->${to}`,
+    uniforms: [{ name: 'numel', type: 'u32' }, { name: 'outWords', type: 'u32' }],
+    uniformValues: { numel, outWords },
     workgroupSize: [WG, 1, 1],
     bindings: [
       { name: 'src', type: 'u32', access: 'read' },
@@ -63,7 +63,7 @@ export function castProgram(spec: CastSpec): KernelProgram {
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = egoxWorkgroupIndex(wid, nwg) * ${WG}u + lid;
-  if (i >= ${outWords}u) { return; }
+  if (i >= params.outWords) { return; }
   ${body}
 }`,
   };

@@ -1,7 +1,8 @@
 // Elementwise kernels: fill, binary ops with an optional repeating second operand
 // (b of length nb is read at i % nb: a bias over rows, a per-channel gate), and scaling.
 // f32 runs one element per thread; f16/bf16 one packed pair per thread, computed in f32
-// and rounded back to nearest even.
+// and rounded back to nearest even. Element counts are uniforms (KernelProgram.uniformValues),
+// so one pipeline per op and dtype serves every size.
 
 import type { DType } from '../runtime/dtype.ts';
 import type { KernelProgram } from '../runtime/program.ts';
@@ -29,29 +30,39 @@ function loadExpr(dtype: FloatDType, arr: string, idx: string): string {
  * Builds a per-thread body: `compute(e)` is WGSL for the f32 result of element index `e`.
  * For packed types each thread handles elements 2i and 2i+1 and stores one word.
  */
-function perElement(dtype: FloatDType, numel: number, compute: (e: string) => string, outWord = 'i'): string {
+function perElement(dtype: FloatDType, compute: (e: string) => string, outWord = 'i'): string {
   if (dtype === 'f32') return `out[${outWord}] = bitcast<u32>(${compute('i')});`;
   return `
     let lo = ${f32BitsToHalfCodeExpr(dtype, `bitcast<u32>(${compute('2u * i')})`)};
     var hi = 0u;
-    if (2u * i + 1u < ${numel}u) { hi = ${f32BitsToHalfCodeExpr(dtype, `bitcast<u32>(${compute('2u * i + 1u')})`)}; }
+    if (2u * i + 1u < params.numel) { hi = ${f32BitsToHalfCodeExpr(dtype, `bitcast<u32>(${compute('2u * i + 1u')})`)}; }
     out[${outWord}] = lo | (hi << 16u);`;
 }
 
-function program(name: string, key: string, dtype: FloatDType, numel: number, inputs: string[], body: string, uniforms: KernelProgram['uniforms'] = []): KernelProgram {
+function program(
+  name: string,
+  key: string,
+  dtype: FloatDType,
+  numel: number,
+  inputs: string[],
+  body: string,
+  uniforms: KernelProgram['uniforms'] = [],
+  values: Record<string, number> = {},
+): KernelProgram {
   const n = threads(dtype, numel);
   return {
     name,
     key,
     workgroupSize: [WG, 1, 1],
     bindings: [...inputs.map((b) => ({ name: b, type: 'u32', access: 'read' as const })), { name: 'out', type: 'u32', access: 'read_write' }],
-    uniforms,
+    uniforms: [...uniforms, { name: 'numel', type: 'u32' }, { name: 'threads', type: 'u32' }],
+    uniformValues: { ...values, numel, threads: n },
     dispatch: Math.ceil(n / WG),
     wgsl: `${dtype === 'f32' ? '' : WGSL_HALF_BITS}
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = egoxWorkgroupIndex(wid, nwg) * ${WG}u + lid;
-  if (i >= ${n}u) { return; }
+  if (i >= params.threads) { return; }
   ${body}
 }`,
   };
@@ -60,7 +71,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 /** out = value (uniform `value`) for every element. */
 export function fillProgram(spec: { dtype: DType; numel: number }): KernelProgram {
   const dtype = checkFloat(spec.dtype, 'fill');
-  return program('fill', `fill:${dtype}:n${spec.numel}`, dtype, spec.numel, [], perElement(dtype, spec.numel, () => 'params.value'), [
+  return program('fill', `fill:${dtype}`, dtype, spec.numel, [], perElement(dtype, () => 'params.value'), [
     { name: 'value', type: 'f32' },
   ]);
 }
@@ -88,27 +99,30 @@ export function binaryProgram(spec: BinarySpec): KernelProgram {
   const nb = spec.bNumel ?? spec.numel;
   const win = spec.window;
   if (!win && (nb <= 0 || spec.numel % nb !== 0)) throw new Error(`${spec.op}: b of ${nb} elements does not repeat evenly over ${spec.numel}`);
+  const bSize: KernelProgram['uniforms'] = [{ name: 'bNumel', type: 'u32' }];
   if (!win) {
-    const bIndex = (e: string) => (nb === spec.numel ? e : `((${e}) % ${nb}u)`);
-    const body = perElement(dtype, spec.numel, (e) => `(${loadExpr(dtype, 'a', e)} ${BINARY[spec.op]} ${loadExpr(dtype, 'b', bIndex(e))})`);
-    return program(spec.op, `${spec.op}:${dtype}:n${spec.numel}:b${nb}`, dtype, spec.numel, ['a', 'b'], body);
+    const repeats = nb !== spec.numel;
+    const bIndex = (e: string) => (repeats ? `((${e}) % params.bNumel)` : e);
+    const body = perElement(dtype, (e) => `(${loadExpr(dtype, 'a', e)} ${BINARY[spec.op]} ${loadExpr(dtype, 'b', bIndex(e))})`);
+    return program(spec.op, `${spec.op}:${dtype}${repeats ? ':brep' : ''}`, dtype, spec.numel, ['a', 'b'], body, bSize, { bNumel: nb });
   }
-  const bIndex = (e: string) => (win.bRepeats ? `((params.e0 + ${e}) % ${nb}u)` : `(params.bOff + ${e})`);
-  const body = perElement(dtype, spec.numel, (e) => `(${loadExpr(dtype, 'a', `params.aOff + ${e}`)} ${BINARY[spec.op]} ${loadExpr(dtype, 'b', bIndex(e))})`, 'params.oOff + i');
+  const bIndex = (e: string) => (win.bRepeats ? `((params.e0 + ${e}) % params.bNumel)` : `(params.bOff + ${e})`);
+  const body = perElement(dtype, (e) => `(${loadExpr(dtype, 'a', `params.aOff + ${e}`)} ${BINARY[spec.op]} ${loadExpr(dtype, 'b', bIndex(e))})`, 'params.oOff + i');
   const uniforms: KernelProgram['uniforms'] = [
     { name: 'e0', type: 'u32' },
     { name: 'aOff', type: 'u32' },
     { name: 'bOff', type: 'u32' },
     { name: 'oOff', type: 'u32' },
+    ...bSize,
   ];
-  return program(spec.op, `${spec.op}:${dtype}:n${spec.numel}:b${nb}:win${win.bRepeats ? 'rep' : ''}`, dtype, spec.numel, ['a', 'b'], body, uniforms);
+  return program(spec.op, `${spec.op}:${dtype}:win${win.bRepeats ? 'rep' : ''}`, dtype, spec.numel, ['a', 'b'], body, uniforms, { bNumel: nb });
 }
 
 /** out[i] = a[i] * scale + bias (uniforms). */
 export function scaleProgram(spec: { dtype: DType; numel: number }): KernelProgram {
   const dtype = checkFloat(spec.dtype, 'scale');
-  const body = perElement(dtype, spec.numel, (e) => `(${loadExpr(dtype, 'a', e)} * params.scale + params.bias)`);
-  return program('scale', `scale:${dtype}:n${spec.numel}`, dtype, spec.numel, ['a'], body, [
+  const body = perElement(dtype, (e) => `(${loadExpr(dtype, 'a', e)} * params.scale + params.bias)`);
+  return program('scale', `scale:${dtype}`, dtype, spec.numel, ['a'], body, [
     { name: 'scale', type: 'f32' },
     { name: 'bias', type: 'f32' },
   ]);
@@ -171,19 +185,20 @@ export function copyRangeProgram(spec: { count: number }): KernelProgram {
   const n = spec.count;
   return {
     name: 'copy',
-    key: `copy-range:n${n}`,
+    key: 'copy-range',
     workgroupSize: [WG, 1, 1],
     bindings: [
       { name: 'src', type: 'u32', access: 'read' },
       { name: 'out', type: 'u32', access: 'read_write' },
     ],
-    uniforms: [{ name: 'srcOffset', type: 'u32' }],
+    uniforms: [{ name: 'srcOffset', type: 'u32' }, { name: 'count', type: 'u32' }],
+    uniformValues: { count: n },
     dispatch: Math.ceil(n / WG),
     wgsl: `
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = egoxWorkgroupIndex(wid, nwg) * ${WG}u + lid;
-  if (i >= ${n}u) { return; }
+  if (i >= params.count) { return; }
   out[i] = src[params.srcOffset + i];
 }`,
   };

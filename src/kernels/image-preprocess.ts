@@ -84,25 +84,25 @@ export function resizeAxisProgram(s: ResizeAxisSpec): KernelProgram {
   if (s.axis === 'x' ? s.inH !== s.outH : s.inW !== s.outW) throw new Error(`resize-axis: a ${s.axis} pass keeps the other dim`);
   if (s.normalize && s.channels > 4) throw new Error('resize-axis: normalisation takes at most 4 channels');
   const n = s.channels * s.outH * s.outW;
-  const T1 = s.taps + 1;
-  const src = s.axis === 'x' ? `(c * ${s.inH}u + y) * ${s.inW}u + min(lo + t, ${s.inW - 1}u)` : `(c * ${s.inH}u + min(lo + t, ${s.inH - 1}u)) * ${s.inW}u + x`;
-  const key = `resize-axis:${s.axis}:c${s.channels}:${s.inH}x${s.inW}->${s.outH}x${s.outW}:t${s.taps}:${s.quantize ? 'q8' : 'float'}:${s.normalize ? 'norm' : 'raw'}`;
+  const src = s.axis === 'x' ? `(c * params.inH + y) * params.inW + min(lo + t, params.inW - 1u)` : `(c * params.inH + min(lo + t, params.inH - 1u)) * params.inW + x`;
+  // Image sizes are uniforms: one pipeline per pass kind serves every frame size.
+  const key = `resize-axis:${s.axis}:c${s.channels}:${s.quantize ? 'q8' : 'float'}:${s.normalize ? 'norm' : 'raw'}`;
   const wgsl = `
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = egoxWorkgroupIndex(wid, nwg) * ${WG}u + lid;
-  if (i >= ${n}u) { return; }
-  let x = i % ${s.outW}u;
-  let y = (i / ${s.outW}u) % ${s.outH}u;
-  let c = i / ${s.outW * s.outH}u;
-  let row = ${s.axis === 'x' ? 'x' : 'y'} * ${T1}u;
+  if (i >= params.n) { return; }
+  let x = i % params.outW;
+  let y = (i / params.outW) % params.outH;
+  let c = i / (params.outW * params.outH);
+  let row = ${s.axis === 'x' ? 'x' : 'y'} * (params.taps + 1u);
   let lo = u32(tab[row]);
   ${s.quantize
     ? `var ss = ${1 << 21}i;
-  for (var t = 0u; t < ${s.taps}u; t++) { ss += i32(tab[row + 1u + t]) * i32(src[${src}]); }
+  for (var t = 0u; t < params.taps; t++) { ss += i32(tab[row + 1u + t]) * i32(src[${src}]); }
   var acc = f32(clamp(ss >> ${22}u, 0i, 255i));`
     : `var acc = 0.0;
-  for (var t = 0u; t < ${s.taps}u; t++) { acc += tab[row + 1u + t] * src[${src}]; }`}
+  for (var t = 0u; t < params.taps; t++) { acc += tab[row + 1u + t] * src[${src}]; }`}
   ${s.normalize ? `let mean = vec4<f32>(params.mean0, params.mean1, params.mean2, params.mean3);
   let istd = vec4<f32>(params.istd0, params.istd1, params.istd2, params.istd3);
   acc = (acc * params.scale - mean[c]) * istd[c];` : ''}
@@ -118,9 +118,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       { name: 'tab', type: 'f32', access: 'read' },
       { name: 'out', type: 'f32', access: 'read_write' },
     ],
-    uniforms: s.normalize
-      ? ['scale', 'mean0', 'mean1', 'mean2', 'mean3', 'istd0', 'istd1', 'istd2', 'istd3'].map((name) => ({ name, type: 'f32' as const }))
-      : [],
+    uniforms: [
+      ...(s.normalize ? ['scale', 'mean0', 'mean1', 'mean2', 'mean3', 'istd0', 'istd1', 'istd2', 'istd3'].map((name) => ({ name, type: 'f32' as const })) : []),
+      ...['inH', 'inW', 'outH', 'outW', 'n', 'taps'].map((name) => ({ name, type: 'u32' as const })),
+    ],
+    uniformValues: { inH: s.inH, inW: s.inW, outH: s.outH, outW: s.outW, n, taps: s.taps },
     dispatch: Math.ceil(n / WG),
   };
 }

@@ -8,7 +8,7 @@
 // packed output word (two elements) per thread, so no two threads write the same word.
 
 import { isPacked16, type DType } from '../runtime/dtype.ts';
-import type { KernelProgram } from '../runtime/program.ts';
+import type { KernelProgram, UniformDecl } from '../runtime/program.ts';
 import type { EgoxDevice } from '../runtime/device.ts';
 import type { Tensor } from '../runtime/tensor.ts';
 import { shapeString, type Shape } from '../runtime/tensor.ts';
@@ -77,6 +77,45 @@ function coalesce(spec: GatherSpec): GatherSpec {
 
 const WG = 256;
 
+/** Collects a program's size uniforms: declared for the WGSL, valued for the launch. */
+class SizeUniforms {
+  readonly decls: UniformDecl[] = [];
+  readonly values: Record<string, number> = {};
+  /** Declares `name` = v and returns the WGSL expression reading it. */
+  add(name: string, v: number): string {
+    this.decls.push({ name, type: 'u32' });
+    this.values[name] = v;
+    return `params.${name}`;
+  }
+}
+
+/** WGSL lines defining o0..o{n-1}, the coordinates of output element `r` (last dim fastest). */
+function coordLines(outShape: readonly number[], u: SizeUniforms): string[] {
+  const coords: string[] = [];
+  for (let i = outShape.length - 1; i >= 0; i--) {
+    if (i === 0) coords.push(`  let o0 = r;`);
+    else {
+      const d = u.add(`d${i}`, outShape[i]!);
+      coords.push(`  let o${i} = r % ${d}; r = r / ${d};`);
+    }
+  }
+  return coords;
+}
+
+/** WGSL index of source k's element for the current coordinates (strides and offset as uniforms). */
+function sourceIndexExpr(s: GatherSource, k: number, u: SizeUniforms, axisShift?: { axis: number; start: string }): string {
+  const terms = s.strides.map((st, i) => {
+    const o = axisShift && i === axisShift.axis ? `(o${i} - ${axisShift.start})` : `o${i}`;
+    return `${o} * ${u.add(`s${k}_${i}`, st)}`;
+  });
+  return [...terms, u.add(`off${k}`, s.offset)].join(' + ');
+}
+
+/**
+ * The gather kernel. Shapes, strides, offsets and concat starts are uniforms, so the pipeline
+ * depends only on the rank after merging dims, the number of sources, the concat axis and the
+ * element width: one compile serves every size (the VAE's q/k/v split and every latent size).
+ */
 export function gatherProgram(input: GatherSpec): KernelProgram {
   if (input.sources.length === 0) throw new Error(`${input.op}: no sources`);
   for (const s of input.sources) {
@@ -86,56 +125,40 @@ export function gatherProgram(input: GatherSpec): KernelProgram {
   const half = isPacked16(spec.dtype);
   if (spec.window) return windowedGather(spec, half);
   const numel = spec.outShape.reduce((a, b) => a * b, 1);
-  const nd = spec.outShape.length;
-  // Decompose e into coordinates, last dim fastest.
-  const coords: string[] = [];
-  for (let i = nd - 1; i >= 0; i--) {
-    const d = spec.outShape[i]!;
-    if (i === 0) coords.push(`  let o0 = r;`);
-    else coords.push(`  let o${i} = r % ${d}u; r = r / ${d}u;`);
-  }
-  const indexOf = (s: GatherSource, axisShift?: { axis: number; start: number }) => {
-    const terms = s.strides.map((st, i) => {
-      if (st === 0) return '';
-      const o = axisShift && i === axisShift.axis && axisShift.start ? `(o${i} - ${axisShift.start}u)` : `o${i}`;
-      return st === 1 ? o : `${o} * ${st}u`;
-    });
-    return [...terms.filter((t) => t), `${s.offset}u`].join(' + ');
-  };
+  const u = new SizeUniforms();
+  const coords = coordLines(spec.outShape, u);
   const load = (k: number, idx: string) => (half ? `((src${k}[(${idx}) >> 1u] >> (((${idx}) & 1u) * 16u)) & 0xffffu)` : `src${k}[${idx}]`);
   let body: string;
   if (spec.split) {
     const { axis, starts } = spec.split;
     const parts = spec.sources.map((s, k) => {
-      const idx = `i${k}`;
-      const stmt = `let ${idx} = ${indexOf(s, { axis, start: starts[k]! })}; return ${load(k, idx)};`;
+      const start = k === 0 ? '0u' : u.add(`start${k}`, starts[k]!);
+      const stmt = `let i${k} = ${sourceIndexExpr(s, k, u, { axis, start })}; return ${load(k, `i${k}`)};`;
       if (k === spec.sources.length - 1) return `{ ${stmt} }`;
-      return `if (o${axis} < ${starts[k + 1]}u) { ${stmt} }`;
+      return `if (o${axis} < params.start${k + 1}) { ${stmt} }`;
     });
     body = parts.join(' else ');
   } else {
-    body = `let i0 = ${indexOf(spec.sources[0]!)}; return ${load(0, 'i0')};`;
+    body = `let i0 = ${sourceIndexExpr(spec.sources[0]!, 0, u)}; return ${load(0, 'i0')};`;
   }
   const threads = half ? Math.ceil(numel / 2) : numel;
+  const numelU = u.add('numel', numel);
+  const threadsU = u.add('threads', threads);
   const store = half
     ? `var hi = 0u;
-  if (2u * i + 1u < ${numel}u) { hi = element(2u * i + 1u); }
+  if (2u * i + 1u < ${numelU}) { hi = element(2u * i + 1u); }
   out[i] = element(2u * i) | (hi << 16u);`
     : `out[i] = element(i);`;
-  const key = [
-    `${input.op}:${half ? 'b16' : 'b32'}`,
-    `o${spec.outShape.join('x')}`,
-    ...spec.sources.map((s) => `s${s.strides.join(',')}+${s.offset}`),
-    spec.split ? `split${spec.split.axis}@${spec.split.starts.join(',')}` : '',
-  ].join(':');
   return {
     name: input.op,
-    key,
+    key: `gather:${half ? 'b16' : 'b32'}:r${spec.outShape.length}:n${spec.sources.length}${spec.split ? `:split${spec.split.axis}` : ''}`,
     workgroupSize: [WG, 1, 1],
     bindings: [
       ...spec.sources.map((_, k) => ({ name: `src${k}`, type: 'u32', access: 'read' as const })),
       { name: 'out', type: 'u32', access: 'read_write' as const },
     ],
+    uniforms: u.decls,
+    uniformValues: u.values,
     dispatch: Math.ceil(threads / WG),
     wgsl: `
 fn element(e: u32) -> u32 {
@@ -146,36 +169,28 @@ ${coords.join('\n')}
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = egoxWorkgroupIndex(wid, nwg) * ${WG}u + lid;
-  if (i >= ${threads}u) { return; }
+  if (i >= ${threadsU}) { return; }
   ${store}
 }`,
   };
 }
 
-/** Coordinates of output element `e` (WGSL statements defining o0..o{n-1}). */
-function coordLines(outShape: readonly number[]): string[] {
-  const coords: string[] = [];
-  for (let i = outShape.length - 1; i >= 0; i--) {
-    if (i === 0) coords.push(`  let o0 = r;`);
-    else coords.push(`  let o${i} = r % ${outShape[i]}u; r = r / ${outShape[i]}u;`);
-  }
-  return coords;
-}
-
 /** The masked one-source pass of a split gather (see GatherSpec.window). */
 function windowedGather(spec: GatherSpec, half: boolean): KernelProgram {
   if (spec.sources.length !== 1 || spec.split) throw new Error(`${spec.op}: only one-source gathers split over the binding limit`);
-  const src = spec.sources[0]!;
   const numel = spec.window!.numel;
-  const terms = src.strides.map((st, i) => (st === 0 ? '' : st === 1 ? `o${i}` : `o${i} * ${st}u`)).filter((t) => t);
-  const index = [...terms, `${src.offset}u`].join(' + ');
+  const u = new SizeUniforms();
+  const coords = coordLines(spec.outShape, u);
+  const index = sourceIndexExpr(spec.sources[0]!, 0, u);
   const threads = half ? Math.ceil(numel / 2) : numel;
+  const numelU = u.add('numel', numel);
+  const threadsU = u.add('threads', threads);
   // sLen is at least 1; `idx - sLo < sLen` also rejects idx < sLo (the u32 difference wraps).
   const body = half
     ? `var w = out[params.oOff + i];
   for (var h = 0u; h < 2u; h++) {
     let e = 2u * i + h;
-    if (e >= ${numel}u) { break; }
+    if (e >= ${numelU}) { break; }
     let idx = sourceIndex(params.e0 + e);
     if (idx - params.sLo < params.sLen) {
       let at = idx - params.sLo + params.sOff;
@@ -188,24 +203,25 @@ function windowedGather(spec: GatherSpec, half: boolean): KernelProgram {
   if (idx - params.sLo < params.sLen) { out[params.oOff + i] = src0[idx - params.sLo + params.sOff]; }`;
   return {
     name: spec.op,
-    key: [`${spec.op}:${half ? 'b16' : 'b32'}:win${numel}`, `o${spec.outShape.join('x')}`, `s${src.strides.join(',')}+${src.offset}`].join(':'),
+    key: `gather:${half ? 'b16' : 'b32'}:r${spec.outShape.length}:win`,
     workgroupSize: [WG, 1, 1],
     bindings: [
       { name: 'src0', type: 'u32', access: 'read' },
       { name: 'out', type: 'u32', access: 'read_write' },
     ],
-    uniforms: ['e0', 'oOff', 'sLo', 'sLen', 'sOff'].map((name) => ({ name, type: 'u32' as const })),
+    uniforms: [...['e0', 'oOff', 'sLo', 'sLen', 'sOff'].map((name) => ({ name, type: 'u32' as const })), ...u.decls],
+    uniformValues: u.values,
     dispatch: Math.ceil(threads / WG),
     wgsl: `
 fn sourceIndex(e: u32) -> u32 {
   var r = e;
-${coordLines(spec.outShape).join('\n')}
+${coords.join('\n')}
   return ${index};
 }
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = egoxWorkgroupIndex(wid, nwg) * ${WG}u + lid;
-  if (i >= ${threads}u) { return; }
+  if (i >= ${threadsU}) { return; }
   ${body}
 }`,
   };

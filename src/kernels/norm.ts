@@ -157,7 +157,7 @@ fn stout(i: u32, v: ${p.vt}) { stoutAt(i + params.outOff, v); }`
     : unitStoreFn('stout', 'out', outDtype, p.V);
   return {
     name: `${spec.kind}norm`,
-    key: `${spec.kind}norm:${dtype}->${outDtype}:r${spec.rows}:${rowPlanKey(p)}:${paramsKey(spec)}${spec.windowed ? ':win' : ''}`,
+    key: `${spec.kind}norm:${dtype}->${outDtype}:${rowPlanKey(p)}:${paramsKey(spec)}${spec.windowed ? ':win' : ''}`,
     workgroupSize: [p.wg, 1, 1],
     bindings: [
       { name: 'xs', type: unitBindingType(dtype, p.V), access: 'read' },
@@ -172,7 +172,7 @@ ${unitLoadFn('ldx', 'xs', dtype, p.V, spec.windowed ? 'params.xOff' : undefined)
 ${store}
 ${paramLoaders(params, p.V, asUnits)}
 ${rowReduceWgsl(p)}
-${rowMainHead(spec.rows)}
+${rowMainHead()}
 ${stats}
 ${write}
 }`,
@@ -206,11 +206,11 @@ fn normValue(e: u32) -> f32 {
       : `let e = 2u * i;
   let lo = normValue(e);
   var hi = 0.0;
-  if (e + 1u < ${numel}u) { hi = normValue(e + 1u); }
+  if (e + 1u < params.numel) { hi = normValue(e + 1u); }
   out[i] = ${packPairExpr(outDtype, 'lo', 'hi')};`;
   return {
     name: 'norm-apply',
-    key: `norm-apply:${dtype}->${outDtype}:n${numel}:C${spec.C}:${paramsKey(spec)}`,
+    key: `norm-apply:${dtype}->${outDtype}:C${spec.C}:${paramsKey(spec)}`,
     workgroupSize: [APPLY_WG, 1, 1],
     bindings: [
       { name: 'xs', type: dtype === 'f32' ? 'f32' : 'u32', access: 'read' },
@@ -218,7 +218,8 @@ fn normValue(e: u32) -> f32 {
       ...params.map((q) => ({ name: q.name, type: q.dtype === 'f32' ? 'f32' : 'u32', access: 'read' as const })),
       { name: 'out', type: outDtype === 'f32' ? 'f32' : 'u32', access: 'read_write' },
     ],
-    uniforms: uniformsOf(spec),
+    uniforms: [...uniformsOf(spec), { name: 'numel', type: 'u32' }, { name: 'threads', type: 'u32' }],
+    uniformValues: { numel, threads },
     dispatch: Math.ceil(threads / APPLY_WG),
     wgsl: `${outDtype === 'f32' ? '' : WGSL_HALF_BITS}
 ${elementLoadFn('ldx', 'xs', dtype)}
@@ -227,7 +228,7 @@ ${value}
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = egoxWorkgroupIndex(wid, nwg) * ${APPLY_WG}u + lid;
-  if (i >= ${threads}u) { return; }
+  if (i >= params.threads) { return; }
   ${store}
 }`,
   };

@@ -235,12 +235,16 @@ export function rowForEach(p: RowPlan, body: string): string {
 }
 
 /** The `main` head of a row kernel: `row` from the (folded) workgroup index, `lid`. */
-export function rowMainHead(rows: number): string {
+/**
+ * `main` of a one-workgroup-per-row kernel. Launched with `dispatch: rows`, so the runtime's
+ * workgroup count is the row count and no pipeline depends on it.
+ */
+export function rowMainHead(): string {
   return `
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let row = egoxWorkgroupIndex(wid, nwg);
-  if (row >= ${rows}u) { return; }`;
+  if (row >= params.egoxWorkgroups) { return; }`;
 }
 
 // ---- row statistics -----------------------------------------------------------------------
@@ -314,7 +318,7 @@ export function rowStatsProgram(spec: RowStatsSpec): KernelProgram {
   }
   return {
     name: 'reduce',
-    key: `reduce:${spec.stat}:${dtype}:r${spec.rows}:${rowPlanKey(p)}`,
+    key: `reduce:${spec.stat}:${dtype}:${rowPlanKey(p)}`,
     workgroupSize: [p.wg, 1, 1],
     bindings: [
       { name: 'xs', type: unitBindingType(dtype, p.V), access: 'read' },
@@ -325,7 +329,7 @@ export function rowStatsProgram(spec: RowStatsSpec): KernelProgram {
     enables: rowEnables(p),
     wgsl: `${unitLoadFn('ldx', 'xs', dtype, p.V)}
 ${rowReduceWgsl(p)}
-${rowMainHead(spec.rows)}
+${rowMainHead()}
 ${body}
 }`,
   };

@@ -117,19 +117,19 @@ ${half ? unpackPairFn(s.dtype, 'unpackPair') : ''}
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let g = egoxWorkgroupIndex(wid, nwg) * ${WG}u + lid;
-  if (g >= ${threads}u) { return; }
+  if (g >= params.threads) { return; }
   let ${win ? 'local' : 'tok'} = g / ${pairs}u;${win ? '\n  let tok = params.tok0 + local;' : ''}
   let j = g % ${pairs}u;
-  let col = tok % ${WP}u;
-  let row = (tok / ${WP}u) % ${HP}u;
-  let frame = tok / ${WP * HP}u;
+  let col = tok % params.WP;
+  let row = (tok / params.WP) % params.HP;
+  let frame = tok / (params.WP * params.HP);
   var ti: u32;
   if (j < ${t2}u) {
     ti = frame * ${t2}u + j;
   } else if (j < ${t2 + h2}u) {
-    ti = ${F * t2}u + row * ${h2}u + (j - ${t2}u);
+    ti = params.F * ${t2}u + row * ${h2}u + (j - ${t2}u);
   } else {
-    ti = ${F * t2 + HP * h2}u + col * ${w2}u + (j - ${t2 + h2}u);
+    ti = params.F * ${t2}u + params.HP * ${h2}u + col * ${w2}u + (j - ${t2 + h2}u);
   }
   let cs = TAB[ti];
   for (var hd = 0u; hd < ${s.heads}u; hd++) {
@@ -144,14 +144,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     { name: 'TAB', type: 'vec2<f32>', access: 'read' as const },
   ];
   if (!s.inPlace) bindings.push({ name: 'Y', type: pairType, access: 'read_write' as const });
-  void w2;
   return {
     name: 'rope',
-    key: `rope:${F}x${HP}x${WP}:h${s.heads}:d${s.headDim}:${s.dtype}:${s.inPlace ? 'inplace' : 'copy'}${win ? `:win${win.tokens}` : ''}`,
+    // The grid and token count are uniforms: one pipeline per head layout and dtype.
+    key: `rope:h${s.heads}:d${s.headDim}:${s.dtype}:${s.inPlace ? 'inplace' : 'copy'}${win ? ':win' : ''}`,
     wgsl,
     workgroupSize: [WG, 1, 1],
     bindings,
-    uniforms: win ? [{ name: 'tok0', type: 'u32' }, { name: 'xOff', type: 'u32' }, ...(s.inPlace ? [] : [{ name: 'yOff', type: 'u32' as const }])] : undefined,
+    uniforms: [
+      ...(win ? [{ name: 'tok0', type: 'u32' as const }, { name: 'xOff', type: 'u32' as const }, ...(s.inPlace ? [] : [{ name: 'yOff', type: 'u32' as const }])] : []),
+      ...['F', 'HP', 'WP', 'threads'].map((name) => ({ name, type: 'u32' as const })),
+    ],
+    uniformValues: { F, HP, WP, threads },
     dispatch: Math.ceil(threads / WG),
   };
 }

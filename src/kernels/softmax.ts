@@ -49,7 +49,7 @@ export function softmaxProgram(spec: SoftmaxSpec): KernelProgram {
   const vt = p.vt;
   return {
     name: 'softmax',
-    key: `softmax:${dtype}->${outDtype}:r${spec.rows}:${rowPlanKey(p)}`,
+    key: `softmax:${dtype}->${outDtype}:${rowPlanKey(p)}`,
     workgroupSize: [p.wg, 1, 1],
     bindings: [
       { name: 'xs', type: unitBindingType(dtype, p.V), access: 'read' },
@@ -62,7 +62,7 @@ export function softmaxProgram(spec: SoftmaxSpec): KernelProgram {
 ${unitLoadFn('ldx', 'xs', dtype, p.V)}
 ${unitStoreFn('stout', 'out', outDtype, p.V)}
 ${rowReduceWgsl(p)}
-${rowMainHead(spec.rows)}
+${rowMainHead()}
   var m = -3.4028234663852886e38;${rowForEach(p, `m = max(m, ${hmaxExpr(p.V, 'x * params.scale')});`)}
   let mx = egoxWgMax(m, lid);
   var acc = 0.0;${rowForEach(p, `acc += ${hsumExpr(p.V, `exp(x * params.scale - ${vt}(mx))`)};`)}
@@ -83,18 +83,19 @@ export function softmaxApplyProgram(spec: Omit<SoftmaxSpec, 'variant'>): KernelP
       ? 'out[i] = value(i);'
       : `let lo = value(2u * i);
   var hi = 0.0;
-  if (2u * i + 1u < ${numel}u) { hi = value(2u * i + 1u); }
+  if (2u * i + 1u < params.numel) { hi = value(2u * i + 1u); }
   out[i] = ${packPairExpr(outDtype, 'lo', 'hi')};`;
   return {
     name: 'softmax-apply',
-    key: `softmax-apply:${dtype}->${outDtype}:n${numel}:C${spec.C}`,
+    key: `softmax-apply:${dtype}->${outDtype}:C${spec.C}`,
     workgroupSize: [256, 1, 1],
     bindings: [
       { name: 'xs', type: dtype === 'f32' ? 'f32' : 'u32', access: 'read' },
       { name: 'stats', type: 'f32', access: 'read' },
       { name: 'out', type: outDtype === 'f32' ? 'f32' : 'u32', access: 'read_write' },
     ],
-    uniforms: [{ name: 'scale', type: 'f32' }],
+    uniforms: [{ name: 'scale', type: 'f32' }, { name: 'numel', type: 'u32' }, { name: 'threads', type: 'u32' }],
+    uniformValues: { numel, threads },
     dispatch: Math.ceil(threads / 256),
     wgsl: `${outDtype === 'f32' ? '' : WGSL_HALF_BITS}
 ${elementLoadFn('ldx', 'xs', dtype)}
@@ -105,7 +106,7 @@ fn value(e: u32) -> f32 {
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = egoxWorkgroupIndex(wid, nwg) * 256u + lid;
-  if (i >= ${threads}u) { return; }
+  if (i >= params.threads) { return; }
   ${store}
 }`,
   };

@@ -34,6 +34,12 @@ export interface KernelProgram {
    * `egoxWorkgroupIndex(wid, nwg)` and must return when it is >= `params.egoxWorkgroups`.
    */
   dispatch: number | readonly [number, number, number];
+  /**
+   * Uniform values that belong to this specialisation but not to its pipeline (sizes,
+   * strides, offsets): the key leaves them out, so one compiled pipeline serves every size.
+   * Values given at launch take precedence.
+   */
+  uniformValues?: Readonly<Record<string, number>>;
   /** Optional WGSL extensions the body needs. */
   enables?: readonly ('f16' | 'subgroups' | 'chromium_experimental_subgroup_matrix')[];
 }
@@ -59,7 +65,7 @@ export function packUniforms(
   const buf = new ArrayBuffer(uniformBytes(program));
   const view = new DataView(buf);
   decls.forEach((d, i) => {
-    const v = d.name === 'egoxWorkgroups' ? linearWorkgroups : values[d.name];
+    const v = d.name === 'egoxWorkgroups' ? linearWorkgroups : (values[d.name] ?? program.uniformValues?.[d.name]);
     if (v === undefined || Number.isNaN(v) && d.type !== 'f32') {
       throw new Error(`kernel ${program.key}: uniform '${d.name}' not given`);
     }

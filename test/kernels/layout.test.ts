@@ -140,7 +140,28 @@ describe('layout kernels (exact copies)', () => {
       sources: [{ strides: contiguousStrides([16, 13, 56, 98]), offset: 0 }, { strides: contiguousStrides([16, 13, 56, 56]), offset: 0 }],
       split: { axis: 3, starts: [0, 98] },
     });
-    expect(p.key).toContain('o11648x154');
+    // Merged to [11648, 154]: rank 2, sizes in the uniforms.
+    expect(p.key).toContain(':r2:');
+    expect(p.uniformValues).toMatchObject({ d1: 154, start1: 98, numel: 11648 * 154 });
+  });
+
+  it('one pipeline serves every size: the VAE q/k/v split at three token counts and offsets', async () => {
+    const dev = await device();
+    const keys = new Set<string>();
+    for (const [tokens, c] of [[35, 8], [12, 4], [63, 12]] as const) {
+      const qkv = randomBits(3 * c * tokens, 'f32');
+      const src = await upload(dev, qkv, [3 * c, tokens], 'f32');
+      for (let part = 0; part < 3; part++) {
+        const p = gatherProgram({ op: 'vae-qkv', dtype: 'f32', outShape: [tokens, c], sources: [{ strides: [1, tokens], offset: part * c * tokens }] });
+        keys.add(p.key);
+        const out = await poisoned(dev, [tokens, c], 'f32');
+        dev.run(p, [src, out]);
+        const want = new Array<number>(tokens * c);
+        for (let t = 0; t < tokens; t++) for (let ch = 0; ch < c; ch++) want[t * c + ch] = qkv[(part * c + ch) * tokens + t]!;
+        expect(mismatches(await readBits(dev, out), want)).toBe(0);
+      }
+    }
+    expect([...keys]).toEqual(['gather:b32:r2:n1']);
   });
 
   it('concatenates channels [16] + [4] + [16] -> 36 (I2V input), f32 bits', async () => {

@@ -65,6 +65,28 @@ describe('EgoxDevice', () => {
     expect(dev.pipelines.stats.hits).toBe(hits + 1);
   });
 
+  it('reuses one pipeline per op and dtype across element counts (sizes are uniforms)', async () => {
+    const dev = await device();
+    const run = async (n: number) => {
+      const a = Float32Array.from({ length: n }, (_, i) => i - 3.25);
+      const b = Float32Array.from({ length: 3 }, (_, i) => 10 * (i + 1));
+      const x = await dev.upload(a, [n], 'bf16');
+      const sum = await dev.read(binary(dev, 'add', x, await dev.upload(b, [3], 'bf16')));
+      const back = await dev.read(cast(dev, cast(dev, x, 'f32'), 'f16'));
+      const filled = await dev.read(fill(dev, dev.empty([n], 'f16'), 1.5));
+      return { a, b, sum, back, filled };
+    };
+    await run(9); // compiles
+    const before = dev.pipelines.stats.compiled;
+    for (const n of [15, 33, 6]) {
+      const { a, b, sum, back, filled } = await run(n);
+      expect([...sum]).toEqual([...a].map((v, i) => v + b[i % 3]!));
+      expect([...back]).toEqual([...a]); // quarter steps are exact in bf16 and f16
+      expect([...filled]).toEqual(Array(n).fill(1.5));
+    }
+    expect(dev.pipelines.stats.compiled).toBe(before);
+  });
+
   it('casts f32 <-> f16/bf16 on the GPU bit-exactly like the CPU', async () => {
     const dev = await device();
     const x = trickyF32().subarray(0, 3001); // odd length: half a word at the end
