@@ -1,5 +1,6 @@
 // `egox info`: the adapter, its features and the limits egox depends on.
 import type { Command } from 'commander';
+import type { SubgroupMatrixConfig } from '../runtime/device.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
 import { adapterOption, backendOption, openCliDevice } from './device-options.ts';
 
@@ -30,11 +31,18 @@ export function registerInfoCommand(program: Command): void {
           `backend       ${info.backend}`,
           `features      ${info.features.join(', ') || 'none of shader-f16, subgroups, timestamp-query'}`,
           `subgroups     ${a.subgroupMinSize ?? '?'}..${a.subgroupMaxSize ?? '?'} lanes`,
+          `matrices      ${formatMatrixConfigs(a.subgroupMatrixConfigs ?? [])}`,
           ...Object.entries(dev.limits).map(([k, v]) => `${k.padEnd(36)} ${formatLimit(k, v)}`),
         ];
         process.stdout.write(lines.join('\n') + '\n');
       }),
     );
+}
+
+/** "f16 16x16x16 -> f32, ..." (M x N x K, as Dawn lists them), or why there are none. */
+function formatMatrixConfigs(configs: readonly SubgroupMatrixConfig[]): string {
+  if (configs.length === 0) return 'none offered by this adapter (the tensor-core kernels stay off)';
+  return configs.map((c) => `${c.componentType} ${c.M}x${c.N}x${c.K} -> ${c.resultComponentType}`).join(', ');
 }
 
 function formatLimit(name: string, v: number): string {
