@@ -105,7 +105,43 @@ function egoxCase(L: number, H: number, D: number): BenchCase {
   };
 }
 
+/**
+ * bf16 inputs (the DiT's storage), f32 output, the adapter's default variant: subgroup
+ * matrices where the adapter offers them. Peer: the flash variant on the same inputs
+ * (ratio = flash ms / default ms).
+ */
+function bf16Case(L: number, H: number, D: number): BenchCase {
+  return {
+    kernel: 'attention',
+    shape: `L${L} H${H} d${D} bf16 -> f32 (peer: flash variant)`,
+    flops: 4 * L * L * H * D,
+    async setup(ctx) {
+      const { dev } = ctx;
+      ctx.log(`attention L${L} H${H} d${D} bf16: variant ${chooseAttentionVariant(dev, D, 'bf16').variant}`);
+      const t = {
+        q: await dev.upload(random(L * H * D), [L, H * D], 'bf16'),
+        k: await dev.upload(random(L * H * D), [L, H * D], 'bf16'),
+        v: await dev.upload(random(L * H * D), [L, H * D], 'bf16'),
+        out: dev.empty([L, H * D], 'f32'),
+      };
+      const flash: BenchPeer = {
+        name: 'egox flash variant, same inputs',
+        run: () => void attention(dev, t.q, t.k, t.v, { heads: H, out: t.out, variant: 'flash' }),
+        sync: () => dev.sync(),
+      };
+      return {
+        run: () => void attention(dev, t.q, t.k, t.v, { heads: H, out: t.out }),
+        peers: [flash],
+        dispose: () => {
+          for (const x of Object.values(t)) x.release();
+        },
+      };
+    },
+  };
+}
+
 export function cases(ctx: BenchListContext): BenchCase[] {
-  void ctx;
-  return [plainCase(2048, 2, 64), plainCase(2048, 2, 128), egoxCase(2048, 2, 64), egoxCase(2048, 2, 128)];
+  const all = [plainCase(2048, 2, 64), plainCase(2048, 2, 128), egoxCase(2048, 2, 64), egoxCase(2048, 2, 128)];
+  // The 16-bit case exists for the sgmatrix variant; quick runs leave it out.
+  return ctx.quick ? all : [...all, bf16Case(2048, 2, 128)];
 }

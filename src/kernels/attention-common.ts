@@ -17,9 +17,10 @@
 import type { DType } from '../runtime/dtype.ts';
 import type { UniformDecl } from '../runtime/program.ts';
 import { WGSL_HALF_BITS, f32BitsToHalfCodeExpr, unpackPairFn } from './wgsl-half.ts';
+import { sgmShapeKey, type SgmShape } from './subgroup-matrix.ts';
 
 export type AttentionDType = 'f32' | 'f16' | 'bf16';
-export type AttentionVariant = 'subgroup' | 'flash';
+export type AttentionVariant = 'subgroup' | 'flash' | 'sgmatrix';
 
 /** Everything the generated WGSL depends on (the pipeline key). */
 export interface AttentionSpec {
@@ -32,8 +33,16 @@ export interface AttentionSpec {
   /** EgoX geometry bias; lambda > 1 scales only positive cosines (lambda itself is a uniform). */
   egoBias?: { lambdaAboveOne: boolean };
   variant: AttentionVariant;
-  /** subgroup variant: lanes per subgroup (the adapter's fixed subgroup size). */
+  /**
+   * subgroup variant: lanes per subgroup (the adapter's fixed subgroup size). sgmatrix
+   * variant: the adapter's subgroupMaxSize (the workgroup is a multiple of it), or with
+   * `emulate` the lanes of an emulated subgroup.
+   */
   subgroupSize?: number;
+  /** sgmatrix variant: the subgroup-matrix config the kernel multiplies with. */
+  sgm?: SgmShape;
+  /** sgmatrix variant: plain-WGSL emulation of the matrices (tests on adapters without them; never chosen automatically). */
+  emulate?: true;
   /** subgroup variant: queries each lane keeps in registers. */
   queriesPerLane?: number;
   /**
@@ -94,13 +103,17 @@ export interface EgoGrid {
 }
 
 export const LOG2E = 1.4426950408889634;
+
+/** Running-max start and masked-score value: finite, so exp2(NEG_BIG - m) is 0, never NaN. */
+export const NEG_BIG = '-3.0e38';
 /** 1 + 1e-6 rounded to f32, the constant term of the EgoX weight. */
 const EGO_W_OFFSET = '1.000001';
 
 export function specKey(spec: AttentionSpec, tuning: string): string {
   const bias = spec.egoBias ? `ego-${spec.egoBias.lambdaAboveOne ? 'gt1' : 'le1'}` : 'nobias';
   const win = spec.windowed ? `:win${spec.keyChunk ? `-${spec.keyChunk}` : ''}` : '';
-  return `attention-${spec.variant}:d${spec.headDim}:${spec.dtype}->${spec.outDtype}:${spec.accumulate ? 'acc' : 'store'}:${bias}:${tuning}${win}`;
+  const sgm = spec.variant === 'sgmatrix' ? `:${spec.sgm ? sgmShapeKey(spec.sgm) : 'nocfg'}:sg${spec.subgroupSize ?? 0}${spec.emulate ? ':emu' : ''}` : '';
+  return `attention-${spec.variant}${sgm}:d${spec.headDim}:${spec.dtype}->${spec.outDtype}:${spec.accumulate ? 'acc' : 'store'}:${bias}:${tuning}${win}`;
 }
 
 /** Binding element type for vec4-wide access to a tensor of `dtype`. */
@@ -235,13 +248,17 @@ export function querySegments(shape: AttentionShape, tileQueries: number): { seg
   return { segLen, segments, tilesPerSeg: Math.ceil(segLen / tileQueries) };
 }
 
-/** Uniform values of a launch: q pre-scale (scale * log2 e: the kernels use exp2), lambda, sizes. */
+/**
+ * Uniform values of a launch: q pre-scale (scale * log2 e: the kernels use exp2), lambda, sizes.
+ * `keysPerTile` is the variant's key block (the sgmatrix variant's differs from flash's).
+ */
 export function attentionUniformValues(
   spec: AttentionSpec,
   shape: AttentionShape,
   tileQueries: number,
   scale: number,
   lambda: number,
+  keysPerTile = flashKeysPerTile(spec),
 ): Record<string, number> {
   const { segLen, tilesPerSeg } = querySegments(shape, tileQueries);
   const e = shape.ego;
@@ -260,7 +277,7 @@ export function attentionUniformValues(
     egoGw: e?.gridWidth ?? 1,
     egoCol0: e?.egoColStart ?? 0,
     d4: spec.headDim / 4,
-    bc: flashKeysPerTile(spec),
+    bc: keysPerTile,
   };
 }
 

@@ -15,13 +15,13 @@ import {
   egoBiasWgsl,
   flashKeysPerTile,
   ioWgsl,
+  NEG_BIG,
   querySegments,
   specKey,
   type AttentionShape,
   type AttentionSpec,
 } from './attention-common.ts';
 
-const NEG_BIG = '-3.0e38';
 
 /** Queries per workgroup: 256 threads of D/4 columns each. */
 export function flashTileQueries(spec: AttentionSpec): number {

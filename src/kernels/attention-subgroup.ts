@@ -19,13 +19,13 @@ import {
   checkKeyChunk,
   egoBiasWgsl,
   ioWgsl,
+  NEG_BIG,
   querySegments,
   specKey,
   type AttentionShape,
   type AttentionSpec,
 } from './attention-common.ts';
 
-const NEG_BIG = '-3.0e38';
 
 export function subgroupTileQueries(spec: AttentionSpec): number {
   return (spec.subgroupSize ?? 8) * defaultQueriesPerLane(spec);

@@ -7,6 +7,9 @@
 // - 'subgroup' (attention-subgroup.ts): lavapipe and other CPU adapters with a small fixed
 //   subgroup size; keys shared across lanes with subgroupBroadcast, queries in registers.
 // - 'flash' (attention-flash.ts): workgroup-memory tiles, for GPUs.
+// - 'sgmatrix' (attention-sgmatrix.ts): flash attention on subgroup matrices (tensor cores)
+//   where the adapter offers them; Q, K, V and P in f16, so only the default for 16-bit
+//   inputs (or an f32 config).
 // Sizes are uniforms, so one pipeline per (head dim, dtypes, bias mode) serves every length.
 // Tensors over maxStorageBufferBindingSize (14B: [28028, 5120] f32 = 574 MB) are split into
 // query windows and key chunks (splitAttention below); unsplit launches are unchanged.
@@ -18,12 +21,15 @@ import { bindingAlign, bindingLimit, elemBytes, rowsPerWindow, wholeBindingBytes
 import { attentionUniformValues, flashKeysPerTile, type AttentionDType, type AttentionShape, type AttentionSpec, type AttentionVariant, type EgoGrid } from './attention-common.ts';
 import { attentionFlashProgram, flashTileQueries } from './attention-flash.ts';
 import { attentionSubgroupProgram, subgroupTileQueries } from './attention-subgroup.ts';
+import { attentionSgmatrixProgram, sgmAttentionTiles, sgmatrixKeyBlock, sgmatrixTileQueries } from './attention-sgmatrix.ts';
+import { usableSgmShapes, type SgmShape } from './subgroup-matrix.ts';
 import { InputError } from '../runtime/errors.ts';
 
 export type { AttentionDType, AttentionShape, AttentionSpec, AttentionVariant, EgoGrid } from './attention-common.ts';
 
 export function attentionProgram(spec: AttentionSpec, shape: AttentionShape): KernelProgram {
   checkSpec(spec);
+  if (spec.variant === 'sgmatrix') return attentionSgmatrixProgram(spec, shape);
   return spec.variant === 'subgroup' ? attentionSubgroupProgram(spec, shape) : attentionFlashProgram(spec, shape);
 }
 
@@ -37,11 +43,13 @@ export function attentionLaunch(
   scale: number,
   lambda = 1,
 ): { program: KernelProgram; uniforms: Record<string, number> } {
-  return { program: attentionProgram(spec, shape), uniforms: attentionUniformValues(spec, shape, attentionTileQueries(spec), scale, lambda) };
+  const program = attentionProgram(spec, shape);
+  return { program, uniforms: attentionUniformValues(spec, shape, attentionTileQueries(spec), scale, lambda, spec.variant === 'sgmatrix' ? sgmatrixKeyBlock(spec) : undefined) };
 }
 
 /** Queries per workgroup tile of a spec (the uniforms need it). */
 export function attentionTileQueries(spec: AttentionSpec): number {
+  if (spec.variant === 'sgmatrix') return sgmatrixTileQueries(spec);
   return spec.variant === 'subgroup' ? subgroupTileQueries(spec) : flashTileQueries(spec);
 }
 
@@ -60,6 +68,8 @@ function checkSpec(spec: AttentionSpec): void {
 export interface AttentionDeviceInfo {
   adapter: EgoxDevice['adapter'];
   has: EgoxDevice['has'];
+  /** Workgroup memory the device allows (WebGPU's default 16384 when absent). */
+  limits?: { maxComputeWorkgroupStorageSize: number };
 }
 
 /** Software adapters that run shader lanes in CPU SIMD registers. */
@@ -75,13 +85,38 @@ function fixedSmallSubgroup(dev: AttentionDeviceInfo): number | undefined {
 }
 
 /**
- * The default variant for a head dim: 'subgroup' on CPU adapters whose subgroup size is fixed
- * and small (lavapipe: 8, or 16 with LP_NATIVE_VECTOR_WIDTH=512) for D <= 128, else 'flash'
- * (GPUs, and head dims whose registers would not fit, e.g. the VAE's 384-channel attention).
+ * The adapter's first subgroup-matrix config the sgmatrix variant can use for a head dim:
+ * f32 results (f16 sums of scores would cost the softmax its precision), the head dim a
+ * multiple of K and N, the tiles within the device's workgroup memory, f16 available for f16
+ * configs. Undefined on CPU adapters and where the feature is off.
  */
-export function chooseAttentionVariant(dev: AttentionDeviceInfo, headDim: number): { variant: AttentionVariant; subgroupSize?: number } {
+export function sgmatrixConfigFor(dev: AttentionDeviceInfo, headDim: number): SgmShape | undefined {
+  if (isCpuAdapter(dev) || !dev.has('chromium-experimental-subgroup-matrix') || !dev.has('subgroups')) return undefined;
+  const wgBytes = dev.limits?.maxComputeWorkgroupStorageSize ?? 16384;
+  return usableSgmShapes(dev.adapter.subgroupMatrixConfigs).find((s) => {
+    if (s.result !== 'f32' || (s.component === 'f16' && !dev.has('shader-f16'))) return false;
+    const tiles = sgmAttentionTiles(headDim, s, dev.adapter.subgroupMaxSize ?? 32);
+    return tiles !== undefined && tiles.bytes <= wgBytes;
+  });
+}
+
+/**
+ * The default variant for a head dim: 'subgroup' on CPU adapters whose subgroup size is fixed
+ * and small (lavapipe: 8, or 16 with LP_NATIVE_VECTOR_WIDTH=512) for D <= 128; 'sgmatrix' on
+ * GPUs with a usable subgroup-matrix config when the inputs are 16-bit (`dtype` f16 or bf16:
+ * the variant rounds Q, K, V and P to f16, so f32 inputs keep an f32 path unless the config
+ * itself is f32); else 'flash' (GPUs, and head dims whose registers would not fit, e.g. the
+ * VAE's 384-channel attention). Without `dtype` the inputs count as f32.
+ */
+export function chooseAttentionVariant(
+  dev: AttentionDeviceInfo,
+  headDim: number,
+  dtype: AttentionDType = 'f32',
+): { variant: AttentionVariant; subgroupSize?: number; sgm?: SgmShape } {
   const sg = fixedSmallSubgroup(dev);
   if (sg && isCpuAdapter(dev) && headDim <= SUBGROUP_MAX_HEAD_DIM) return { variant: 'subgroup', subgroupSize: sg };
+  const sgm = sgmatrixConfigFor(dev, headDim);
+  if (sgm && (dtype !== 'f32' || sgm.component === 'f32')) return { variant: 'sgmatrix', sgm, subgroupSize: dev.adapter.subgroupMaxSize ?? 32 };
   return { variant: 'flash' };
 }
 
@@ -111,6 +146,11 @@ export interface AttentionOptions {
   variant?: AttentionVariant;
   /** subgroup variant: queries per lane (default 256 / D). */
   queriesPerLane?: number;
+  /**
+   * sgmatrix variant (with `variant: 'sgmatrix'`): the config (default: the adapter's first
+   * usable one) and, for tests, the plain-WGSL emulation with `lanes` per emulated subgroup.
+   */
+  sgmatrix?: { shape?: SgmShape; emulate?: true; lanes?: number };
   /** Binding size limit to split against (tests); default dev.limits.maxStorageBufferBindingSize. */
   maxBindingBytes?: number;
   /**
@@ -158,7 +198,7 @@ export function attention(dev: EgoxDevice, q: Tensor, k: Tensor, v: Tensor, opts
   if (opts.out && opts.out.numel !== lq * H * D) throw new AttentionInputError(`attention: out has ${opts.out.numel} elements, expected ${lq * H * D}`);
   if (opts.accumulate && !opts.out) throw new AttentionInputError('attention: accumulate needs opts.out');
 
-  const chosen = opts.variant ? { variant: opts.variant, subgroupSize: fixedSmallSubgroup(dev) ?? 8 } : chooseAttentionVariant(dev, D);
+  const chosen: ReturnType<typeof forcedVariant> = opts.variant ? forcedVariant(dev, opts.variant, D, opts.sgmatrix) : chooseAttentionVariant(dev, D, q.dtype);
   const eb = opts.egoBias;
   const spec: AttentionSpec = {
     headDim: D,
@@ -169,6 +209,8 @@ export function attention(dev: EgoxDevice, q: Tensor, k: Tensor, v: Tensor, opts
     variant: chosen.variant,
     subgroupSize: chosen.subgroupSize,
     queriesPerLane: opts.queriesPerLane,
+    ...(chosen.sgm ? { sgm: chosen.sgm } : {}),
+    ...(chosen.emulate ? { emulate: true as const } : {}),
   };
   let shape: AttentionShape = { lq, lk, heads: H };
   const tensors = [q, k, v];
@@ -188,6 +230,26 @@ export function attention(dev: EgoxDevice, q: Tensor, k: Tensor, v: Tensor, opts
   }
   splitAttention(dev, { q, k, v, out, H, D, spec, shape, scale, eb, limit, state: opts.state });
   return out;
+}
+
+/** Settings of a variant the caller forced (tests, benchmarks). */
+function forcedVariant(
+  dev: EgoxDevice,
+  variant: AttentionVariant,
+  headDim: number,
+  o: AttentionOptions['sgmatrix'],
+): { variant: AttentionVariant; subgroupSize?: number; sgm?: SgmShape; emulate?: true } {
+  if (variant !== 'sgmatrix') return { variant, subgroupSize: fixedSmallSubgroup(dev) ?? 8 };
+  if (o?.emulate) {
+    // Any config runs emulated; the lanes only have to divide the workgroup.
+    const sgm = o.shape ?? { M: 16, N: 16, K: 16, component: 'f16' as const, result: 'f32' as const };
+    return { variant, sgm, subgroupSize: o.lanes ?? 8, emulate: true };
+  }
+  const sgm = o?.shape ?? sgmatrixConfigFor(dev, headDim);
+  if (!sgm) {
+    throw new Error(`attention: the sgmatrix variant needs an adapter with chromium-experimental-subgroup-matrix and a config fitting head dim ${headDim}; this adapter has none (use 'flash')`);
+  }
+  return { variant, sgm, subgroupSize: dev.adapter.subgroupMaxSize ?? 32 };
 }
 
 interface SplitProblem {
@@ -297,6 +359,7 @@ function splitAttention(dev: EgoxDevice, p: SplitProblem): void {
 
 /** Keys a variant takes per step of its key loop: chunks of whole blocks repeat the unsplit arithmetic. */
 function keyBlock(spec: AttentionSpec): number {
+  if (spec.variant === 'sgmatrix') return sgmatrixKeyBlock(spec);
   return spec.variant === 'subgroup' ? spec.subgroupSize ?? 8 : flashKeysPerTile(spec);
 }
 

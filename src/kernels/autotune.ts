@@ -15,6 +15,7 @@ import {
   recordGemmChoice,
   tunedGemmChoice,
   tunedGemmTable,
+  tunedVariantRunnable,
   type GemmDeviceInfo,
   type GemmShape,
 } from './gemm-variants.ts';
@@ -69,10 +70,10 @@ export async function loadGemmTuning(dev: GemmDeviceInfo, store: TuneStore): Pro
   }
   const stored = await p;
   if (!stored) return 0;
-  const sg = fixedSubgroupSize(dev);
   let n = 0;
   for (const [cls, e] of Object.entries(stored.gemm)) {
-    if (e.variant.kind === 'subgroup' && e.variant.sg !== sg) continue; // another mode of the driver
+    // Another mode of the driver (subgroup size), or a feature this device was created without.
+    if (!tunedVariantRunnable(dev, e.variant)) continue;
     if (!tunedGemmChoice(dev, cls)) recordGemmChoice(dev, cls, e.variant);
     n++;
   }
@@ -91,6 +92,27 @@ export interface TuneOptions {
   /** Interleaved timing rounds over all candidates (default 5); each keeps its median. */
   rounds?: number;
   log?: (line: string) => void;
+}
+
+/** Relative L2 distance of `a` from `ref`. */
+function relDistance(a: Float32Array, ref: Float32Array): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = a[i]! - ref[i]!;
+    num += d * d;
+    den += ref[i]! * ref[i]!;
+  }
+  return Math.sqrt(num / Math.max(den, 1e-30));
+}
+
+/**
+ * Subgroup-matrix variants round X (and W) to their component type: one may win only if its
+ * output agrees with an f32-accumulating variant within the problem's precision class
+ * (3e-3 relative L2 when any operand or the output is 16-bit, else 1e-5).
+ */
+function precisionBound(shape: GemmShape): number {
+  return [shape.wDtype, shape.xDtype ?? 'f32', shape.yDtype ?? 'f32'].every((d) => d === 'f32') ? 1e-5 : 3e-3;
 }
 
 function median(v: number[]): number {
@@ -151,12 +173,25 @@ export async function tuneGemm(dev: EgoxDevice, shape: GemmShape, opts: TuneOpti
     opts.log?.(`  ${JSON.stringify(variant)}: failed: ${error}`);
   };
   try {
+    let reference: Float32Array | undefined;
     for (const variant of candidates) {
       try {
         let t0 = performance.now();
         gemm(dev, x, w, { out: y, variant });
         await dev.sync();
         const firstMs = performance.now() - t0;
+        if (variant.kind === 'sgmatrix') {
+          if (!reference) {
+            const dflt = defaultGemmVariant(dev, shape);
+            const refVariant: GemmVariant = dflt.kind === 'sgmatrix' ? { kind: 'tiled', tm: 4, tn: 4, bk: 16 } : dflt;
+            const yRef = dev.empty([M, N], shape.yDtype ?? 'f32');
+            gemm(dev, x, w, { out: yRef, variant: refVariant });
+            reference = await dev.read(yRef);
+            yRef.release();
+          }
+          const d = relDistance(await dev.read(y), reference);
+          if (!(d <= precisionBound(shape))) throw new Error(`output differs from the f32-accumulating variant by ${d.toExponential(2)} (relative L2)`);
+        }
         t0 = performance.now();
         gemm(dev, x, w, { out: y, variant });
         await dev.sync();

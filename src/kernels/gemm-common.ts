@@ -1,9 +1,10 @@
 // Shared pieces of the GEMM family: the compile-time spec every variant receives, operand
 // loaders (f32 / packed f16 / packed bf16, fast vec4 or generic), the fused epilogues and the
-// output stores. The variants (gemm-subgroup.ts, gemm-tiled.ts) only decide how the
-// accumulation loop is organised.
+// output stores. The variants (gemm-subgroup.ts, gemm-tiled.ts, gemm-sgmatrix.ts) only decide
+// how the accumulation loop is organised.
 
 import type { BindingDecl, UniformDecl } from '../runtime/program.ts';
+import { sgmShapeKey, type SgmShape } from './subgroup-matrix.ts';
 
 export type FloatDType = 'f32' | 'f16' | 'bf16';
 export type GemmActivation = 'none' | 'gelu_tanh' | 'gelu_erf' | 'silu';
@@ -17,12 +18,37 @@ export type GemmEpilogue = GemmActivation | 'gated_residual';
  *   lanes with subgroupBroadcast; no workgroup memory, no barriers (best on lavapipe-like CPUs).
  * - tiled: 16 x 16 threads, each computing tm x tn outputs, operands staged through
  *   workgroup memory in k-slices of `bk` (the usual GPU technique).
+ * - sgmatrix: subgroup matrices (tensor cores); see SgmatrixVariant.
  */
 export type GemmVariant =
   | { kind: 'subgroup'; sg: number; tm: number; rn: number }
-  | { kind: 'tiled'; tm: number; tn: number; bk: number };
+  | { kind: 'tiled'; tm: number; tn: number; bk: number }
+  | SgmatrixVariant;
+
+/**
+ * Subgroup-matrix GEMM: a grid of gm x gn subgroups, each owning sm x sn result matrices of
+ * the config `cfg` (so the workgroup tile is gm*sm*cfg.M x gn*sn*cfg.N), operands staged
+ * through workgroup memory in k-slices of `bk` converted to cfg.component. X is rounded to
+ * that component: with f16 components this is a 16-bit-precision variant.
+ */
+export interface SgmatrixVariant {
+  kind: 'sgmatrix';
+  cfg: SgmShape;
+  /** Lanes per subgroup the workgroup is sized for: the adapter's subgroupMaxSize (emulation: any). */
+  sg: number;
+  gm: number;
+  gn: number;
+  sm: number;
+  sn: number;
+  bk: number;
+  /** Plain-WGSL emulation of the matrix builtins (tests on adapters without the feature). */
+  emulate?: true;
+}
 
 export function variantKey(v: GemmVariant): string {
+  if (v.kind === 'sgmatrix') {
+    return `sm${sgmShapeKey(v.cfg)}s${v.sg}g${v.gm}x${v.gn}t${v.sm}x${v.sn}k${v.bk}${v.emulate ? 'emu' : ''}`;
+  }
   return v.kind === 'subgroup' ? `sg${v.sg}x${v.tm}x${v.rn}` : `tl${v.tm}x${v.tn}x${v.bk}`;
 }
 
@@ -192,6 +218,21 @@ export function allLoaderFns(s: GemmSpec): string {
   if (s.extraK) f.push(loaderFns('T', s.extraK.tDtype, s.extraK.tVec4), loaderFns('B', s.extraK.bDtype, s.extraK.bVec4));
   if (s.residual && !s.residual.inPlace) f.push(loaderFns('RES', s.residual.dtype, false));
   return f.join('\n');
+}
+
+/**
+ * `fn lm_NAME(e, k) -> vec4<f32>`: the quad at element e (the k-th of a row of K), zeros at
+ * and past K, for the last k-slice of a segment whose K is not a multiple of the slice.
+ */
+export function maskedQuadLoaderFn(name: string, K: number): string {
+  return K % 4 === 0
+    ? `fn lm_${name}(e: u32, k: u32) -> vec4<f32> { if (k < ${K}u) { return ld_${name}4(e); } return vec4<f32>(0.0); }`
+    : `fn lm_${name}(e: u32, k: u32) -> vec4<f32> {
+  if (k + 4u <= ${K}u) { return ld_${name}4(e); }
+  var r = vec4<f32>(0.0);
+  for (var c = 0u; c < 4u; c++) { if (k + c < ${K}u) { r[c] = ld_${name}1(e + c); } }
+  return r;
+}`;
 }
 
 // ---- activations -------------------------------------------------------------------------

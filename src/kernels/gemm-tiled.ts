@@ -12,6 +12,7 @@ import {
   epilogueFns,
   gemmBindings,
   gemmUniforms,
+  maskedQuadLoaderFn,
   specKey,
   storeTile,
   variantKey,
@@ -49,18 +50,7 @@ export function tiledGemmProgram(s: GemmSpec): KernelProgram {
     const fitK = g.K % bk === 0;
     // Masked quad loaders for the last k-slice: zeros past K on both operands.
     for (const name of [g.x, g.w]) {
-      if (fitK) continue;
-      const whole = g.K % 4 === 0;
-      fns.push(
-        whole
-          ? `fn lm_${name}(e: u32, k: u32) -> vec4<f32> { if (k < ${g.K}u) { return ld_${name}4(e); } return vec4<f32>(0.0); }`
-          : `fn lm_${name}(e: u32, k: u32) -> vec4<f32> {
-  if (k + 4u <= ${g.K}u) { return ld_${name}4(e); }
-  var r = vec4<f32>(0.0);
-  for (var c = 0u; c < 4u; c++) { if (k + c < ${g.K}u) { r[c] = ld_${name}1(e + c); } }
-  return r;
-}`,
-      );
+      if (!fitK) fns.push(maskedQuadLoaderFn(name, g.K));
     }
     const load = (name: string, rows: number, rowsTotal: number, base: string, ld: number, bs: number, off: string, dst: string, fitRows: boolean) => {
       const quads = rows * kq;

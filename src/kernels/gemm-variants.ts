@@ -3,7 +3,9 @@
 // consults. Shape classes bucket M, N, K to powers of two so one tuning serves many shapes.
 
 import type { AdapterSummary, OptionalFeature } from '../runtime/device.ts';
-import type { FloatDType, GemmVariant } from './gemm-common.ts';
+import type { FloatDType, GemmVariant, SgmatrixVariant } from './gemm-common.ts';
+import { sgmatrixWorkgroupBytes } from './gemm-sgmatrix.ts';
+import { usableSgmShapes, type SgmShape } from './subgroup-matrix.ts';
 
 /** The parts of an EgoxDevice the choice depends on (an interface, so tests can fake one). */
 export interface GemmDeviceInfo {
@@ -46,8 +48,71 @@ function roundUp(v: number, m: number): number {
   return Math.ceil(v / m) * m;
 }
 
+// ---- subgroup matrices -------------------------------------------------------------------
+
+/** Workgroup memory every adapter offers (maxComputeWorkgroupStorageSize's default). */
+const PORTABLE_WORKGROUP_BYTES = 16384;
+
+/** The adapter's subgroup-matrix configs this device can compile (f16 ones need shader-f16). */
+function deviceSgmShapes(dev: GemmDeviceInfo): SgmShape[] {
+  if (!dev.has('chromium-experimental-subgroup-matrix') || !dev.has('subgroups') || !dev.adapter.subgroupMaxSize) return [];
+  return usableSgmShapes(dev.adapter.subgroupMatrixConfigs).filter((c) => dev.has('shader-f16') || (c.component === 'f32' && c.result === 'f32'));
+}
+
+/** Whether the real (not emulated) form of `v` can run here. */
+export function sgmatrixRunnable(dev: GemmDeviceInfo, v: SgmatrixVariant): boolean {
+  const c = v.cfg;
+  return (
+    v.sg === dev.adapter.subgroupMaxSize &&
+    deviceSgmShapes(dev).some((d) => d.M === c.M && d.N === c.N && d.K === c.K && d.component === c.component && d.result === c.result)
+  );
+}
+
+/**
+ * The config for this shape, if subgroup matrices may serve it: GPUs only (never lavapipe),
+ * and f16 components only where the weights are 16-bit anyway (X is rounded to f16 too, so
+ * an f32 problem would lose its precision class); f32 problems may use f32-component configs.
+ */
+function sgmConfigFor(dev: GemmDeviceInfo, s: GemmShape): SgmShape | undefined {
+  if (isCpuAdapter(dev)) return undefined;
+  const shapes = deviceSgmShapes(dev);
+  return s.wDtype === 'f32' ? shapes.find((c) => c.component === 'f32' && c.result === 'f32') : shapes[0];
+}
+
+/**
+ * A 2 x 2 grid of subgroups over a tile of about (64 * mScale) x (64 * nScale), slices of
+ * 32 (16 for f32 components), shallower when the workgroup memory would pass 16 KiB.
+ */
+function sgmatrixVariant(cfg: SgmShape, sg: number, mScale: number, nScale: number): SgmatrixVariant | undefined {
+  const sm = Math.max(1, Math.round((32 * mScale) / cfg.M));
+  const sn = Math.max(1, Math.round((32 * nScale) / cfg.N));
+  for (const depth of cfg.component === 'f16' ? [32, 16] : [16, 8]) {
+    const bk = Math.max(cfg.K, Math.floor(depth / cfg.K) * cfg.K);
+    const v: SgmatrixVariant = { kind: 'sgmatrix', cfg, sg, gm: 2, gn: 2, sm, sn, bk };
+    if (bk % 4 === 0 && sgmatrixWorkgroupBytes(v) <= PORTABLE_WORKGROUP_BYTES) return v;
+  }
+  return undefined;
+}
+
+/** Halves the subgroup tile, then the subgroup grid, while the tile is twice the problem. */
+function fitSgmatrix(v: SgmatrixVariant, s: GemmShape): SgmatrixVariant {
+  let { gm, gn, sm, sn } = v;
+  const needM = roundUp(s.M, v.cfg.M);
+  const needN = roundUp(s.N, v.cfg.N);
+  while (gm * sm * v.cfg.M >= 2 * needM && gm * sm > 1) {
+    if (sm > 1) sm = Math.ceil(sm / 2);
+    else gm = Math.ceil(gm / 2);
+  }
+  while (gn * sn * v.cfg.N >= 2 * needN && gn * sn > 1) {
+    if (sn > 1) sn = Math.ceil(sn / 2);
+    else gn = Math.ceil(gn / 2);
+  }
+  return { ...v, gm, gn, sm, sn };
+}
+
 /** Shrinks a variant's tile for small problems (no point computing 32 rows for M = 4). */
 export function fitVariantToShape(v: GemmVariant, s: GemmShape): GemmVariant {
+  if (v.kind === 'sgmatrix') return fitSgmatrix(v, s);
   if (v.kind === 'subgroup') {
     const tm = Math.min(v.tm, roundUp(s.M, v.sg));
     let rn = Math.min(v.rn, Math.ceil(s.N / v.sg));
@@ -67,6 +132,9 @@ export function defaultGemmVariant(dev: GemmDeviceInfo, s: GemmShape): GemmVaria
     const v: GemmVariant = sg <= 8 ? { kind: 'subgroup', sg, tm: 4 * sg, rn: 4 } : { kind: 'subgroup', sg, tm: 2 * sg, rn: 2 };
     return fitVariantToShape(v, s);
   }
+  const cfg = sgmConfigFor(dev, s);
+  const sgm = cfg && sgmatrixVariant(cfg, dev.adapter.subgroupMaxSize!, 1, 1);
+  if (sgm) return fitVariantToShape(sgm, s);
   return { kind: 'tiled', tm: 4, tn: 4, bk: 16 };
 }
 
@@ -84,11 +152,18 @@ export function gemmCandidates(dev: GemmDeviceInfo, s: GemmShape): GemmVariant[]
     }
   }
   out.push({ kind: 'tiled', tm: 4, tn: 4, bk: 16 }, { kind: 'tiled', tm: 2, tn: 2, bk: 16 }, { kind: 'tiled', tm: 4, tn: 4, bk: 32 });
+  const cfg = sgmConfigFor(dev, s);
+  if (cfg) {
+    for (const [mScale, nScale] of [[1, 1], [2, 1], [1, 2], [0.5, 1]]) {
+      const v = sgmatrixVariant(cfg, dev.adapter.subgroupMaxSize!, mScale!, nScale!);
+      if (v) out.push(v);
+    }
+  }
   const seen = new Set<string>();
   return out
     .map((v) => fitVariantToShape(v, s))
     .filter((v) => {
-      if ((s.yDtype ?? 'f32') !== 'f32' && (v.kind === 'subgroup' ? v.rn : v.tn) % 2 === 1) return false;
+      if ((s.yDtype ?? 'f32') !== 'f32' && (v.kind === 'subgroup' ? v.rn : v.kind === 'tiled' ? v.tn : v.cfg.N) % 2 === 1) return false;
       const k = JSON.stringify(v);
       if (seen.has(k)) return false;
       seen.add(k);
@@ -126,9 +201,16 @@ export function tunedGemmTable(dev: object): ReadonlyMap<string, GemmVariant> {
   return tableOf(dev);
 }
 
+/** Whether a tuned (possibly stored) winner can run on this device as it is now. */
+export function tunedVariantRunnable(dev: GemmDeviceInfo, v: GemmVariant): boolean {
+  if (v.kind === 'subgroup') return v.sg === fixedSubgroupSize(dev);
+  if (v.kind === 'sgmatrix') return !v.emulate && sgmatrixRunnable(dev, v);
+  return true;
+}
+
 /** The tuned winner for the shape's class if there is one, else the default heuristic. */
 export function chooseGemmVariant(dev: GemmDeviceInfo, s: GemmShape): GemmVariant {
   const t = tunedGemmChoice(dev, gemmShapeClass(s));
-  if (t && (t.kind !== 'subgroup' || t.sg === fixedSubgroupSize(dev))) return fitVariantToShape(t, s);
+  if (t && tunedVariantRunnable(dev, t)) return fitVariantToShape(t, s);
   return defaultGemmVariant(dev, s);
 }

@@ -10,15 +10,23 @@
 import type { EgoxDevice } from '../runtime/device.ts';
 import type { KernelProgram } from '../runtime/program.ts';
 import { Tensor, shapeString } from '../runtime/tensor.ts';
+import { sgmatrixGemmProgram, sgmatrixTile } from './gemm-sgmatrix.ts';
 import { subgroupGemmProgram } from './gemm-subgroup.ts';
 import { tiledGemmProgram } from './gemm-tiled.ts';
-import { chooseGemmVariant, fixedSubgroupSize } from './gemm-variants.ts';
+import { chooseGemmVariant, fixedSubgroupSize, sgmatrixRunnable } from './gemm-variants.ts';
 import type { FloatDType, GemmEpilogue, GemmSpec, GemmVariant, OperandLayout } from './gemm-common.ts';
 
 export type { FloatDType, GemmActivation, GemmEpilogue, GemmSpec, GemmVariant } from './gemm-common.ts';
 
 export function gemmProgram(spec: GemmSpec): KernelProgram {
-  return spec.variant.kind === 'subgroup' ? subgroupGemmProgram(spec) : tiledGemmProgram(spec);
+  switch (spec.variant.kind) {
+    case 'subgroup':
+      return subgroupGemmProgram(spec);
+    case 'sgmatrix':
+      return sgmatrixGemmProgram(spec);
+    default:
+      return tiledGemmProgram(spec);
+  }
 }
 
 /** Programs by spec: generating the WGSL of a big tile costs more than the launch itself. */
@@ -159,6 +167,10 @@ function bindBytes(t: Tensor, count: number, align: number): number {
 }
 
 function tileOf(v: GemmVariant): { tm: number; tn: number } {
+  if (v.kind === 'sgmatrix') {
+    const { bm, bn } = sgmatrixTile(v);
+    return { tm: bm, tn: bn };
+  }
   return v.kind === 'subgroup' ? { tm: v.tm, tn: v.sg * v.rn } : { tm: 16 * v.tm, tn: 16 * v.tn };
 }
 
@@ -198,6 +210,9 @@ export function gemm(dev: EgoxDevice, x: Tensor, w: Tensor, opts: GemmOptions = 
   const variant = opts.variant ?? chooseGemmVariant(dev, { M: p.M, N: p.N, K: p.K, wDtype, xDtype, yDtype: p.yDtype });
   if (variant.kind === 'subgroup' && variant.sg !== fixedSubgroupSize(dev)) {
     throw new Error(`gemm: subgroup variant for ${variant.sg} lanes, but this adapter's subgroup size is ${dev.adapter.subgroupMinSize}-${dev.adapter.subgroupMaxSize}`);
+  }
+  if (variant.kind === 'sgmatrix' && !variant.emulate && !sgmatrixRunnable(dev, variant)) {
+    throw new Error(`gemm: subgroup-matrix variant ${JSON.stringify(variant)} needs chromium-experimental-subgroup-matrix with that config and subgroupMaxSize ${variant.sg} (adapter: ${dev.adapter.subgroupMaxSize ?? 'no subgroups'}, configs ${JSON.stringify(dev.adapter.subgroupMatrixConfigs ?? [])})`);
   }
   const limit = opts.maxBindingBytes ?? dev.limits.maxStorageBufferBindingSize;
   const align = dev.limits.minStorageBufferOffsetAlignment;

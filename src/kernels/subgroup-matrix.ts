@@ -54,6 +54,17 @@ export function sgmShapeKey(s: SgmShape): string {
   return `${s.component}${s.M}x${s.N}x${s.K}${s.result}`;
 }
 
+/**
+ * Loop bound for the emulation: `n` plus a zero the compiler cannot see through (the top bit
+ * of the runtime's workgroup count), so lavapipe keeps the loops instead of unrolling them
+ * fully (10-20 s of compile per GEMM kernel instead of about 2 s; same results).
+ */
+export const OPAQUE_ZERO = '(params.egoxWorkgroups >> 31u)';
+
+function opaque(n: number): string {
+  return `${n}u + ${OPAQUE_ZERO}`;
+}
+
 export class SubgroupMatrixWgsl {
   readonly leftType: string;
   readonly rightType: string;
@@ -120,10 +131,10 @@ export class SubgroupMatrixWgsl {
       'mma',
       `fn sgmEmuMma(l: ${this.leftType}, r: ${this.rightType}, a: ${this.resultType}) -> ${this.resultType} {
   var o = a;
-  for (var i = 0u; i < ${M}u; i++) {
-    for (var j = 0u; j < ${N}u; j++) {
+  for (var i = 0u; i < ${opaque(M)}; i++) {
+    for (var j = 0u; j < ${opaque(N)}; j++) {
       var s = 0.0;
-      for (var k = 0u; k < ${K}u; k++) { s += l[i * ${K}u + k] * r[k * ${N}u + j]; }
+      for (var k = 0u; k < ${opaque(K)}; k++) { s += l[i * ${K}u + k] * r[k * ${N}u + j]; }
       o[i * ${N}u + j] += ${this.shape.result === 'f16' ? 'f32(f16(s))' : 's'};
     }
   }
@@ -142,7 +153,7 @@ export class SubgroupMatrixWgsl {
     this.fns.set(
       name,
       `fn ${name}(off: u32, v: ${this.resultType}, st: u32, lane: u32) {
-  for (var e = lane; e < ${M * N}u; e += ${this.options.lanes}u) {
+  for (var e = lane; e < ${opaque(M * N)}; e += ${this.options.lanes}u) {
     let r = e / ${N}u;
     let c = e % ${N}u;
     ${arr.name}[${at}] = ${arr.elem}(v[e]);
@@ -170,8 +181,8 @@ export class SubgroupMatrixWgsl {
       name,
       `fn ${name}(off: u32, st: u32) -> ${type} {
   var m: ${type};
-  for (var r = 0u; r < ${rows}u; r++) {
-    for (var c = 0u; c < ${cols}u; c++) { m[r * ${cols}u + c] = ${value}; }
+  for (var r = 0u; r < ${opaque(rows)}; r++) {
+    for (var c = 0u; c < ${opaque(cols)}; c++) { m[r * ${cols}u + c] = ${value}; }
   }
   return m;
 }`,

@@ -36,7 +36,7 @@ describe('GEMM variant choice', () => {
     expect(gemmShapeClass({ M: 1000, N: 1024, K: 1025, wDtype: 'bf16' })).toBe('f32.bf16->f32:m1024n1024k2048');
     const packed = gemmCandidates(lavapipe(), { M: 512, N: 512, K: 512, wDtype: 'f32', yDtype: 'bf16' });
     expect(packed.length).toBeGreaterThan(3);
-    for (const v of packed) expect(v.kind === 'subgroup' ? v.rn % 2 : v.tn % 2).toBe(0);
+    for (const v of packed) expect(v.kind === 'subgroup' ? v.rn % 2 : v.kind === 'tiled' ? v.tn % 2 : v.cfg.N % 2).toBe(0);
   });
 });
 
