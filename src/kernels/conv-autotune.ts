@@ -13,6 +13,7 @@ import {
   convCandidates,
   convRun,
   convShapeClass,
+  convVariantIs16Bit,
   defaultConvVariant,
   isCpuAdapter,
   recordConvChoice,
@@ -20,6 +21,7 @@ import {
   type ConvDeviceInfo,
   type ConvVariant,
 } from './conv.ts';
+import { convSgmatrixRunnable } from './conv-sgmatrix.ts';
 
 /** The fields that make a conv shape class (sizes are uniforms, so they do not). */
 export interface ConvTuneSpec {
@@ -86,11 +88,18 @@ function isStored(v: unknown): v is StoredConvTuning {
   return typeof v === 'object' && v !== null && (v as StoredConvTuning).format === FORMAT && typeof (v as StoredConvTuning).conv === 'object';
 }
 
-/** A stored variant this device can run: a chanlanes variant is compiled for one subgroup size. */
+/**
+ * A stored variant this device can run: a chanlanes variant is compiled for one subgroup size,
+ * a subgroup-matrix one for one config and subgroup size (never the emulation).
+ */
 function runnableHere(dev: ConvDeviceInfo, v: unknown): v is ConvVariant {
   if (typeof v !== 'object' || v === null) return false;
   const kind = (v as ConvVariant).kind;
   if (kind === 'regtile' || kind === 'wgtile') return true;
+  if (kind === 'sgmatrix') {
+    const cfg = (v as { cfg?: unknown }).cfg;
+    return typeof cfg === 'object' && cfg !== null && convSgmatrixRunnable(dev, v as Extract<ConvVariant, { kind: 'sgmatrix' }>);
+  }
   if (kind !== 'chanlanes') return false;
   const sgMin = dev.adapter.subgroupMinSize ?? 0;
   return dev.has('subgroups') && sgMin >= 4 && (v as { sg: number }).sg === Math.min(sgMin, 16);
@@ -183,8 +192,13 @@ function relL2(got: Float32Array, want: Float32Array): number {
   return Math.sqrt(num / Math.max(den, 1e-30));
 }
 
-/** Every variant accumulates in f32 in its own order: agreement is far tighter than this. */
+/** Every f32-class variant accumulates in f32 in its own order: agreement is far tighter than this. */
 const MAX_REL_ERR = 1e-3;
+/**
+ * A 16-bit-class variant (f16 operands; X rounded to f16, ~3e-4 relative on these inputs)
+ * against an f32-class reference, or the reverse: the class's bound.
+ */
+const MAX_REL_ERR_16BIT = 3e-3;
 
 /**
  * The fastest conv variant for the spec's shape class on this adapter. Returns a known
@@ -196,7 +210,7 @@ const MAX_REL_ERR = 1e-3;
  */
 export async function tuneConv(dev: EgoxDevice, spec: ConvTuneSpec, opts: ConvTuneOptions = {}): Promise<ConvTuneResult> {
   const cls = convShapeClass(spec)!;
-  const ruleVariant = defaultConvVariant(dev, { cout: spec.cout, kernel: spec.kernel, stride: spec.stride });
+  const ruleVariant = defaultConvVariant(dev, { cout: spec.cout, kernel: spec.kernel, stride: spec.stride, weight: spec.weight });
   if (!opts.force) {
     if (opts.store) await loadConvTuning(dev, opts.store);
     const known = tunedConvTable(dev).get(cls);
@@ -206,6 +220,9 @@ export async function tuneConv(dev: EgoxDevice, spec: ConvTuneSpec, opts: ConvTu
   // Workgroup-memory tiles are several times slower on CPU adapters (workgroup memory is no
   // faster than storage there) and would dominate the tuning time.
   if (!opts.candidates && isCpuAdapter(dev)) candidates = candidates.filter((v) => v.kind !== 'wgtile' || v === ruleVariant);
+  // The reference output comes from an f32-class variant where there is one (16-bit ones run
+  // after them), so f32-class candidates are still held to the tight bound among themselves.
+  candidates = [...candidates.filter((v) => !convVariantIs16Bit(v)), ...candidates.filter((v) => convVariantIs16Bit(v))];
 
   const shape = representativeConv(spec, opts.outSize);
   const g = convGeometry(shape);
@@ -226,6 +243,7 @@ export async function tuneConv(dev: EgoxDevice, spec: ConvTuneSpec, opts: ConvTu
     opts.log?.(`  ${JSON.stringify(variant)}: rejected: ${error}`);
   };
   let reference: Float32Array | undefined;
+  let reference16 = false;
   try {
     for (const variant of candidates) {
       try {
@@ -241,9 +259,11 @@ export async function tuneConv(dev: EgoxDevice, spec: ConvTuneSpec, opts: ConvTu
             continue;
           }
           reference = out;
+          reference16 = convVariantIs16Bit(variant);
         } else {
           const err = relL2(out, reference);
-          if (!(err <= MAX_REL_ERR)) {
+          const bound = reference16 || convVariantIs16Bit(variant) ? MAX_REL_ERR_16BIT : MAX_REL_ERR;
+          if (!(err <= bound)) {
             reject(variant, `output differs from the first candidate's (rel L2 ${err.toExponential(2)})`, firstMs);
             continue;
           }

@@ -9,7 +9,7 @@
 // Frame, row and column counts are uniforms (one pipeline for every clip size).
 
 import type { KernelProgram } from '../runtime/program.ts';
-import { CONV_UNIFORMS, checkConvSpec, convShapeKey, frameLoopOpen, inputLoad, weightLayout, weightReader, type ConvShapeSpec } from './conv-spec.ts';
+import { CONV_UNIFORMS, checkConvSpec, convBindings, convShapeKey, frameLoopOpen, inputLoad, weightLayout, weightReader, type ConvShapeSpec } from './conv-spec.ts';
 
 export interface ConvChanLanesParams {
   kind: 'chanlanes';
@@ -153,14 +153,7 @@ ${L.join('\n')}
     wgsl,
     workgroupSize: [threads, 1, 1],
     uniforms: CONV_UNIFORMS,
-    bindings: [
-      { name: 'x', type: 'f32', access: 'read' },
-      ...(s.cacheFrames > 0 ? [{ name: 'cache', type: 'f32', access: 'read' as const }] : []),
-      { name: 'wts', type: s.weight === 'f32' ? 'f32' : 'u32', access: 'read' },
-      ...(s.bias ? [{ name: 'bias', type: 'f32', access: 'read' as const }] : []),
-      ...(s.residual ? [{ name: 'res', type: outType, access: 'read' as const }] : []),
-      { name: 'out', type: outType, access: 'read_write' },
-    ],
+    bindings: convBindings(s, { output: outType }),
     dispatch: [mBlocks * wBlocks, hBlocks, g.outF],
     enables: ['subgroups'],
   };

@@ -12,7 +12,7 @@
 // by lane, so they cost as much as the input.)
 
 import type { KernelProgram } from '../runtime/program.ts';
-import { CONV_UNIFORMS, checkConvSpec, convShapeKey, frameLoopOpen, inputLoad, weightLayout, weightReader, type ConvShapeSpec } from './conv-spec.ts';
+import { CONV_UNIFORMS, checkConvSpec, convBindings, convShapeKey, frameLoopOpen, inputLoad, weightLayout, weightReader, type ConvShapeSpec } from './conv-spec.ts';
 
 export interface ConvRegTileParams {
   kind: 'regtile';
@@ -135,14 +135,7 @@ export function convRegTileProgram(s: ConvShapeSpec, t: ConvRegTileParams): Kern
   }
 
   const ioType = vec4 ? 'vec4<f32>' : 'f32';
-  const bindings: KernelProgram['bindings'] = [
-    { name: 'x', type: ioType, access: 'read' },
-    ...(s.cacheFrames > 0 ? [{ name: 'cache', type: ioType, access: 'read' as const }] : []),
-    { name: 'wts', type: s.weight === 'f32' ? 'f32' : 'u32', access: 'read' },
-    ...(s.bias ? [{ name: 'bias', type: 'f32', access: 'read' as const }] : []),
-    ...(s.residual ? [{ name: 'res', type: 'f32', access: 'read' as const }] : []),
-    { name: 'out', type: 'f32', access: 'read_write' },
-  ];
+  const bindings = convBindings(s, { input: ioType });
 
   const wgsl = `${weightReader(s.weight)}
 @compute @workgroup_size(WORKGROUP_SIZE)

@@ -5,6 +5,8 @@
 // front zero frames, as in Wan's CausalConv3d; cached frames beyond the zero padding lengthen
 // the input instead (the downsample time conv concatenates its cached frame that way).
 
+import type { KernelProgram } from '../runtime/program.ts';
+
 export type WeightDType = 'f32' | 'f16' | 'bf16';
 
 export interface ConvPadding {
@@ -139,6 +141,23 @@ export function weightReader(weight: WeightDType): string {
  * unroll the already unrolled body many times over, seconds of lavapipe compile) and the
  * run-time sizes. Kernels read them as `params.<name>`.
  */
+/**
+ * Bindings of every conv variant, in this order: x, [cache], wts, [bias], [res], out.
+ * `input` is the element type of x and cache, `output` of res and out (f32 by default).
+ */
+export function convBindings(s: ConvShapeSpec, types: { input?: string; output?: string } = {}): KernelProgram['bindings'] {
+  const input = types.input ?? 'f32';
+  const output = types.output ?? 'f32';
+  return [
+    { name: 'x', type: input, access: 'read' },
+    ...(s.cacheFrames > 0 ? [{ name: 'cache', type: input, access: 'read' as const }] : []),
+    { name: 'wts', type: s.weight === 'f32' ? 'f32' : 'u32', access: 'read' },
+    ...(s.bias ? [{ name: 'bias', type: 'f32', access: 'read' as const }] : []),
+    ...(s.residual ? [{ name: 'res', type: output, access: 'read' as const }] : []),
+    { name: 'out', type: output, access: 'read_write' },
+  ];
+}
+
 export const CONV_UNIFORMS = [
   { name: 'cin', type: 'u32' },
   { name: 'kt', type: 'u32' },

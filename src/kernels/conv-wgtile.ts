@@ -7,7 +7,7 @@
 // every clip size).
 
 import type { KernelProgram } from '../runtime/program.ts';
-import { CONV_UNIFORMS, checkConvSpec, convShapeKey, weightLayout, weightReader, type ConvShapeSpec } from './conv-spec.ts';
+import { CONV_UNIFORMS, checkConvSpec, convBindings, convShapeKey, weightLayout, weightReader, type ConvShapeSpec } from './conv-spec.ts';
 
 export interface ConvWgTileParams {
   kind: 'wgtile';
@@ -140,14 +140,7 @@ ${stores.join('\n')}
     wgsl,
     workgroupSize: [THREADS, 1, 1],
     uniforms: CONV_UNIFORMS,
-    bindings: [
-      { name: 'x', type: 'f32', access: 'read' },
-      ...(s.cacheFrames > 0 ? [{ name: 'cache', type: 'f32', access: 'read' as const }] : []),
-      { name: 'wts', type: s.weight === 'f32' ? 'f32' : 'u32', access: 'read' },
-      ...(s.bias ? [{ name: 'bias', type: 'f32', access: 'read' as const }] : []),
-      ...(s.residual ? [{ name: 'res', type: 'f32', access: 'read' as const }] : []),
-      { name: 'out', type: 'f32', access: 'read_write' },
-    ],
+    bindings: convBindings(s),
     dispatch: mBlocks * nBlocks,
   };
 }

@@ -1,10 +1,11 @@
 // Convolution launchers for the VAE: conv3d (Wan's CausalConv3d: causal front padding,
 // optional cached frames), conv2d (per frame, asymmetric padding, stride) and 1x1 convs,
-// all through one implicit-GEMM spec (conv-spec.ts) with three variants: lanes over output
+// all through one implicit-GEMM spec (conv-spec.ts) with four variants: lanes over output
 // channels sharing the input by subgroup broadcast for CPU adapters (conv-chanlanes.ts),
-// register tiles for CPU adapters without subgroups (conv-regtile.ts) and workgroup-memory
-// tiles for GPUs (conv-wgtile.ts). Activations are f32 [C, F, H, W]; weights f32, f16 or
-// bf16 (packed pairs, widened in the kernel) in PyTorch layout; accumulation in f32.
+// register tiles for CPU adapters without subgroups (conv-regtile.ts), workgroup-memory
+// tiles for GPUs (conv-wgtile.ts) and subgroup matrices (tensor cores) for GPUs that offer
+// them (conv-sgmatrix.ts, f16 operands). Activations are f32 [C, F, H, W]; weights f32, f16
+// or bf16 (packed pairs, widened in the kernel) in PyTorch layout; accumulation in f32.
 
 import type { EgoxDevice } from '../runtime/device.ts';
 import type { KernelProgram } from '../runtime/program.ts';
@@ -13,10 +14,12 @@ import { checkConvSpec, convUniforms, type ConvPadding, type ConvShapeSpec, type
 import { DEFAULT_REGTILE, convRegTileProgram, type ConvRegTileParams } from './conv-regtile.ts';
 import { DEFAULT_WGTILE, convWgTileProgram, type ConvWgTileParams } from './conv-wgtile.ts';
 import { DEFAULT_CHANLANES, convChanLanesProgram, type ConvChanLanesParams } from './conv-chanlanes.ts';
+import { convSgmConfig, convSgmatrixProgram, convSgmatrixVariant, type ConvSgmatrixParams } from './conv-sgmatrix.ts';
 
 export type { ConvPadding, ConvShapeSpec, WeightDType } from './conv-spec.ts';
 export { convGeometry } from './conv-spec.ts';
-export type ConvVariant = ConvRegTileParams | ConvChanLanesParams | ConvWgTileParams;
+export type ConvVariant = ConvRegTileParams | ConvChanLanesParams | ConvWgTileParams | ConvSgmatrixParams;
+export type { ConvSgmatrixParams } from './conv-sgmatrix.ts';
 export { DEFAULT_REGTILE, DEFAULT_CHANLANES, DEFAULT_WGTILE };
 
 export type ConvSpec = ConvShapeSpec & { variant: ConvVariant };
@@ -25,6 +28,7 @@ export function convProgram(spec: ConvSpec): KernelProgram {
   const v = spec.variant;
   if (v.kind === 'regtile') return convRegTileProgram(spec, v);
   if (v.kind === 'chanlanes') return convChanLanesProgram(spec, v);
+  if (v.kind === 'sgmatrix') return convSgmatrixProgram(spec, v);
   return convWgTileProgram(spec, v);
 }
 
@@ -67,11 +71,32 @@ export function tunedConvTable(dev: object): ReadonlyMap<string, ConvVariant> {
 }
 
 /**
+ * Whether a variant computes in a 16-bit precision class (f16 operands: X is rounded to f16),
+ * not the f32 class of the others: the autotuner compares such outputs more loosely.
+ */
+export function convVariantIs16Bit(v: ConvVariant): boolean {
+  return v.kind === 'sgmatrix' && v.cfg.component === 'f16';
+}
+
+/**
+ * Subgroup matrices for this conv on this device, if the rule may use them: a GPU with the
+ * feature, a config with f32 accumulation, and 16-bit weights for f16-component configs (the
+ * conv of f16/bf16 weights is a 16-bit problem already; an f32 one keeps f32 operands, so only
+ * an f32-component config may serve it).
+ */
+function ruleSgmatrix(dev: ConvDeviceInfo, spec: ConvChoiceSpec): ConvSgmatrixParams | undefined {
+  if (isCpuAdapter(dev)) return undefined;
+  const cfg = convSgmConfig(dev, spec.weight);
+  return cfg && convSgmatrixVariant(cfg, dev.adapter.subgroupMaxSize!, spec.cout);
+}
+
+/**
  * The variant for this adapter and conv: a winner tuned on this device for the conv's shape
  * class when there is one (src/kernels/conv-autotune.ts), else on CPU adapters with subgroups, lanes over output
  * channels sharing the input by broadcast (2-4x the register tiles on lavapipe, measured
- * with bench/conv.bench.ts --tune); without subgroups, register tiles; on GPUs,
- * workgroup-memory tiles. Tile shapes measured on lavapipe: 8x8 voxels for 3x3 kernels,
+ * with bench/conv.bench.ts --tune); without subgroups, register tiles; on GPUs with subgroup
+ * matrices and a config that fits the weights (see ruleSgmatrix), subgroup matrices; on other
+ * GPUs, workgroup-memory tiles. Tile shapes measured on lavapipe: 8x8 voxels for 3x3 kernels,
  * 4x8 when strided (the input window grows 4x), 4 channels x 2x8 voxels for 1x1 spatial
  * kernels (no window reuse, so more channels per loaded value).
  */
@@ -82,7 +107,7 @@ export function defaultConvVariant(dev: ConvDeviceInfo, spec: ConvChoiceSpec = {
     const tuned = cls !== undefined ? table.get(cls) : undefined;
     if (tuned) return tuned;
   }
-  if (!isCpuAdapter(dev)) return DEFAULT_WGTILE;
+  if (!isCpuAdapter(dev)) return ruleSgmatrix(dev, spec) ?? DEFAULT_WGTILE;
   const sgMin = dev.adapter.subgroupMinSize ?? 0;
   if (!dev.has('subgroups') || sgMin < 4) return DEFAULT_REGTILE;
   const sg = Math.min(sgMin, 16);
@@ -97,7 +122,7 @@ export function defaultConvVariant(dev: ConvDeviceInfo, spec: ConvChoiceSpec = {
 /** Variants worth timing on this adapter (for benchmarks and tuning), the default first. */
 export function convCandidates(dev: ConvDeviceInfo, spec: ConvChoiceSpec = {}): ConvVariant[] {
   // The rule's choice first (the reference the tuner checks the others against), not a tuned one.
-  const out: ConvVariant[] = [defaultConvVariant(dev, { cout: spec.cout, kernel: spec.kernel, stride: spec.stride })];
+  const out: ConvVariant[] = [defaultConvVariant(dev, { cout: spec.cout, kernel: spec.kernel, stride: spec.stride, weight: spec.weight })];
   const sgMin = dev.adapter.subgroupMinSize ?? 0;
   if (dev.has('subgroups') && sgMin >= 4) {
     const sg = Math.min(sgMin, 16);
@@ -107,6 +132,14 @@ export function convCandidates(dev: ConvDeviceInfo, spec: ConvChoiceSpec = {}): 
   }
   for (const [tm, tw] of [[8, 8], [4, 16], [8, 4]] as const) out.push({ kind: 'regtile', tm, tw, threads: 64, vec4: true });
   out.push(DEFAULT_WGTILE, { kind: 'wgtile', bm: 32, bn: 128, bk: 16 });
+  // Subgroup matrices only where the rule could pick them (same precision condition).
+  const cfg = isCpuAdapter(dev) ? undefined : convSgmConfig(dev, spec.weight);
+  if (cfg) {
+    for (const [mScale, nScale] of [[1, 1], [2, 1], [1, 2], [0.5, 2]] as const) {
+      const v = convSgmatrixVariant(cfg, dev.adapter.subgroupMaxSize!, spec.cout, mScale, nScale);
+      if (v) out.push(v);
+    }
+  }
   const seen = new Set<string>();
   return out.filter((v) => {
     const k = JSON.stringify(v);

@@ -4,7 +4,7 @@
 // how the accumulation loop is organised.
 
 import type { BindingDecl, UniformDecl } from '../runtime/program.ts';
-import { sgmShapeKey, type SgmShape } from './subgroup-matrix.ts';
+import { sgmShapeKey, type SgmTiling } from './subgroup-matrix.ts';
 
 export type FloatDType = 'f32' | 'f16' | 'bf16';
 export type GemmActivation = 'none' | 'gelu_tanh' | 'gelu_erf' | 'silu';
@@ -31,18 +31,8 @@ export type GemmVariant =
  * through workgroup memory in k-slices of `bk` converted to cfg.component. X is rounded to
  * that component: with f16 components this is a 16-bit-precision variant.
  */
-export interface SgmatrixVariant {
+export interface SgmatrixVariant extends SgmTiling {
   kind: 'sgmatrix';
-  cfg: SgmShape;
-  /** Lanes per subgroup the workgroup is sized for: the adapter's subgroupMaxSize (emulation: any). */
-  sg: number;
-  gm: number;
-  gn: number;
-  sm: number;
-  sn: number;
-  bk: number;
-  /** Plain-WGSL emulation of the matrix builtins (tests on adapters without the feature). */
-  emulate?: true;
 }
 
 export function variantKey(v: GemmVariant): string {

@@ -5,7 +5,7 @@
 import type { AdapterSummary, OptionalFeature } from '../runtime/device.ts';
 import type { FloatDType, GemmVariant, SgmatrixVariant } from './gemm-common.ts';
 import { sgmatrixWorkgroupBytes } from './gemm-sgmatrix.ts';
-import { usableSgmShapes, type SgmShape } from './subgroup-matrix.ts';
+import { PORTABLE_WORKGROUP_BYTES, usableSgmShapes, type SgmShape } from './subgroup-matrix.ts';
 
 /** The parts of an EgoxDevice the choice depends on (an interface, so tests can fake one). */
 export interface GemmDeviceInfo {
@@ -50,8 +50,6 @@ function roundUp(v: number, m: number): number {
 
 // ---- subgroup matrices -------------------------------------------------------------------
 
-/** Workgroup memory every adapter offers (maxComputeWorkgroupStorageSize's default). */
-const PORTABLE_WORKGROUP_BYTES = 16384;
 
 /** The adapter's subgroup-matrix configs this device can compile (f16 ones need shader-f16). */
 function deviceSgmShapes(dev: GemmDeviceInfo): SgmShape[] {

@@ -26,6 +26,28 @@ export interface SgmShape {
   result: SgmComponent;
 }
 
+/**
+ * How a matrix kernel (GEMM, conv) tiles its output: gm x gn subgroups per workgroup, each
+ * owning sm x sn result matrices of `cfg`, operands staged in k-slices of `bk`.
+ */
+export interface SgmTiling {
+  /** The adapter's matrix config (emulation: any). */
+  cfg: SgmShape;
+  /** Lanes per subgroup the workgroup is sized for: the adapter's subgroupMaxSize (emulation: any). */
+  sg: number;
+  gm: number;
+  gn: number;
+  sm: number;
+  sn: number;
+  /** Reduction slice staged per step (a multiple of cfg.K). */
+  bk: number;
+  /** Plain-WGSL emulation of the matrix builtins (tests on adapters without the feature; never chosen automatically). */
+  emulate?: true;
+}
+
+/** Workgroup memory every adapter offers (maxComputeWorkgroupStorageSize's default). */
+export const PORTABLE_WORKGROUP_BYTES = 16384;
+
 /** A workgroup array the matrices are loaded from or stored to. */
 export interface SgmArray {
   name: string;
