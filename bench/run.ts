@@ -25,6 +25,7 @@ import { readdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { openNodeDevice } from '../src/runtime/node.ts';
+import { checkSubgroupMatrices } from '../src/kernels/sgmatrix-check.ts';
 import { nodeJsonStore } from '../src/runtime/tune-cache-node.ts';
 import type { EgoxDevice } from '../src/runtime/device.ts';
 import type { TuneStore } from '../src/kernels/autotune.ts';
@@ -136,6 +137,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchRow[]> 
   const ctx: BenchContext = { dev, quick, tune: options.tune ?? false, store: options.store ?? nodeJsonStore(), log };
   const a = dev.adapter;
   log(`adapter: ${a.description} (${a.vendor}/${a.architecture}/${a.device}), subgroups ${a.subgroupMinSize ?? '?'}-${a.subgroupMaxSize ?? '?'}`);
+  // The defaults use subgroup matrices only where their check passed on this adapter.
+  const check = await checkSubgroupMatrices(dev);
+  if (check.ran) log(`subgroup matrices: ${check.passed ? 'check passed' : 'check FAILED'} (errors ${JSON.stringify(check.errors)})`);
   const rows: BenchRow[] = [];
   const emit = (r: BenchRow) => {
     rows.push(r);

@@ -8,6 +8,11 @@ export { Tensor, type Shape } from './runtime/tensor.ts';
 export type { DType } from './runtime/dtype.ts';
 export { EnvironmentError, GpuError } from './runtime/errors.ts';
 
+// Kernel choice: saved tuning and the subgroup-matrix (tensor-core) check; generate() runs the check itself
+export { loadGemmTuning, type TuneStore } from './kernels/autotune.ts';
+export { loadConvTuning } from './kernels/conv-autotune.ts';
+export { checkSubgroupMatrices, type SgmatrixCheck } from './kernels/sgmatrix-check.ts';
+
 // Files
 export { Checkpoint } from './io/checkpoint.ts';
 export { SafetensorsFile, type TensorInfo } from './io/safetensors.ts';

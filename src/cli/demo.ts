@@ -5,7 +5,7 @@ import { num } from './parse.ts';
 import { installInterruptCleanup, printResult } from './generate.ts';
 import { progressMode, progressReporter } from './progress-reporter.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
-import { loadSavedTuning } from './tuning.ts';
+import { prepareDevice } from './tuning.ts';
 import { adapterOption, backendOption, openCliDevice } from './device-options.ts';
 
 interface DemoCliOptions extends GpuOptions {
@@ -46,7 +46,7 @@ export function registerDemoCommand(program: Command): void {
         const say = (s: string) => mode !== 'json' && mode !== 'quiet' && process.stderr.write(s + '\n');
         say('egox demo: synthetic room scene, tiny UNTRAINED random weights: the generated (right) half is noise by design.');
         const dev = ctx.own(await openCliDevice(o));
-        await loadSavedTuning(dev);
+        await prepareDevice(dev);
         const r = await runDemo(dev, {
           out: o.out,
           weightsDir: o.weights,

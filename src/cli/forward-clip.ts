@@ -9,6 +9,7 @@ import { ClipVisionEncoder, rgb8ToPlanar } from '../model/clip/index.ts';
 import { UsageError, parseBytes } from './parse.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
 import { adapterOption, backendOption, openCliDevice } from './device-options.ts';
+import { prepareDevice } from './tuning.ts';
 
 const HELP = `
 --input file tensors (F32), one of:
@@ -81,6 +82,7 @@ export function registerClipForward(forward: Command): void {
           }
         }
         const dev = ctx.own(await openCliDevice(o));
+        await prepareDevice(dev);
         const enc = await ClipVisionEncoder.open(dev, o.model, {
           weightDtype: o.weightDtype as 'f32',
           gpuMemoryBytes: o.gpuMemory ? parseBytes(o.gpuMemory, '--gpu-memory') : undefined,

@@ -10,7 +10,7 @@ import { DIT_IO, WanDit } from '../model/wan/dit.ts';
 import { openWanCheckpoint } from '../model/wan/load.ts';
 import { attachLora } from '../model/wan/lora-load.ts';
 import { timestepEmbedding } from '../model/wan/timestep.ts';
-import { loadSavedTuning } from './tuning.ts';
+import { prepareDevice } from './tuning.ts';
 import { UsageError, parseBytes } from './parse.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
 import { adapterOption, backendOption, openCliDevice } from './device-options.ts';
@@ -99,7 +99,7 @@ export function registerDitForward(forward: Command): void {
           runtimeLora: o.loraMode === 'fused' ? lora?.runtimeLora : undefined,
         });
         const dev = ctx.own(await openCliDevice(o));
-        await loadSavedTuning(dev);
+        await prepareDevice(dev);
         const exec = await Executor.create(dev, dit.build(), lora?.store ?? base.store, {
           gpuMemoryBytes: o.gpuMemory ? parseBytes(o.gpuMemory, '--gpu-memory') : undefined,
           profile: o.profile,

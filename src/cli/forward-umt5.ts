@@ -9,6 +9,7 @@ import { encodePrompt } from '../model/text/tokenizer.ts';
 import { UsageError, parseBytes, parsePositiveInt } from './parse.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
 import { adapterOption, backendOption, openCliDevice } from './device-options.ts';
+import { prepareDevice } from './tuning.ts';
 
 const HELP = `
 --ids file tensors:
@@ -78,6 +79,7 @@ export function registerUmt5Forward(forward: Command): void {
         const fromFile = o.ids !== undefined ? await readIds(o.ids) : undefined;
         const length = fromFile ? fromFile.ids.length : parsePositiveInt(o.maxLength, '--max-length');
         const dev = ctx.own(await openCliDevice(o));
+        await prepareDevice(dev);
         const enc = await Umt5Encoder.open(dev, o.model, {
           length,
           weightDtype: o.weightDtype as 'f32',

@@ -6,7 +6,7 @@ import { SafetensorsFile } from '../io/safetensors.ts';
 import { writeSafetensors } from '../io/safetensors-writer.ts';
 import { halfCodesToF32 } from '../runtime/dtype.ts';
 import { openNodeDevice } from '../runtime/node.ts';
-import { loadSavedTuning } from './tuning.ts';
+import { prepareDevice } from './tuning.ts';
 import { WanVae, VaeInputError, type HostTensor, type TileOptions } from '../model/vae/vae.ts';
 import { DEFAULT_TILE } from '../model/vae/tiling.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
@@ -92,7 +92,7 @@ async function run(opts: VaeForwardOptions, mode: 'encode' | 'decode', ctx: { ow
   const input = await readTensor(opts.input, mode === 'encode' ? 'frames' : 'latents', 4);
   const dev = await openCliDevice(opts);
   ctx.own(dev);
-  await loadSavedTuning(dev);
+  await prepareDevice(dev);
   const vae = await WanVae.load(dev, opts.model, { weightDtype, tile });
   const out = mode === 'encode' ? await vae.encode(input) : await vae.decode(input);
   await writeSafetensors(opts.output, { [mode === 'encode' ? 'latents' : 'frames']: { dtype: 'F32', shape: [...out.shape], data: out.data } });

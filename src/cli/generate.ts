@@ -8,7 +8,7 @@ import { abortAllStages } from '../pipeline/staging.ts';
 import { num, parseBytes } from './parse.ts';
 import { formatDuration, progressMode, progressReporter } from './progress-reporter.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
-import { loadSavedTuning } from './tuning.ts';
+import { prepareDevice } from './tuning.ts';
 import { adapterOption, backendOption, openCliDevice } from './device-options.ts';
 
 interface GenerateCliOptions extends GpuOptions {
@@ -132,7 +132,7 @@ export function registerGenerateCommand(program: Command): void {
           onProgress: progressReporter(progressMode(o)),
         };
         const dev = ctx.own(await openCliDevice(o));
-        await loadSavedTuning(dev);
+        await prepareDevice(dev);
         const r = await generate(dev, opts);
         printResult(r, Boolean(o.json), Boolean(o.quiet));
       }),

@@ -1,12 +1,19 @@
-// Winners of `egox bench --tune` (GEMM and conv variants per adapter, in ~/.cache/egox), loaded
-// into a device before a command builds its graphs; absent files change nothing.
+// Getting a device ready for a command: the winners of `egox bench --tune` (GEMM and conv
+// variants per adapter, in ~/.cache/egox; absent files change nothing) and the check that lets
+// the defaults use subgroup matrices (tensor cores) where the adapter offers them.
 import { loadGemmTuning } from '../kernels/autotune.ts';
 import { loadConvTuning } from '../kernels/conv-autotune.ts';
+import { checkSubgroupMatrices } from '../kernels/sgmatrix-check.ts';
 import type { EgoxDevice } from '../runtime/device.ts';
 import { nodeJsonStore } from '../runtime/tune-cache-node.ts';
 
-export async function loadSavedTuning(dev: EgoxDevice): Promise<void> {
+export async function prepareDevice(dev: EgoxDevice): Promise<void> {
   const store = nodeJsonStore();
   await loadGemmTuning(dev, store);
   await loadConvTuning(dev, store);
+  const check = await checkSubgroupMatrices(dev);
+  if (check.ran && !check.passed) {
+    const errors = Object.entries(check.errors).map(([k, v]) => `${k} ${v!.toPrecision(2)}`).join(', ');
+    process.stderr.write(`egox: warning: this adapter's subgroup-matrix kernels disagree with the f32 kernels (relative error ${errors}); using workgroup-tile kernels\n`);
+  }
 }

@@ -22,7 +22,7 @@ import { attentionUniformValues, flashKeysPerTile, type AttentionDType, type Att
 import { attentionFlashProgram, flashTileQueries } from './attention-flash.ts';
 import { attentionSubgroupProgram, subgroupTileQueries } from './attention-subgroup.ts';
 import { attentionSgmatrixProgram, sgmAttentionTiles, sgmatrixKeyBlock, sgmatrixTileQueries } from './attention-sgmatrix.ts';
-import { usableSgmShapes, type SgmShape } from './subgroup-matrix.ts';
+import { subgroupMatricesTrusted, usableSgmShapes, type SgmShape } from './subgroup-matrix.ts';
 import { InputError } from '../runtime/errors.ts';
 
 export type { AttentionDType, AttentionShape, AttentionSpec, AttentionVariant, EgoGrid } from './attention-common.ts';
@@ -103,7 +103,8 @@ export function sgmatrixConfigFor(dev: AttentionDeviceInfo, headDim: number): Sg
 /**
  * The default variant for a head dim: 'subgroup' on CPU adapters whose subgroup size is fixed
  * and small (lavapipe: 8, or 16 with LP_NATIVE_VECTOR_WIDTH=512) for D <= 128; 'sgmatrix' on
- * GPUs with a usable subgroup-matrix config when the inputs are 16-bit (`dtype` f16 or bf16:
+ * GPUs with a usable subgroup-matrix config, once checkSubgroupMatrices passed on the adapter,
+ * when the inputs are 16-bit (`dtype` f16 or bf16:
  * the variant rounds Q, K, V and P to f16, so f32 inputs keep an f32 path unless the config
  * itself is f32); else 'flash' (GPUs, and head dims whose registers would not fit, e.g. the
  * VAE's 384-channel attention). Without `dtype` the inputs count as f32.
@@ -115,7 +116,7 @@ export function chooseAttentionVariant(
 ): { variant: AttentionVariant; subgroupSize?: number; sgm?: SgmShape } {
   const sg = fixedSmallSubgroup(dev);
   if (sg && isCpuAdapter(dev) && headDim <= SUBGROUP_MAX_HEAD_DIM) return { variant: 'subgroup', subgroupSize: sg };
-  const sgm = sgmatrixConfigFor(dev, headDim);
+  const sgm = subgroupMatricesTrusted(dev) ? sgmatrixConfigFor(dev, headDim) : undefined;
   if (sgm && (dtype !== 'f32' || sgm.component === 'f32')) return { variant: 'sgmatrix', sgm, subgroupSize: dev.adapter.subgroupMaxSize ?? 32 };
   return { variant: 'flash' };
 }

@@ -14,6 +14,7 @@ import { checkConvSpec, convUniforms, type ConvPadding, type ConvShapeSpec, type
 import { DEFAULT_REGTILE, convRegTileProgram, type ConvRegTileParams } from './conv-regtile.ts';
 import { DEFAULT_WGTILE, convWgTileProgram, type ConvWgTileParams } from './conv-wgtile.ts';
 import { DEFAULT_CHANLANES, convChanLanesProgram, type ConvChanLanesParams } from './conv-chanlanes.ts';
+import { subgroupMatricesTrusted } from './subgroup-matrix.ts';
 import { convSgmConfig, convSgmatrixProgram, convSgmatrixVariant, type ConvSgmatrixParams } from './conv-sgmatrix.ts';
 
 export type { ConvPadding, ConvShapeSpec, WeightDType } from './conv-spec.ts';
@@ -84,7 +85,7 @@ export function convVariantIs16Bit(v: ConvVariant): boolean {
  * conv of f16/bf16 weights is a 16-bit problem already; an f32 one keeps f32 operands, so only
  * an f32-component config may serve it).
  */
-function ruleSgmatrix(dev: ConvDeviceInfo, spec: ConvChoiceSpec): ConvSgmatrixParams | undefined {
+export function sgmatrixConvRule(dev: ConvDeviceInfo, spec: ConvChoiceSpec): ConvSgmatrixParams | undefined {
   if (isCpuAdapter(dev)) return undefined;
   const cfg = convSgmConfig(dev, spec.weight);
   return cfg && convSgmatrixVariant(cfg, dev.adapter.subgroupMaxSize!, spec.cout);
@@ -95,7 +96,7 @@ function ruleSgmatrix(dev: ConvDeviceInfo, spec: ConvChoiceSpec): ConvSgmatrixPa
  * class when there is one (src/kernels/conv-autotune.ts), else on CPU adapters with subgroups, lanes over output
  * channels sharing the input by broadcast (2-4x the register tiles on lavapipe, measured
  * with bench/conv.bench.ts --tune); without subgroups, register tiles; on GPUs with subgroup
- * matrices and a config that fits the weights (see ruleSgmatrix), subgroup matrices; on other
+ * matrices and a config that fits the weights (see sgmatrixConvRule; once checkSubgroupMatrices passed on the adapter), subgroup matrices; on other
  * GPUs, workgroup-memory tiles. Tile shapes measured on lavapipe: 8x8 voxels for 3x3 kernels,
  * 4x8 when strided (the input window grows 4x), 4 channels x 2x8 voxels for 1x1 spatial
  * kernels (no window reuse, so more channels per loaded value).
@@ -107,7 +108,7 @@ export function defaultConvVariant(dev: ConvDeviceInfo, spec: ConvChoiceSpec = {
     const tuned = cls !== undefined ? table.get(cls) : undefined;
     if (tuned) return tuned;
   }
-  if (!isCpuAdapter(dev)) return ruleSgmatrix(dev, spec) ?? DEFAULT_WGTILE;
+  if (!isCpuAdapter(dev)) return (subgroupMatricesTrusted(dev) ? sgmatrixConvRule(dev, spec) : undefined) ?? DEFAULT_WGTILE;
   const sgMin = dev.adapter.subgroupMinSize ?? 0;
   if (!dev.has('subgroups') || sgMin < 4) return DEFAULT_REGTILE;
   const sg = Math.min(sgMin, 16);

@@ -5,7 +5,7 @@
 import type { AdapterSummary, OptionalFeature } from '../runtime/device.ts';
 import type { FloatDType, GemmVariant, SgmatrixVariant } from './gemm-common.ts';
 import { sgmatrixWorkgroupBytes } from './gemm-sgmatrix.ts';
-import { PORTABLE_WORKGROUP_BYTES, usableSgmShapes, type SgmShape } from './subgroup-matrix.ts';
+import { PORTABLE_WORKGROUP_BYTES, subgroupMatricesTrusted, usableSgmShapes, type SgmShape } from './subgroup-matrix.ts';
 
 /** The parts of an EgoxDevice the choice depends on (an interface, so tests can fake one). */
 export interface GemmDeviceInfo {
@@ -130,10 +130,15 @@ export function defaultGemmVariant(dev: GemmDeviceInfo, s: GemmShape): GemmVaria
     const v: GemmVariant = sg <= 8 ? { kind: 'subgroup', sg, tm: 4 * sg, rn: 4 } : { kind: 'subgroup', sg, tm: 2 * sg, rn: 2 };
     return fitVariantToShape(v, s);
   }
+  const sgm = subgroupMatricesTrusted(dev) ? sgmatrixGemmRule(dev, s) : undefined;
+  return sgm ?? { kind: 'tiled', tm: 4, tn: 4, bk: 16 };
+}
+
+/** The subgroup-matrix variant the default would use for this shape once the adapter is trusted. */
+export function sgmatrixGemmRule(dev: GemmDeviceInfo, s: GemmShape): SgmatrixVariant | undefined {
   const cfg = sgmConfigFor(dev, s);
-  const sgm = cfg && sgmatrixVariant(cfg, dev.adapter.subgroupMaxSize!, 1, 1);
-  if (sgm) return fitVariantToShape(sgm, s);
-  return { kind: 'tiled', tm: 4, tn: 4, bk: 16 };
+  const v = cfg && sgmatrixVariant(cfg, dev.adapter.subgroupMaxSize!, 1, 1);
+  return v && fitSgmatrix(v, s);
 }
 
 /** Variants worth timing on this adapter for this shape. */

@@ -48,6 +48,28 @@ export interface SgmTiling {
 /** Workgroup memory every adapter offers (maxComputeWorkgroupStorageSize's default). */
 export const PORTABLE_WORKGROUP_BYTES = 16384;
 
+// ---- trust --------------------------------------------------------------------------------
+
+const trusted = new WeakMap<object, boolean>();
+
+/** Trust belongs to the adapter: graph lowering records through stand-ins sharing its summary. */
+function adapterKey(dev: { adapter?: object }): object {
+  return dev.adapter ?? dev;
+}
+
+/**
+ * Whether rule-based choices (the GEMM, attention and conv defaults) may use subgroup matrices
+ * on this adapter: only after checkSubgroupMatrices (sgmatrix-check.ts) saw them agree with the
+ * f32 kernels there. The builtins' behaviour is the driver's, and no machine of ours has them.
+ */
+export function subgroupMatricesTrusted(dev: { adapter?: object }): boolean {
+  return trusted.get(adapterKey(dev)) === true;
+}
+
+export function setSubgroupMatricesTrusted(dev: { adapter?: object }, value: boolean): void {
+  trusted.set(adapterKey(dev), value);
+}
+
 /** A workgroup array the matrices are loaded from or stored to. */
 export interface SgmArray {
   name: string;

@@ -22,6 +22,7 @@ import { buildConditioning, sliceWidth, type Latent } from './latent-layout.ts';
 import { ProgressTracker, type GenerateStage } from './progress.ts';
 import { SeededRandom } from './random.ts';
 import { OutputStage } from './staging.ts';
+import { checkSubgroupMatrices } from '../kernels/sgmatrix-check.ts';
 
 export const OUTPUT_FPS = 30;
 
@@ -46,6 +47,8 @@ export async function generate(dev: EgoxDevice, o: GenerateOptions): Promise<Gen
   const progress = new ProgressTracker(o.onProgress);
   progress.begin('load', 'checking inputs');
   const inp = await checkGenerateInputs(o);
+  // Lets the kernels use subgroup matrices where the adapter offers them and they check out.
+  await checkSubgroupMatrices(dev);
   try {
     return await run(dev, inp, progress, t0);
   } finally {

@@ -9,7 +9,7 @@ import { closeNullBackendDevice, tintDiagnostics } from '../helpers/null-backend
 import { refAttention, refIsEgoQuery, type RefEgoBias } from '../ref/attention.ts';
 import { attention, attentionProgram, chooseAttentionVariant, type AttentionSpec } from '../../src/kernels/attention.ts';
 import { sgmAttentionTiles } from '../../src/kernels/attention-sgmatrix.ts';
-import type { SgmShape } from '../../src/kernels/subgroup-matrix.ts';
+import { setSubgroupMatricesTrusted, type SgmShape } from '../../src/kernels/subgroup-matrix.ts';
 import { roundThrough, type DType } from '../../src/runtime/dtype.ts';
 import { encodeForStorage, type EgoxDevice } from '../../src/runtime/device.ts';
 import type { Tensor } from '../../src/runtime/tensor.ts';
@@ -199,11 +199,13 @@ describe('attention variant choice with subgroup matrices', () => {
   const SGM = 'chromium-experimental-subgroup-matrix';
   const gpu = (configs: object[], over: { features?: string[]; wg?: number; adapter?: object } = {}) => {
     const features = over.features ?? ['subgroups', 'shader-f16', SGM];
-    return {
+    const dev = {
       adapter: { vendor: 'x', architecture: 'x', device: 'x', description: 'x', isFallbackAdapter: false, subgroupMinSize: 32, subgroupMaxSize: 32, subgroupMatrixConfigs: configs as never, ...over.adapter },
       has: (f: string) => features.includes(f),
       limits: { maxComputeWorkgroupStorageSize: over.wg ?? 49152 },
     };
+    setSubgroupMatricesTrusted(dev, true); // as if checkSubgroupMatrices had passed
+    return dev;
   };
   const nvidia = [
     { componentType: 'f16', resultComponentType: 'f16', M: 16, N: 16, K: 16 },

@@ -13,7 +13,7 @@ import { convSgmatrixWorkgroupBytes, convSgmatrixVariant, type ConvSgmatrixParam
 import { conv2d, conv3d, convCandidates, convProgram, defaultConvVariant, type ConvDeviceInfo, type ConvSpec, type ConvVariant } from '../../src/kernels/conv.ts';
 import type { ConvShapeSpec } from '../../src/kernels/conv-spec.ts';
 import { scale } from '../../src/kernels/elementwise.ts';
-import type { SgmShape } from '../../src/kernels/subgroup-matrix.ts';
+import { setSubgroupMatricesTrusted, type SgmShape } from '../../src/kernels/subgroup-matrix.ts';
 import { roundThrough, type DType } from '../../src/runtime/dtype.ts';
 import type { AdapterSummary, EgoxDevice, OptionalFeature, SubgroupMatrixConfig } from '../../src/runtime/device.ts';
 import type { Tensor } from '../../src/runtime/tensor.ts';
@@ -246,13 +246,15 @@ function fakeDevice(
   adapter: Partial<AdapterSummary> = {},
 ): ConvDeviceInfo {
   const set = new Set(features);
-  return {
+  const dev: ConvDeviceInfo = {
     adapter: {
       vendor: 'nvidia', architecture: 'ampere', device: 'rtx 3090', description: 'NVIDIA GeForce RTX 3090', isFallbackAdapter: false,
       subgroupMinSize: 32, subgroupMaxSize: 32, subgroupMatrixConfigs: configs, ...adapter,
     },
     has: (f) => set.has(f),
   };
+  setSubgroupMatricesTrusted(dev, true); // as if checkSubgroupMatrices had passed
+  return dev;
 }
 
 const CHOICE = { cin: 96, cout: 96, kernel: [3, 3, 3] as const, stride: [1, 1, 1] as const };

@@ -10,7 +10,7 @@ import { gemmLora } from '../../src/kernels/gemm-lora.ts';
 import { tuneGemm } from '../../src/kernels/autotune.ts';
 import type { SgmatrixVariant } from '../../src/kernels/gemm-common.ts';
 import { chooseGemmVariant, defaultGemmVariant, gemmCandidates, gemmShapeClass, recordGemmChoice, type GemmDeviceInfo } from '../../src/kernels/gemm-variants.ts';
-import type { SgmShape } from '../../src/kernels/subgroup-matrix.ts';
+import { setSubgroupMatricesTrusted, type SgmShape } from '../../src/kernels/subgroup-matrix.ts';
 import { roundThrough } from '../../src/runtime/dtype.ts';
 import type { AdapterSummary, EgoxDevice, OptionalFeature, SubgroupMatrixConfig } from '../../src/runtime/device.ts';
 import type { KernelProgram } from '../../src/runtime/program.ts';
@@ -168,8 +168,11 @@ describe('sgmatrix GEMM, emulated on this adapter vs float64', () => {
 
 // ---- the real form through Tint -----------------------------------------------------------
 
+/** A stand-in GPU adapter, trusted as if checkSubgroupMatrices had passed on it. */
 function fakeAdapter(configs: SubgroupMatrixConfig[], over: Partial<AdapterSummary> = {}): AdapterSummary {
-  return { vendor: 'nvidia', architecture: 'ampere', device: 'd', description: 'x', isFallbackAdapter: false, subgroupMinSize: 32, subgroupMaxSize: 32, subgroupMatrixConfigs: configs, ...over };
+  const adapter = { vendor: 'nvidia', architecture: 'ampere', device: 'd', description: 'x', isFallbackAdapter: false, subgroupMinSize: 32, subgroupMaxSize: 32, subgroupMatrixConfigs: configs, ...over };
+  setSubgroupMatricesTrusted({ adapter }, true);
+  return adapter;
 }
 
 function fakeDevice(adapter: AdapterSummary, features: OptionalFeature[]): GemmDeviceInfo {

@@ -1,0 +1,71 @@
+// The check that gates the tensor-core defaults: run emulated here (the adapter has no
+// subgroup matrices), its pass/fail rule, and that the defaults follow the verdict.
+import { describe, expect, it } from 'vitest';
+import { useDevice } from '../helpers/gpu.ts';
+import { checkSubgroupMatrices, judgeSgmatrixErrors, type SgmatrixProbe } from '../../src/kernels/sgmatrix-check.ts';
+import { setSubgroupMatricesTrusted, subgroupMatricesTrusted, type SgmShape } from '../../src/kernels/subgroup-matrix.ts';
+import { defaultGemmVariant } from '../../src/kernels/gemm-variants.ts';
+import { chooseAttentionVariant } from '../../src/kernels/attention.ts';
+import { defaultConvVariant } from '../../src/kernels/conv.ts';
+import type { AdapterSummary, OptionalFeature } from '../../src/runtime/device.ts';
+
+const device = useDevice();
+const F16: SgmShape = { M: 16, N: 16, K: 16, component: 'f16', result: 'f32' };
+
+describe('checkSubgroupMatrices', () => {
+  it('has nothing to check on an adapter without the feature, and trusts nothing', async () => {
+    const dev = await device();
+    const r = await checkSubgroupMatrices(dev);
+    expect(r).toEqual({ ran: false, passed: false, errors: {} });
+    expect(subgroupMatricesTrusted(dev)).toBe(false);
+  });
+
+  it('passes the emulated kernels of all three families, with the f16 rounding visible', async () => {
+    const dev = await device();
+    const probe: SgmatrixProbe = {
+      gemm: { kind: 'sgmatrix', cfg: F16, sg: 8, gm: 2, gn: 2, sm: 1, sn: 1, bk: 16, emulate: true },
+      attention: { shape: F16, emulate: true, lanes: 8 },
+      conv: { kind: 'sgmatrix', cfg: F16, sg: 8, gm: 1, gn: 2, sm: 1, sn: 1, bk: 32, emulate: true },
+    };
+    const r = await checkSubgroupMatrices(dev, probe);
+    expect(r.ran).toBe(true);
+    expect(r.passed).toBe(true);
+    for (const family of ['gemm', 'attention', 'conv'] as const) {
+      expect(r.errors[family]).toBeGreaterThan(1e-6);
+      expect(r.errors[family]).toBeLessThanOrEqual(3e-3);
+    }
+    console.log('emulated sgmatrix check errors', JSON.stringify(r.errors));
+  }, 300_000);
+
+  it('fails on any error past 3e-3 or any non-finite output', () => {
+    expect(judgeSgmatrixErrors({ gemm: 1e-4, attention: 2e-3, conv: 3e-4 })).toBe(true);
+    expect(judgeSgmatrixErrors({ gemm: 1e-4, attention: 5e-3 })).toBe(false);
+    expect(judgeSgmatrixErrors({ conv: NaN })).toBe(false);
+    expect(judgeSgmatrixErrors({})).toBe(false);
+  });
+});
+
+describe('defaults follow the verdict', () => {
+  const features: OptionalFeature[] = ['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix'];
+  const gpu = () => {
+    const adapter: AdapterSummary = {
+      vendor: 'nvidia', architecture: 'ada', device: 'd', description: 'x', isFallbackAdapter: false, subgroupMinSize: 32, subgroupMaxSize: 32,
+      subgroupMatrixConfigs: [{ componentType: 'f16', resultComponentType: 'f32', M: 16, N: 16, K: 16 }],
+    };
+    return { adapter, has: (f: OptionalFeature) => features.includes(f), limits: { maxComputeWorkgroupStorageSize: 49152 } };
+  };
+  const kinds = (dev: ReturnType<typeof gpu>) => [
+    defaultGemmVariant(dev, { M: 512, N: 512, K: 512, wDtype: 'bf16' }).kind,
+    chooseAttentionVariant(dev, 128, 'bf16').variant,
+    defaultConvVariant(dev, { cin: 96, cout: 96, kernel: [3, 3, 3], stride: [1, 1, 1], weight: 'bf16' }).kind,
+  ];
+
+  it('uses workgroup tiles until the check passed, subgroup matrices after, and not after a failure', () => {
+    const dev = gpu();
+    expect(kinds(dev)).toEqual(['tiled', 'flash', 'wgtile']);
+    setSubgroupMatricesTrusted(dev, true);
+    expect(kinds(dev)).toEqual(['sgmatrix', 'sgmatrix', 'sgmatrix']);
+    setSubgroupMatricesTrusted(dev, false);
+    expect(kinds(dev)).toEqual(['tiled', 'flash', 'wgtile']);
+  });
+});
