@@ -143,6 +143,12 @@ export interface AttentionOptions {
   /** out += attention (Wan I2V cross-attention sums a text and an image attention). */
   accumulate?: boolean;
   egoBias?: EgoBiasInput;
+  /**
+   * The precision class the caller needs; default from q's dtype. '16bit' lets a variant that
+   * rounds Q, K, V and P to f16 (subgroup matrices) serve f32 tensors: a model whose weights
+   * are bf16 computes in that class anyway.
+   */
+  precision?: 'f32' | '16bit';
   /** Force a variant (tests, benchmarks); default from chooseAttentionVariant. */
   variant?: AttentionVariant;
   /** subgroup variant: queries per lane (default 256 / D). */
@@ -199,7 +205,8 @@ export function attention(dev: EgoxDevice, q: Tensor, k: Tensor, v: Tensor, opts
   if (opts.out && opts.out.numel !== lq * H * D) throw new AttentionInputError(`attention: out has ${opts.out.numel} elements, expected ${lq * H * D}`);
   if (opts.accumulate && !opts.out) throw new AttentionInputError('attention: accumulate needs opts.out');
 
-  const chosen: ReturnType<typeof forcedVariant> = opts.variant ? forcedVariant(dev, opts.variant, D, opts.sgmatrix) : chooseAttentionVariant(dev, D, q.dtype);
+  const operands = opts.precision === '16bit' ? 'f16' : opts.precision === 'f32' ? 'f32' : q.dtype;
+  const chosen: ReturnType<typeof forcedVariant> = opts.variant ? forcedVariant(dev, opts.variant, D, opts.sgmatrix) : chooseAttentionVariant(dev, D, operands);
   const eb = opts.egoBias;
   const spec: AttentionSpec = {
     headDim: D,

@@ -14,6 +14,8 @@ export interface AttentionOptions {
   headDim: number;
   /** Score scale; default 1/sqrt(headDim). */
   scale?: number;
+  /** Precision class of the operands (see the kernel's AttentionOptions.precision); default f32. */
+  precision?: 'f32' | '16bit';
   /** EgoX geometry bias for the ego queries (token column >= egoColStart within its frame). */
   gga?: {
     queryDirs: Value;
@@ -57,7 +59,7 @@ export function attentionOp(g: GraphBuilder, q: Value, k: Value, v: Value, o: At
         const egoBias = gga
           ? { qdir: T(ins[3]!), kdir: T(ins[4]!), lambda: gga.lambda, tokensPerFrame: gga.tokensPerFrame, gridWidth: gga.gridWidth, egoColStart: gga.egoColStart }
           : undefined;
-        attention(dev, T(ins[0]!), T(ins[1]!), T(ins[2]!), { heads: o.heads, scale, egoBias, out: T(y!), state: T(state!) });
+        attention(dev, T(ins[0]!), T(ins[1]!), T(ins[2]!), { heads: o.heads, scale, egoBias, out: T(y!), state: T(state!), precision: o.precision });
       }),
   });
   return out!;

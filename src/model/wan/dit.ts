@@ -81,6 +81,14 @@ export class WanDit {
     return g.build();
   }
 
+  /**
+   * With 16-bit weights the model is in the 16-bit precision class (as the official bf16
+   * run): attention may then round its operands to f16 (tensor cores where trusted).
+   */
+  private attentionPrecision(): 'f32' | '16bit' {
+    return this.wd === 'f32' ? 'f32' : '16bit';
+  }
+
   private w(name: string, shape: readonly number[], dtype: DType = this.wd): Value {
     return this.g.weight(name, shape, dtype);
   }
@@ -154,7 +162,7 @@ export class WanDit {
     const v = this.attnProj(`${p}.attn1.to_v`, n1);
     const rq = g.rope(q, { heads: c.numHeads, headDim: c.headDim, grid: this.grid, theta: c.ropeTheta }, 'rope_q');
     const rk = g.rope(k, { heads: c.numHeads, headDim: c.headDim, grid: this.grid, theta: c.ropeTheta }, 'rope_k');
-    const a = g.attention(rq, rk, v, { heads: c.numHeads, headDim: c.headDim, gga: gga ? { ...gga, ...this.egoGrid() } : undefined }, 'attn1');
+    const a = g.attention(rq, rk, v, { heads: c.numHeads, headDim: c.headDim, precision: this.attentionPrecision(), gga: gga ? { ...gga, ...this.egoGrid() } : undefined }, 'attn1');
     const o1 = this.lin(`${p}.attn1.to_out.0`, d, d);
     h = g.linear(a, o1.w, o1.b, { residual: h, gate: gate1!, lora: o1.lora }, 'attn1.to_out');
 
@@ -163,11 +171,11 @@ export class WanDit {
     const q2 = this.attnProj(`${p}.attn2.to_q`, n2, `${p}.attn2.norm_q`);
     const kt = this.attnProj(`${p}.attn2.to_k`, ctxText, `${p}.attn2.norm_k`);
     const vt = this.attnProj(`${p}.attn2.to_v`, ctxText);
-    let a2 = g.attention(q2, kt, vt, { heads: c.numHeads, headDim: c.headDim }, 'attn2.text');
+    let a2 = g.attention(q2, kt, vt, { heads: c.numHeads, headDim: c.headDim, precision: this.attentionPrecision() }, 'attn2.text');
     if (ctxImage) {
       const ki = this.attnProj(`${p}.attn2.add_k_proj`, ctxImage, `${p}.attn2.norm_added_k`);
       const vi = this.attnProj(`${p}.attn2.add_v_proj`, ctxImage);
-      a2 = g.add(a2, g.attention(q2, ki, vi, { heads: c.numHeads, headDim: c.headDim }, 'attn2.image'), 'attn2.sum');
+      a2 = g.add(a2, g.attention(q2, ki, vi, { heads: c.numHeads, headDim: c.headDim, precision: this.attentionPrecision() }, 'attn2.image'), 'attn2.sum');
     }
     const o2 = this.lin(`${p}.attn2.to_out.0`, d, d);
     h = g.linear(a2, o2.w, o2.b, { residual: h, lora: o2.lora }, 'attn2.to_out');
