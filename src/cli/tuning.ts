@@ -14,6 +14,7 @@ export async function prepareDevice(dev: EgoxDevice): Promise<void> {
   const check = await checkSubgroupMatrices(dev);
   if (check.ran && !check.passed) {
     const errors = Object.entries(check.errors).map(([k, v]) => `${k} ${v!.toPrecision(2)}`).join(', ');
-    process.stderr.write(`egox: warning: this adapter's subgroup-matrix kernels disagree with the f32 kernels (relative error ${errors}); using workgroup-tile kernels\n`);
+    const why = check.failure ? `fail to run (${check.failure})` : `disagree with the f32 kernels (relative error ${errors})`;
+    process.stderr.write(`egox: warning: this adapter's subgroup-matrix kernels ${why}; using workgroup-tile kernels\n`);
   }
 }

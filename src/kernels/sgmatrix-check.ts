@@ -29,6 +29,8 @@ export interface SgmatrixCheck {
   passed: boolean;
   /** Relative L2 error per family vs the f32-accumulating variant (NaN: non-finite output). */
   errors: Partial<Record<SgmFamily, number>>;
+  /** Set when a kernel could not run at all (e.g. the driver rejected the shader). */
+  failure?: string;
 }
 
 export const SGMATRIX_TOLERANCE = 3e-3;
@@ -64,12 +66,24 @@ const verdicts = new WeakMap<object, Promise<SgmatrixCheck>>();
  */
 export function checkSubgroupMatrices(dev: EgoxDevice, probe?: SgmatrixProbe): Promise<SgmatrixCheck> {
   if (probe) return runProbe(dev, probe);
+  if (subgroupMatricesSwitchedOff()) return Promise.resolve({ ran: false, passed: false, errors: {} });
   let v = verdicts.get(dev.adapter);
   if (!v) {
-    v = runProbe(dev, ruleProbe(dev)).then((r) => {
-      if (r.ran) setSubgroupMatricesTrusted(dev, r.passed);
-      return r;
-    });
+    v = runProbe(dev, ruleProbe(dev))
+      .catch(async (e: unknown): Promise<SgmatrixCheck> => {
+        // A kernel that cannot run is a failed check, not a failed command: drain the
+        // device's pending errors and carry on without subgroup matrices.
+        try {
+          await dev.sync();
+        } catch {
+          // the same failure, reported again
+        }
+        return { ran: true, passed: false, errors: {}, failure: String((e as Error)?.message ?? e).split('\n')[0] };
+      })
+      .then((r) => {
+        if (r.ran) setSubgroupMatricesTrusted(dev, r.passed);
+        return r;
+      });
     verdicts.set(dev.adapter, v);
   }
   return v;
@@ -115,6 +129,11 @@ async function runProbe(dev: EgoxDevice, probe: SgmatrixProbe): Promise<Sgmatrix
   }
   const ran = Object.keys(errors).length > 0;
   return { ran, passed: ran && judgeSgmatrixErrors(errors), errors };
+}
+
+/** EGOX_SUBGROUP_MATRICES=off keeps the defaults on workgroup tiles whatever the adapter offers. */
+function subgroupMatricesSwitchedOff(): boolean {
+  return typeof process !== 'undefined' && process.env?.EGOX_SUBGROUP_MATRICES === 'off';
 }
 
 /** Relative L2 error; NaN when either side has a non-finite value. */

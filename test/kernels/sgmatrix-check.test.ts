@@ -7,7 +7,7 @@ import { setSubgroupMatricesTrusted, subgroupMatricesTrusted, type SgmShape } fr
 import { defaultGemmVariant } from '../../src/kernels/gemm-variants.ts';
 import { chooseAttentionVariant } from '../../src/kernels/attention.ts';
 import { defaultConvVariant } from '../../src/kernels/conv.ts';
-import type { AdapterSummary, OptionalFeature } from '../../src/runtime/device.ts';
+import type { AdapterSummary, EgoxDevice, OptionalFeature } from '../../src/runtime/device.ts';
 
 const device = useDevice();
 const F16: SgmShape = { M: 16, N: 16, K: 16, component: 'f16', result: 'f32' };
@@ -36,6 +36,29 @@ describe('checkSubgroupMatrices', () => {
     }
     console.log('emulated sgmatrix check errors', JSON.stringify(r.errors));
   }, 300_000);
+
+  it('EGOX_SUBGROUP_MATRICES=off skips the check; kernels that cannot run fail it without throwing', async () => {
+    const adapter: AdapterSummary = {
+      vendor: 'nvidia', architecture: 'ada', device: 'd', description: 'x', isFallbackAdapter: false, subgroupMinSize: 32, subgroupMaxSize: 32,
+      subgroupMatrixConfigs: [{ componentType: 'f16', resultComponentType: 'f32', M: 16, N: 16, K: 16 }],
+    };
+    const all: OptionalFeature[] = ['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix'];
+    // A stand-in with no GPU behind it: running the probe would throw.
+    const fake = { adapter, has: (f: OptionalFeature) => all.includes(f), limits: { maxComputeWorkgroupStorageSize: 49152 } } as unknown as EgoxDevice;
+    process.env.EGOX_SUBGROUP_MATRICES = 'off';
+    try {
+      expect(await checkSubgroupMatrices(fake)).toEqual({ ran: false, passed: false, errors: {} });
+    } finally {
+      delete process.env.EGOX_SUBGROUP_MATRICES;
+    }
+    expect(subgroupMatricesTrusted(fake)).toBe(false);
+    // Without the switch the check runs, its kernels fail on the stand-in: a failed check,
+    // not an exception, and the adapter stays untrusted.
+    const r = await checkSubgroupMatrices(fake);
+    expect(r).toMatchObject({ ran: true, passed: false });
+    expect(r.failure).toBeTruthy();
+    expect(subgroupMatricesTrusted(fake)).toBe(false);
+  });
 
   it('fails on any error past 3e-3 or any non-finite output', () => {
     expect(judgeSgmatrixErrors({ gemm: 1e-4, attention: 2e-3, conv: 3e-4 })).toBe(true);
