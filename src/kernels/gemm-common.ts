@@ -102,7 +102,8 @@ function layoutKey(l: OperandLayout): string {
 /** Key naming every specialisation of the spec except the variant (added by the variant). */
 export function specKey(s: GemmSpec, fit: string): string {
   const parts = [
-    `m${s.M}n${s.N}k${s.K}b${s.batch}`,
+    // M is a uniform (one pipeline per token count); a batch's strides still name it.
+    `n${s.N}k${s.K}b${s.batch}`,
     `${s.xDtype}${s.xVec4 ? '4' : '1'}.${s.wDtype}${s.wVec4 ? '4' : '1'}->${s.yDtype}`,
     `x${layoutKey(s.x)}w${layoutKey(s.w)}y${layoutKey(s.y)}`,
     s.alpha ? 'alpha' : '',
@@ -147,8 +148,15 @@ export function gemmBindings(s: GemmSpec): BindingDecl[] {
 }
 
 /** Element offsets of each operand inside its binding (views of big tensors start early). */
+/** Values of the size uniforms every variant declares (gemmUniforms): rows M and tiles per batch. */
+export function gemmSizeValues(s: GemmSpec, tiles: number): Record<string, number> {
+  return { M: s.M, tiles };
+}
+
 export function gemmUniforms(s: GemmSpec): UniformDecl[] {
   const u: UniformDecl[] = [
+    { name: 'M', type: 'u32' },
+    { name: 'tiles', type: 'u32' },
     { name: 'xOff', type: 'u32' },
     { name: 'wOff', type: 'u32' },
     { name: 'yOff', type: 'u32' },
@@ -324,7 +332,7 @@ export function storeTile(
   const inner = `for (var j = 0u; j < ${cols}u; j += ${pair ? 2 : 1}u) { let n = ${colBase} + j; ${fitN ? store : `if (n < ${s.N}u) { ${store} }`} }`;
   L.push(`for (var i = 0u; i < ${rows}u; i++) {
     let m = ${rowBase} + i * ${rowStep}u;
-    ${fitM ? inner : `if (m < ${s.M}u) { ${inner} }`}
+    ${fitM ? inner : `if (m < params.M) { ${inner} }`}
   }`);
   return L.join('\n  ');
 }

@@ -18,6 +18,7 @@ import {
   epilogueFns,
   extraSegment,
   gemmBindings,
+  gemmSizeValues,
   gemmUniforms,
   mainSegment,
   maskedQuadLoaderFn,
@@ -101,7 +102,7 @@ export function sgmatrixGemmProgram(s: GemmSpec): KernelProgram {
   const stageSegment = ({ g, kb, fitK }: (typeof segs)[number], slice: string): string => {
     if (!fitK) fns.push(maskedQuadLoaderFn(g.x, g.K), maskedQuadLoaderFn(g.w, g.K));
     const kq = kb / 4;
-    const stage = (name: string, rows: number, rowsTotal: number, base: string, ld: number, bs: number, off: string, dst: string, fitRows: boolean) => {
+    const stage = (name: string, rows: number, rowsTotal: string, base: string, ld: number, bs: number, off: string, dst: string, fitRows: boolean) => {
       const e = `${off} + b * ${bs}u + gr * ${ld}u + k0 + kk`;
       const load = fitK ? `ld_${name}4(${e})` : `lm_${name}(${e}, k0 + kk)`;
       // f16 saturates instead of overflowing: a rare activation past 65504 then costs its own
@@ -112,14 +113,14 @@ export function sgmatrixGemmProgram(s: GemmSpec): KernelProgram {
         let row = q / ${kq}u;
         let kk = (q % ${kq}u) * 4u;
         let gr = ${base} + row;
-        ${fitRows ? `let v = ${load};` : `var v = vec4<f32>(0.0);\n        if (gr < ${rowsTotal}u) { v = ${load}; }`}
+        ${fitRows ? `let v = ${load};` : `var v = vec4<f32>(0.0);\n        if (gr < ${rowsTotal}) { v = ${load}; }`}
         let d = row * ${LD}u + kk;
         ${stores}
       }`;
     };
     return `let k0 = (${slice}) * ${kb}u;
-      ${stage(g.x, BM, s.M, 'm0', g.xLd, g.xBs, g.xOff, 'xs', fitM)}
-      ${stage(g.w, BN, s.N, 'n0', g.wLd, g.wBs, g.wOff, 'ws', fitN)}`;
+      ${stage(g.x, BM, 'params.M', 'm0', g.xLd, g.xBs, g.xOff, 'xs', fitM)}
+      ${stage(g.w, BN, `${s.N}u`, 'n0', g.wLd, g.wBs, g.wOff, 'ws', fitN)}`;
   };
   const [s0, s1] = segs;
   const slices = s0!.slices + (s1?.slices ?? 0);
@@ -189,8 +190,8 @@ ${sgm.prelude()}
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32${params ? ', ' + params : ''}) {
   let wg = egoxWorkgroupIndex(wid, nwg);
   if (wg >= params.egoxWorkgroups) { return; }
-  let b = wg / ${tiles}u;
-  let t = wg % ${tiles}u;
+  let b = wg / params.tiles;
+  let t = wg % params.tiles;
   let n0 = (t % ${tilesN}u) * ${BN}u;
   let m0 = (t / ${tilesN}u) * ${BM}u;
   ${body}
@@ -202,6 +203,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     workgroupSize: [threads, 1, 1],
     bindings: gemmBindings(s),
     uniforms: gemmUniforms(s),
+    uniformValues: gemmSizeValues(s, tiles),
     dispatch: s.batch * tiles,
     enables: sgm.enables(),
   };

@@ -13,6 +13,7 @@ import {
   checkSpec,
   epilogueFns,
   gemmBindings,
+  gemmSizeValues,
   gemmUniforms,
   specKey,
   storeTile,
@@ -46,7 +47,7 @@ export function subgroupGemmProgram(s: GemmSpec): KernelProgram {
   // has no branches.
   const rowBases = (g: Segment, tag: string) => {
     for (let i = 0; i < rowsPerLane; i++) {
-      const row = fitM ? `m0 + lane + ${sg * i}u` : `min(m0 + lane + ${sg * i}u, ${s.M - 1}u)`;
+      const row = fitM ? `m0 + lane + ${sg * i}u` : `min(m0 + lane + ${sg * i}u, params.M - 1u)`;
       L.push(`let ${tag}x${i} = ${g.xOff} + b * ${g.xBs}u + (${row}) * ${g.xLd}u;`);
     }
     for (let j = 0; j < rn; j++) {
@@ -121,8 +122,8 @@ ${epilogueFns(s)}
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
   let wg = egoxWorkgroupIndex(wid, nwg);
   if (wg >= params.egoxWorkgroups) { return; }
-  let b = wg / ${tiles}u;
-  let t = wg % ${tiles}u;
+  let b = wg / params.tiles;
+  let t = wg % params.tiles;
   let n0 = (t % ${tilesN}u) * ${tn}u;
   let m0 = (t / ${tilesN}u) * ${tm}u;
   ${L.join('\n  ')}
@@ -134,6 +135,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     workgroupSize: [sg, 1, 1],
     bindings: gemmBindings(s),
     uniforms: gemmUniforms(s),
+    uniformValues: gemmSizeValues(s, tiles),
     dispatch: s.batch * tiles,
     enables: ['subgroups'],
   };

@@ -11,6 +11,7 @@ import {
   checkSpec,
   epilogueFns,
   gemmBindings,
+  gemmSizeValues,
   gemmUniforms,
   maskedQuadLoaderFn,
   specKey,
@@ -52,7 +53,7 @@ export function tiledGemmProgram(s: GemmSpec): KernelProgram {
     for (const name of [g.x, g.w]) {
       if (!fitK) fns.push(maskedQuadLoaderFn(name, g.K));
     }
-    const load = (name: string, rows: number, rowsTotal: number, base: string, ld: number, bs: number, off: string, dst: string, fitRows: boolean) => {
+    const load = (name: string, rows: number, rowsTotal: string, base: string, ld: number, bs: number, off: string, dst: string, fitRows: boolean) => {
       const quads = rows * kq;
       const S: string[] = [];
       for (let q = 0; q < Math.ceil(quads / THREADS); q++) {
@@ -61,7 +62,7 @@ export function tiledGemmProgram(s: GemmSpec): KernelProgram {
         inner.push(`let qi = ${idx};`);
         inner.push(`let row = qi / ${kq}u;`);
         inner.push(`let kk = (qi % ${kq}u) * 4u;`);
-        const grow = fitRows ? `${base} + row` : `min(${base} + row, ${rowsTotal - 1}u)`;
+        const grow = fitRows ? `${base} + row` : `min(${base} + row, ${rowsTotal} - 1u)`;
         const e = `${off} + b * ${bs}u + (${grow}) * ${ld}u + k0 + kk`;
         inner.push(`let v = ${fitK ? `ld_${name}4(${e})` : `lm_${name}(${e}, k0 + kk)`};`);
         for (let c = 0; c < 4; c++) inner.push(`${dst}[(kk + ${c}u) * ${rows}u + row] = v[${c}];`);
@@ -77,8 +78,8 @@ export function tiledGemmProgram(s: GemmSpec): KernelProgram {
       for (let i = 0; i < tm; i++) for (let j = 0; j < tn; j++) compute.push(`a${i}_${j} += x${kk}_${i} * w${kk}_${j};`);
     }
     L.push(`for (var k0 = 0u; k0 < ${g.K}u; k0 += ${bk}u) {
-    ${load(g.x, BM, s.M, 'm0', g.xLd, g.xBs, g.xOff, 'xs', fitM)}
-    ${load(g.w, BN, s.N, 'n0', g.wLd, g.wBs, g.wOff, 'ws', fitN)}
+    ${load(g.x, BM, 'params.M', 'm0', g.xLd, g.xBs, g.xOff, 'xs', fitM)}
+    ${load(g.w, BN, `${s.N}u`, 'n0', g.wLd, g.wBs, g.wOff, 'ws', fitN)}
     workgroupBarrier();
     ${compute.join('\n    ')}
     workgroupBarrier();
@@ -106,8 +107,8 @@ var<workgroup> ws: array<f32, ${bk * BN}>;
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = egoxWorkgroupIndex(wid, nwg);
   if (wg >= params.egoxWorkgroups) { return; }
-  let b = wg / ${tiles}u;
-  let t = wg % ${tiles}u;
+  let b = wg / params.tiles;
+  let t = wg % params.tiles;
   let n0 = (t % ${tilesN}u) * ${BN}u;
   let m0 = (t / ${tilesN}u) * ${BM}u;
   let tx = lid % ${T}u;
@@ -121,6 +122,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     workgroupSize: [T, T, 1],
     bindings: gemmBindings(s),
     uniforms: gemmUniforms(s),
+    uniformValues: gemmSizeValues(s, tiles),
     dispatch: s.batch * tiles,
   };
 }

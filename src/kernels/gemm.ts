@@ -263,19 +263,24 @@ export function gemm(dev: EgoxDevice, x: Tensor, w: Tensor, opts: GemmOptions = 
     }
     tensors.push(yw.view);
     if (opts.alpha !== undefined) uniforms.alpha = opts.alpha;
+    // One batch: strides are never multiplied by a nonzero batch index, so they are left out
+    // of the spec (and the pipeline key), which then serves every M.
+    const one = bc === 1;
+    if (one && residualSpec) residualSpec = { ...residualSpec, layout: { ...residualSpec.layout, batchStride: 0 } };
+    if (one && extraSpec) extraSpec = { ...extraSpec, t: { ...extraSpec.t, batchStride: 0 } };
     const spec: GemmSpec = {
       M, N, K: p.K, batch: bc,
       xDtype, wDtype, yDtype: p.yDtype,
-      x: { ld: p.K, batchStride: p.xs },
-      w: { ld: p.K, batchStride: p.ws },
-      y: { ld: p.N, batchStride: p.ys },
+      x: { ld: p.K, batchStride: one ? 0 : p.xs },
+      w: { ld: p.K, batchStride: one ? 0 : p.ws },
+      y: { ld: p.N, batchStride: one ? 0 : p.ys },
       xVec4: p.K % 4 === 0 && p.xs % 4 === 0 && xw.off % 4 === 0,
       wVec4: p.K % 4 === 0 && p.ws % 4 === 0 && ww.off % 4 === 0,
       alpha: opts.alpha !== undefined,
       bias: opts.bias !== undefined,
       epilogue,
       residual: residualSpec,
-      gateBatchStride: epilogue === 'gated_residual' ? p.gs : undefined,
+      gateBatchStride: epilogue === 'gated_residual' ? (one ? 0 : p.gs) : undefined,
       extraK: extraSpec,
       variant,
     };

@@ -42,6 +42,31 @@ describe('float64 references', () => {
 describe('gemm', () => {
   const [M, N, K] = [37, 29, 67];
 
+  it('one pipeline per variant serves every row count M (M is a uniform)', async () => {
+    const dev = await device();
+    for (const variant of smallVariants(dev)) {
+      const keys = new Set<string>();
+      const cache = dev.pipelines as unknown as { get: (p: { key: string }) => unknown };
+      const get = cache.get.bind(cache);
+      cache.get = (p: { key: string }) => (keys.add(p.key), get(p as never));
+      try {
+        // Odd counts that do not fill the last tile, like the DiT's token counts.
+        for (const m of [37, 5, 61]) {
+          const xs = randomF32(m * K);
+          const ws = randomF32(N * K);
+          const bias = randomF32(N);
+          const out = await poisoned(dev, [m, N], 'f32');
+          gemm(dev, await dev.upload(xs, [m, K], 'f32'), await dev.upload(ws, [N, K], 'bf16'), { bias: await dev.upload(bias, [N], 'f32'), epilogue: 'silu', out, variant });
+          const want = refGemm({ M: m, N, K, x: xs, w: roundThrough(ws, 'bf16'), bias, epilogue: 'silu' });
+          expect(relL2(await dev.read(out), want), `${name(variant)} M ${m}`).toBeLessThanOrEqual(1e-5);
+        }
+      } finally {
+        cache.get = get;
+      }
+      expect(keys.size, name(variant)).toBe(1);
+    }
+  });
+
   it('every epilogue and every weight dtype (vec4 and generic loads), both variants, odd M and N', async () => {
     const dev = await device();
     // Each epilogue runs with another weight dtype / K so that both variants see every
