@@ -13,6 +13,7 @@ import { f32ToHalfCodes, halfCodesToF32, isPacked16, storageBytes, type DType } 
 
 export type OptionalFeature = 'shader-f16' | 'subgroups' | 'timestamp-query' | 'chromium-experimental-subgroup-matrix';
 const OPTIONAL_FEATURES: readonly OptionalFeature[] = ['shader-f16', 'subgroups', 'timestamp-query', 'chromium-experimental-subgroup-matrix'];
+const EXPERIMENTAL_FEATURE: OptionalFeature = 'chromium-experimental-subgroup-matrix';
 
 /**
  * One subgroup-matrix shape the adapter multiplies natively (Dawn's GPUSubgroupMatrixConfig):
@@ -122,7 +123,13 @@ export class EgoxDevice {
     try {
       device = await adapter.requestDevice({ requiredFeatures: [...features] as GPUFeatureName[], requiredLimits });
     } catch (e) {
-      throw new EnvironmentError(`the GPU adapter refused to create a device: ${firstLine(String(e))}; update the GPU driver`);
+      // An experimental feature must never cost the device: retry without it.
+      if (!features.delete(EXPERIMENTAL_FEATURE)) throw new EnvironmentError(`the GPU adapter refused to create a device: ${firstLine(String(e))}; update the GPU driver`);
+      try {
+        device = await adapter.requestDevice({ requiredFeatures: [...features] as GPUFeatureName[], requiredLimits });
+      } catch (e2) {
+        throw new EnvironmentError(`the GPU adapter refused to create a device: ${firstLine(String(e2))}; update the GPU driver`);
+      }
     }
     const info = adapter.info;
     const summary: AdapterSummary = {

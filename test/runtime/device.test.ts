@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { useDevice } from '../helpers/gpu.ts';
+import { EgoxDevice } from '../../src/runtime/device.ts';
+import { requestNodeAdapter } from '../../src/runtime/node.ts';
 import { castProgram, cast } from '../../src/kernels/cast.ts';
 import { binary, fill, scale } from '../../src/kernels/elementwise.ts';
 import { f32ToHalfCodes, halfCodesToF32, type DType } from '../../src/runtime/dtype.ts';
@@ -85,6 +87,36 @@ describe('EgoxDevice', () => {
       expect([...filled]).toEqual(Array(n).fill(1.5));
     }
     expect(dev.pipelines.stats.compiled).toBe(before);
+  });
+
+  it('retries without the experimental subgroup-matrix feature when the adapter refuses it', async () => {
+    const real = await requestNodeAdapter();
+    const asked: string[][] = [];
+    const features = new Set([...real.features, 'chromium-experimental-subgroup-matrix']);
+    const adapter = new Proxy(real, {
+      get(target, prop) {
+        if (prop === 'features') return features;
+        if (prop === 'requestDevice') {
+          return (desc: GPUDeviceDescriptor) => {
+            const wanted = [...(desc.requiredFeatures ?? [])] as string[];
+            asked.push(wanted);
+            if (wanted.includes('chromium-experimental-subgroup-matrix')) return Promise.reject(new Error('driver says no'));
+            return target.requestDevice(desc);
+          };
+        }
+        const v = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const dev = await EgoxDevice.fromAdapter(adapter);
+    try {
+      expect(asked.length).toBe(2);
+      expect(dev.has('chromium-experimental-subgroup-matrix')).toBe(false);
+      expect(dev.has('subgroups')).toBe(real.features.has('subgroups'));
+      expect(dev.adapter.subgroupMatrixConfigs).toEqual([]);
+    } finally {
+      dev.destroy();
+    }
   });
 
   it('casts f32 <-> f16/bf16 on the GPU bit-exactly like the CPU', async () => {
