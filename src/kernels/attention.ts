@@ -22,7 +22,7 @@ import { attentionUniformValues, flashKeysPerTile, type AttentionDType, type Att
 import { attentionFlashProgram, flashTileQueries } from './attention-flash.ts';
 import { attentionSubgroupProgram, subgroupTileQueries } from './attention-subgroup.ts';
 import { attentionSgmatrixProgram, sgmAttentionTiles, sgmatrixKeyBlock, sgmatrixTileQueries } from './attention-sgmatrix.ts';
-import { subgroupMatricesTrusted, usableSgmShapes, type SgmShape } from './subgroup-matrix.ts';
+import { deviceSgmShapes, subgroupMatricesTrusted, type SgmShape } from './subgroup-matrix.ts';
 import { InputError } from '../runtime/errors.ts';
 
 export type { AttentionDType, AttentionShape, AttentionSpec, AttentionVariant, EgoGrid } from './attention-common.ts';
@@ -91,10 +91,10 @@ function fixedSmallSubgroup(dev: AttentionDeviceInfo): number | undefined {
  * configs. Undefined on CPU adapters and where the feature is off.
  */
 export function sgmatrixConfigFor(dev: AttentionDeviceInfo, headDim: number): SgmShape | undefined {
-  if (isCpuAdapter(dev) || !dev.has('chromium-experimental-subgroup-matrix') || !dev.has('subgroups')) return undefined;
+  if (isCpuAdapter(dev)) return undefined;
   const wgBytes = dev.limits?.maxComputeWorkgroupStorageSize ?? 16384;
-  return usableSgmShapes(dev.adapter.subgroupMatrixConfigs).find((s) => {
-    if (s.result !== 'f32' || (s.component === 'f16' && !dev.has('shader-f16'))) return false;
+  return deviceSgmShapes(dev).find((s) => {
+    if (s.result !== 'f32') return false;
     const tiles = sgmAttentionTiles(headDim, s, dev.adapter.subgroupMaxSize ?? 32);
     return tiles !== undefined && tiles.bytes <= wgBytes;
   });

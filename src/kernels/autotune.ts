@@ -6,6 +6,7 @@
 import type { AdapterSummary, EgoxDevice } from '../runtime/device.ts';
 import type { GemmVariant } from './gemm-common.ts';
 import { gemm } from './gemm.ts';
+import { relativeL2 } from './output-compare.ts';
 import {
   defaultGemmVariant,
   fixedSubgroupSize,
@@ -94,17 +95,6 @@ export interface TuneOptions {
   log?: (line: string) => void;
 }
 
-/** Relative L2 distance of `a` from `ref`. */
-function relDistance(a: Float32Array, ref: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = a[i]! - ref[i]!;
-    num += d * d;
-    den += ref[i]! * ref[i]!;
-  }
-  return Math.sqrt(num / Math.max(den, 1e-30));
-}
 
 /**
  * Subgroup-matrix variants round X (and W) to their component type: one may win only if its
@@ -189,7 +179,7 @@ export async function tuneGemm(dev: EgoxDevice, shape: GemmShape, opts: TuneOpti
             reference = await dev.read(yRef);
             yRef.release();
           }
-          const d = relDistance(await dev.read(y), reference);
+          const d = relativeL2(await dev.read(y), reference);
           if (!(d <= precisionBound(shape))) throw new Error(`output differs from the f32-accumulating variant by ${d.toExponential(2)} (relative L2)`);
         }
         t0 = performance.now();

@@ -22,6 +22,7 @@ import {
   type ConvVariant,
 } from './conv.ts';
 import { convSgmatrixRunnable } from './conv-sgmatrix.ts';
+import { relativeL2 } from './output-compare.ts';
 
 /** The fields that make a conv shape class (sizes are uniforms, so they do not). */
 export interface ConvTuneSpec {
@@ -179,18 +180,6 @@ function random(n: number, scale: number): Float32Array {
   return a;
 }
 
-/** Relative L2 distance; Infinity when `got` holds a non-finite value. */
-function relL2(got: Float32Array, want: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < want.length; i++) {
-    const g = got[i]!;
-    if (!Number.isFinite(g)) return Infinity;
-    num += (g - want[i]!) ** 2;
-    den += want[i]! ** 2;
-  }
-  return Math.sqrt(num / Math.max(den, 1e-30));
-}
 
 /** Every f32-class variant accumulates in f32 in its own order: agreement is far tighter than this. */
 const MAX_REL_ERR = 1e-3;
@@ -261,7 +250,7 @@ export async function tuneConv(dev: EgoxDevice, spec: ConvTuneSpec, opts: ConvTu
           reference = out;
           reference16 = convVariantIs16Bit(variant);
         } else {
-          const err = relL2(out, reference);
+          const err = relativeL2(out, reference);
           const bound = reference16 || convVariantIs16Bit(variant) ? MAX_REL_ERR_16BIT : MAX_REL_ERR;
           if (!(err <= bound)) {
             reject(variant, `output differs from the first candidate's (rel L2 ${err.toExponential(2)})`, firstMs);

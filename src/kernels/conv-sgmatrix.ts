@@ -15,8 +15,7 @@
 
 import type { KernelProgram } from '../runtime/program.ts';
 import { CONV_UNIFORMS, checkConvSpec, convBindings, convShapeKey, weightLayout, weightReader, type ConvShapeSpec } from './conv-spec.ts';
-import { PORTABLE_WORKGROUP_BYTES, SubgroupMatrixWgsl, sgmShapeKey, usableSgmShapes, type SgmShape, type SgmTiling } from './subgroup-matrix.ts';
-import type { OptionalFeature, AdapterSummary } from '../runtime/device.ts';
+import { PORTABLE_WORKGROUP_BYTES, SubgroupMatrixWgsl, deviceSgmShapes, sgmShapeKey, sgmTilingRunnable, type SgmDeviceInfo, type SgmShape, type SgmTiling } from './subgroup-matrix.ts';
 
 /** Cout along the matrices' M, output voxels along N, Cin x taps along K. */
 export interface ConvSgmatrixParams extends SgmTiling {
@@ -43,18 +42,6 @@ export function convSgmatrixWorkgroupBytes(v: ConvSgmatrixParams): number {
   return (bm * (v.bk + pad(v)) + v.bk * (bn + pad(v))) * c + v.gm * v.gn * v.cfg.M * v.cfg.N * r + bn * 16;
 }
 
-/** What the subgroup-matrix choice needs of a device (an EgoxDevice, or a stand-in in tests). */
-export interface SgmDeviceInfo {
-  adapter: AdapterSummary;
-  has(feature: OptionalFeature): boolean;
-}
-
-/** The adapter's configs this device can compile (f16 ones need shader-f16). */
-function deviceSgmShapes(dev: SgmDeviceInfo): SgmShape[] {
-  if (!dev.has('chromium-experimental-subgroup-matrix') || !dev.has('subgroups') || !dev.adapter.subgroupMaxSize) return [];
-  return usableSgmShapes(dev.adapter.subgroupMatrixConfigs).filter((c) => c.component === 'f32' || dev.has('shader-f16'));
-}
-
 /**
  * The config a conv with these weights may use here, if any. f32 accumulation only (f16
  * accumulators over Cin*27 terms would leave the 16-bit precision class); f16 components only
@@ -68,13 +55,7 @@ export function convSgmConfig(dev: SgmDeviceInfo, weight: 'f32' | 'f16' | 'bf16'
 
 /** Whether the real (not emulated) form of `v` can run on this device. */
 export function convSgmatrixRunnable(dev: SgmDeviceInfo, v: ConvSgmatrixParams): boolean {
-  const c = v.cfg;
-  return (
-    !v.emulate &&
-    v.sg === dev.adapter.subgroupMaxSize &&
-    convSgmatrixWorkgroupBytes(v) <= PORTABLE_WORKGROUP_BYTES &&
-    deviceSgmShapes(dev).some((d) => d.M === c.M && d.N === c.N && d.K === c.K && d.component === c.component && d.result === c.result)
-  );
+  return convSgmatrixWorkgroupBytes(v) <= PORTABLE_WORKGROUP_BYTES && sgmTilingRunnable(dev, v);
 }
 
 /**

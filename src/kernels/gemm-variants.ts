@@ -5,7 +5,7 @@
 import type { AdapterSummary, OptionalFeature } from '../runtime/device.ts';
 import type { FloatDType, GemmVariant, SgmatrixVariant } from './gemm-common.ts';
 import { sgmatrixWorkgroupBytes } from './gemm-sgmatrix.ts';
-import { PORTABLE_WORKGROUP_BYTES, subgroupMatricesTrusted, usableSgmShapes, type SgmShape } from './subgroup-matrix.ts';
+import { PORTABLE_WORKGROUP_BYTES, deviceSgmShapes, sgmTilingRunnable, subgroupMatricesTrusted, type SgmShape } from './subgroup-matrix.ts';
 
 /** The parts of an EgoxDevice the choice depends on (an interface, so tests can fake one). */
 export interface GemmDeviceInfo {
@@ -51,20 +51,6 @@ function roundUp(v: number, m: number): number {
 // ---- subgroup matrices -------------------------------------------------------------------
 
 
-/** The adapter's subgroup-matrix configs this device can compile (f16 ones need shader-f16). */
-function deviceSgmShapes(dev: GemmDeviceInfo): SgmShape[] {
-  if (!dev.has('chromium-experimental-subgroup-matrix') || !dev.has('subgroups') || !dev.adapter.subgroupMaxSize) return [];
-  return usableSgmShapes(dev.adapter.subgroupMatrixConfigs).filter((c) => dev.has('shader-f16') || (c.component === 'f32' && c.result === 'f32'));
-}
-
-/** Whether the real (not emulated) form of `v` can run here. */
-export function sgmatrixRunnable(dev: GemmDeviceInfo, v: SgmatrixVariant): boolean {
-  const c = v.cfg;
-  return (
-    v.sg === dev.adapter.subgroupMaxSize &&
-    deviceSgmShapes(dev).some((d) => d.M === c.M && d.N === c.N && d.K === c.K && d.component === c.component && d.result === c.result)
-  );
-}
 
 /**
  * The config for this shape, if subgroup matrices may serve it: GPUs only (never lavapipe),
@@ -207,7 +193,7 @@ export function tunedGemmTable(dev: object): ReadonlyMap<string, GemmVariant> {
 /** Whether a tuned (possibly stored) winner can run on this device as it is now. */
 export function tunedVariantRunnable(dev: GemmDeviceInfo, v: GemmVariant): boolean {
   if (v.kind === 'subgroup') return v.sg === fixedSubgroupSize(dev);
-  if (v.kind === 'sgmatrix') return !v.emulate && sgmatrixRunnable(dev, v);
+  if (v.kind === 'sgmatrix') return sgmTilingRunnable(dev, v);
   return true;
 }
 

@@ -13,7 +13,8 @@ import { Tensor, shapeString } from '../runtime/tensor.ts';
 import { sgmatrixGemmProgram, sgmatrixTile } from './gemm-sgmatrix.ts';
 import { subgroupGemmProgram } from './gemm-subgroup.ts';
 import { tiledGemmProgram } from './gemm-tiled.ts';
-import { chooseGemmVariant, fixedSubgroupSize, sgmatrixRunnable } from './gemm-variants.ts';
+import { chooseGemmVariant, fixedSubgroupSize } from './gemm-variants.ts';
+import { sgmTilingRunnable } from './subgroup-matrix.ts';
 import type { FloatDType, GemmEpilogue, GemmSpec, GemmVariant, OperandLayout } from './gemm-common.ts';
 
 export type { FloatDType, GemmActivation, GemmEpilogue, GemmSpec, GemmVariant } from './gemm-common.ts';
@@ -211,7 +212,7 @@ export function gemm(dev: EgoxDevice, x: Tensor, w: Tensor, opts: GemmOptions = 
   if (variant.kind === 'subgroup' && variant.sg !== fixedSubgroupSize(dev)) {
     throw new Error(`gemm: subgroup variant for ${variant.sg} lanes, but this adapter's subgroup size is ${dev.adapter.subgroupMinSize}-${dev.adapter.subgroupMaxSize}`);
   }
-  if (variant.kind === 'sgmatrix' && !variant.emulate && !sgmatrixRunnable(dev, variant)) {
+  if (variant.kind === 'sgmatrix' && !variant.emulate && !sgmTilingRunnable(dev, variant)) {
     throw new Error(`gemm: subgroup-matrix variant ${JSON.stringify(variant)} needs chromium-experimental-subgroup-matrix with that config and subgroupMaxSize ${variant.sg} (adapter: ${dev.adapter.subgroupMaxSize ?? 'no subgroups'}, configs ${JSON.stringify(dev.adapter.subgroupMatrixConfigs ?? [])})`);
   }
   const limit = opts.maxBindingBytes ?? dev.limits.maxStorageBufferBindingSize;

@@ -10,6 +10,7 @@ import type { Tensor } from '../runtime/tensor.ts';
 import { attention, sgmatrixConfigFor } from './attention.ts';
 import { DEFAULT_WGTILE, conv3d, sgmatrixConvRule, type ConvSgmatrixParams } from './conv.ts';
 import { gemm } from './gemm.ts';
+import { relativeL2 } from './output-compare.ts';
 import type { SgmatrixVariant } from './gemm-common.ts';
 import { sgmatrixGemmRule } from './gemm-variants.ts';
 import { setSubgroupMatricesTrusted, type SgmShape } from './subgroup-matrix.ts';
@@ -27,7 +28,7 @@ export interface SgmatrixCheck {
   /** False when the adapter offers no usable config (nothing to check, nothing trusted). */
   ran: boolean;
   passed: boolean;
-  /** Relative L2 error per family vs the f32-accumulating variant (NaN: non-finite output). */
+  /** Relative L2 error per family vs the f32-accumulating variant (Infinity: non-finite output). */
   errors: Partial<Record<SgmFamily, number>>;
   /** Set when a kernel could not run at all (e.g. the driver rejected the shader). */
   failure?: string;
@@ -100,7 +101,7 @@ async function runProbe(dev: EgoxDevice, probe: SgmatrixProbe): Promise<Sgmatrix
   };
   const compare = async (got: Tensor, want: Tensor) => {
     made.push(got, want);
-    return relL2(await dev.read(got), await dev.read(want));
+    return relativeL2(await dev.read(got), await dev.read(want));
   };
   try {
     if (probe.gemm) {
@@ -136,17 +137,6 @@ function subgroupMatricesSwitchedOff(): boolean {
   return typeof process !== 'undefined' && process.env?.EGOX_SUBGROUP_MATRICES === 'off';
 }
 
-/** Relative L2 error; NaN when either side has a non-finite value. */
-function relL2(got: Float32Array, want: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < want.length; i++) {
-    if (!Number.isFinite(got[i]!) || !Number.isFinite(want[i]!)) return NaN;
-    num += (got[i]! - want[i]!) ** 2;
-    den += want[i]! ** 2;
-  }
-  return Math.sqrt(num / Math.max(den, 1e-30));
-}
 
 /** Deterministic values in [-1, 1) (no dependency on the pipeline's generator). */
 function lcg(seed: number): () => number {

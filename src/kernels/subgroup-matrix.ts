@@ -12,7 +12,7 @@
 // cooperate on one matrix, so every call must be made by the whole subgroup with uniform
 // arguments. The emulation gives each lane a full private copy and splits stores over lanes.
 
-import type { SubgroupMatrixConfig } from '../runtime/device.ts';
+import type { AdapterSummary, OptionalFeature, SubgroupMatrixConfig } from '../runtime/device.ts';
 
 export type SgmComponent = 'f16' | 'f32';
 export type Majorness = 'row_major' | 'col_major';
@@ -92,6 +92,28 @@ export function usableSgmShapes(configs: readonly SubgroupMatrixConfig[] | undef
   }
   const score = (s: SgmShape) => (s.result === 'f32' ? 1e6 : 0) + (s.component === 'f16' ? 1e5 : 0) + s.M * s.N * s.K;
   return out.sort((a, b) => score(b) - score(a));
+}
+
+/** What the subgroup-matrix choices need of a device (an EgoxDevice, or a stand-in in tests). */
+export interface SgmDeviceInfo {
+  adapter: AdapterSummary;
+  has(feature: OptionalFeature): boolean;
+}
+
+/** The adapter's configs this device can compile: the feature with subgroups, shader-f16 for any f16 part. */
+export function deviceSgmShapes(dev: SgmDeviceInfo): SgmShape[] {
+  if (!dev.has('chromium-experimental-subgroup-matrix') || !dev.has('subgroups') || !dev.adapter.subgroupMaxSize) return [];
+  return usableSgmShapes(dev.adapter.subgroupMatrixConfigs).filter((c) => dev.has('shader-f16') || (c.component === 'f32' && c.result === 'f32'));
+}
+
+/** Whether the real form of a tiling can run here: its config offered, workgroups sized for subgroupMaxSize. */
+export function sgmTilingRunnable(dev: SgmDeviceInfo, t: SgmTiling): boolean {
+  const c = t.cfg;
+  return (
+    !t.emulate &&
+    t.sg === dev.adapter.subgroupMaxSize &&
+    deviceSgmShapes(dev).some((d) => d.M === c.M && d.N === c.N && d.K === c.K && d.component === c.component && d.result === c.result)
+  );
 }
 
 export function sgmShapeKey(s: SgmShape): string {
