@@ -6,7 +6,7 @@ import { readPng } from '../io/png.ts';
 import { SafetensorsFile } from '../io/safetensors.ts';
 import { writeSafetensors } from '../io/safetensors-writer.ts';
 import { ClipVisionEncoder, rgb8ToPlanar } from '../model/clip/index.ts';
-import { UsageError, parseBytes } from './parse.ts';
+import { UsageError, parseBytes, parseWeightDtype } from './parse.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
 import { adapterOption, backendOption, openCliDevice } from './device-options.ts';
 import { prepareDevice } from './tuning.ts';
@@ -62,7 +62,7 @@ export function registerClipForward(forward: Command): void {
     .action((o: Opts) =>
       runCommand(Boolean(o.verbose), async (ctx) => {
         if ((o.image === undefined) === (o.input === undefined)) throw new UsageError('give exactly one of --image PNG and --input FILE');
-        if (!['f32', 'bf16', 'f16'].includes(o.weightDtype)) throw new UsageError(`--weight-dtype '${o.weightDtype}': use f32, bf16 or f16`);
+        const weightDtype = parseWeightDtype(o.weightDtype, '--weight-dtype');
         const png = o.image !== undefined ? pngToRgb8(o.image) : undefined;
         let tensor: { name: string; shape: number[]; data: Float32Array } | undefined;
         if (o.input !== undefined) {
@@ -84,7 +84,7 @@ export function registerClipForward(forward: Command): void {
         const dev = ctx.own(await openCliDevice(o));
         await prepareDevice(dev);
         const enc = await ClipVisionEncoder.open(dev, o.model, {
-          weightDtype: o.weightDtype as 'f32',
+          weightDtype,
           gpuMemoryBytes: o.gpuMemory ? parseBytes(o.gpuMemory, '--gpu-memory') : undefined,
         });
         try {

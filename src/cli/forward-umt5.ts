@@ -6,7 +6,7 @@ import { SafetensorsFile } from '../io/safetensors.ts';
 import { writeSafetensors } from '../io/safetensors-writer.ts';
 import { Umt5Encoder } from '../model/umt5/index.ts';
 import { encodePrompt } from '../model/text/tokenizer.ts';
-import { UsageError, parseBytes, parsePositiveInt } from './parse.ts';
+import { UsageError, parseBytes, parsePositiveInt, parseWeightDtype } from './parse.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
 import { adapterOption, backendOption, openCliDevice } from './device-options.ts';
 import { prepareDevice } from './tuning.ts';
@@ -75,14 +75,14 @@ export function registerUmt5Forward(forward: Command): void {
     .action((o: Opts) =>
       runCommand(Boolean(o.verbose), async (ctx) => {
         if ((o.prompt === undefined) === (o.ids === undefined)) throw new UsageError('give exactly one of --prompt TEXT and --ids FILE');
-        if (!['f32', 'bf16', 'f16'].includes(o.weightDtype)) throw new UsageError(`--weight-dtype '${o.weightDtype}': use f32, bf16 or f16`);
+        const weightDtype = parseWeightDtype(o.weightDtype, '--weight-dtype');
         const fromFile = o.ids !== undefined ? await readIds(o.ids) : undefined;
         const length = fromFile ? fromFile.ids.length : parsePositiveInt(o.maxLength, '--max-length');
         const dev = ctx.own(await openCliDevice(o));
         await prepareDevice(dev);
         const enc = await Umt5Encoder.open(dev, o.model, {
           length,
-          weightDtype: o.weightDtype as 'f32',
+          weightDtype,
           gpuMemoryBytes: o.gpuMemory ? parseBytes(o.gpuMemory, '--gpu-memory') : undefined,
         });
         try {

@@ -11,6 +11,7 @@ import { WanVae, VaeInputError, type HostTensor, type TileOptions } from '../mod
 import { DEFAULT_TILE } from '../model/vae/tiling.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
 import { adapterOption, backendOption, openCliDevice } from './device-options.ts';
+import { parseWeightDtype } from './parse.ts';
 
 interface VaeForwardOptions extends GpuOptions {
   model: string;
@@ -66,11 +67,6 @@ export function parseTile(v: string | boolean | undefined): TileOptions | 'auto'
   return { size, overlap: m[2] !== undefined ? Number(m[2]) : Math.min(DEFAULT_TILE.overlap, size / 4) };
 }
 
-function parseWeightsDtype(v: string | undefined): 'f32' | 'bf16' | 'f16' {
-  if (v === undefined) return 'f32';
-  if (v === 'f32' || v === 'bf16' || v === 'f16') return v;
-  throw new VaeInputError(`--weights-dtype '${v}': use f32, bf16 or f16`);
-}
 
 function addCommon(cmd: Command): Command {
   return cmd
@@ -88,7 +84,7 @@ function addCommon(cmd: Command): Command {
 
 async function run(opts: VaeForwardOptions, mode: 'encode' | 'decode', ctx: { own: (d: Awaited<ReturnType<typeof openNodeDevice>>) => unknown }): Promise<void> {
   const tile = parseTile(opts.vaeTile);
-  const weightDtype = parseWeightsDtype(opts.weightsDtype);
+  const weightDtype = opts.weightsDtype === undefined ? 'f32' : parseWeightDtype(opts.weightsDtype, '--weights-dtype');
   const input = await readTensor(opts.input, mode === 'encode' ? 'frames' : 'latents', 4);
   const dev = await openCliDevice(opts);
   ctx.own(dev);

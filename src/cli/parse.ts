@@ -22,6 +22,12 @@ export function parseBytes(s: string, option: string): number {
   return Math.floor(v * unit);
 }
 
+/** A weight storage dtype option: f32, bf16 or f16. */
+export function parseWeightDtype(s: string, option: string): 'f32' | 'bf16' | 'f16' {
+  if (s === 'f32' || s === 'bf16' || s === 'f16') return s;
+  throw new UsageError(`${option} '${s}': use f32, bf16 or f16`);
+}
+
 export function parsePositiveInt(s: string, option: string): number {
   const v = Number(s);
   if (!Number.isInteger(v) || v <= 0) throw new UsageError(`${option} '${s}': expected a positive whole number`);
