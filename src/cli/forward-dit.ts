@@ -11,7 +11,7 @@ import { openWanCheckpoint } from '../model/wan/load.ts';
 import { attachLora } from '../model/wan/lora-load.ts';
 import { timestepEmbedding } from '../model/wan/timestep.ts';
 import { prepareDevice } from './tuning.ts';
-import { UsageError, parseBytes } from './parse.ts';
+import { UsageError, parseBytes, parseWeightDtype } from './parse.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
 import { adapterOption, backendOption, openCliDevice } from './device-options.ts';
 
@@ -94,7 +94,7 @@ export function registerDitForward(forward: Command): void {
         const gga = o.ggaLambda !== undefined ? { lambda: Number(o.ggaLambda), egoLatentCols: o.egoCols ? Number(o.egoCols) : x.shape[2]! } : null;
         const dit = new WanDit(c, {
           latentShape: x.shape as [number, number, number, number],
-          weightDtype: o.weightDtype as 'f32',
+          weightDtype: parseWeightDtype(o.weightDtype, '--weight-dtype'),
           gga,
           runtimeLora: o.loraMode === 'fused' ? lora?.runtimeLora : undefined,
         });

@@ -6,7 +6,7 @@ import { planDitRun } from '../model/wan/plan-run.ts';
 import { planVae } from '../model/vae/plan.ts';
 import { planUmt5 } from '../model/umt5/plan.ts';
 import { planClipVision } from '../model/clip/plan.ts';
-import { parseBytes, parseSize } from './parse.ts';
+import { parseBytes, parseSize, parseWeightDtype } from './parse.ts';
 import { runCommand } from './run-command.ts';
 
 interface PlanOptions {
@@ -49,7 +49,7 @@ export function registerPlanCommand(program: Command): void {
           steps: Number(opts.steps),
           cfg: opts.cfg,
           gga: opts.gga,
-          weightDtype: opts.weightDtype as 'bf16',
+          weightDtype: parseWeightDtype(opts.weightDtype, '--weight-dtype'),
           gpuMemoryBytes: opts.gpuMemory ? parseBytes(opts.gpuMemory, '--gpu-memory') : undefined,
         });
         const t = r.plan.totals;

@@ -84,4 +84,10 @@ describe('egox plan (dry run, no GPU)', () => {
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
+  it('names the option when the weight dtype is unknown', () => {
+    const r = egox(['plan', '--weight-dtype', 'fp8']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/--weight-dtype 'fp8': use f32, bf16 or f16/);
+  });
 });
