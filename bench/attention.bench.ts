@@ -4,7 +4,7 @@
 // the same adapter. The EgoX case runs the geometry-biased kernel with the unbiased kernel
 // of the same shape as its peer: ratio = unbiased ms / biased ms (goal >= 1 / 1.10 = 0.91).
 
-import { attention, chooseAttentionVariant, type EgoBiasInput } from '../src/kernels/attention.ts';
+import { attention, chooseAttentionVariant, type EgoBiasInput } from '../src/kernels/attention/index.ts';
 import type { EgoxDevice } from '../src/runtime/device.ts';
 import type { Tensor } from '../src/runtime/tensor.ts';
 import { tfjsPeer } from './peers/tfjs.ts';

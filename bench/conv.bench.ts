@@ -6,11 +6,11 @@
 // one warm-up on a tiny input (same shader: tfjs passes shapes as uniforms), then the best
 // of 1 (--quick) or 2 runs; the f32 case only.
 // With --tune the conv shape classes of the Wan VAE (and the cases' own) are tuned first through
-// src/kernels/conv-autotune.ts (logged) and the winners stored per adapter; without it, stored
+// src/kernels/tuning/conv-autotune.ts (logged) and the winners stored per adapter; without it, stored
 // winners are used when present.
 
-import { conv2d, conv3d, convShapeClass, defaultConvVariant, type ConvVariant } from '../src/kernels/conv.ts';
-import { loadConvTuning, tuneConv, type ConvTuneSpec } from '../src/kernels/conv-autotune.ts';
+import { conv2d, conv3d, convShapeClass, defaultConvVariant, type ConvVariant } from '../src/kernels/conv/index.ts';
+import { loadConvTuning, tuneConv, type ConvTuneSpec } from '../src/kernels/tuning/conv-autotune.ts';
 import type { Tensor } from '../src/runtime/tensor.ts';
 import { loadTfjs } from './peers/tfjs.ts';
 import type { BenchCase, BenchContext, BenchPeer } from './types.ts';

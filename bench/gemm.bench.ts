@@ -2,10 +2,10 @@
 // runtime-LoRA form. Peers: tfjs-webgpu matMul (same adapter, same process) and numpy sgemm.
 // With --tune the variants are timed first and the winner per shape class is stored.
 
-import { gemm } from '../src/kernels/gemm.ts';
-import { gemmLora } from '../src/kernels/gemm-lora.ts';
-import { loadGemmTuning, tuneGemm } from '../src/kernels/autotune.ts';
-import { chooseGemmVariant, gemmShapeClass, type GemmShape } from '../src/kernels/gemm-variants.ts';
+import { gemm } from '../src/kernels/gemm/index.ts';
+import { gemmLora } from '../src/kernels/gemm/lora.ts';
+import { loadGemmTuning, tuneGemm } from '../src/kernels/tuning/gemm-autotune.ts';
+import { chooseGemmVariant, gemmShapeClass, type GemmShape } from '../src/kernels/gemm/variants.ts';
 import { numpyMatmulPeer } from './peers/numpy.ts';
 import { tfjsMatMulPeer } from './peers/tfjs.ts';
 import type { BenchCase, BenchContext, BenchListContext } from './types.ts';

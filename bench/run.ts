@@ -25,10 +25,10 @@ import { readdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { openNodeDevice } from '../src/runtime/node.ts';
-import { checkSubgroupMatrices } from '../src/kernels/sgmatrix-check.ts';
+import { checkSubgroupMatrices } from '../src/kernels/tuning/sgmatrix-check.ts';
 import { nodeJsonStore } from '../src/runtime/tune-cache-node.ts';
 import type { EgoxDevice } from '../src/runtime/device.ts';
-import type { TuneStore } from '../src/kernels/autotune.ts';
+import type { TuneStore } from '../src/kernels/tuning/gemm-autotune.ts';
 import type { BenchCase, BenchContext, BenchPeer, BenchRow } from './types.ts';
 
 export type { BenchCase, BenchRow } from './types.ts';

@@ -1,11 +1,11 @@
-// Ego-prior point splatting (src/kernels/splat.ts) at the EgoX render size: 448x448, 5 px
+// Ego-prior point splatting (src/kernels/render/splat.ts) at the EgoX render size: 448x448, 5 px
 // points, K = 20, through the default Aria fisheye. Points are spread over the view at 1-10 m
 // (about one point per pixel for 200k points: every pixel sees dozens of candidates, like the
 // nearby floor of a real take). One run = one frame: project, bin, sort, rasterise.
 // Peers: the same kernel family's per-pixel K-list insertion variant ('array'); the z-buffer
 // preview (1.5 px points, nearest point per pixel) has none.
 import type { BenchCase, BenchContext, BenchInstance } from './types.ts';
-import { Splatter, type SplatSpec } from '../src/kernels/splat.ts';
+import { Splatter, type SplatSpec } from '../src/kernels/render/splat.ts';
 import { DEFAULT_EGO_CALIBRATION, packFisheyeParams } from '../src/recon/cameras.ts';
 
 const SIZE = 448;

@@ -3,7 +3,7 @@
 // and bench/run.ts finds it by its file name. See the comment at the top of bench/run.ts.
 
 import type { EgoxDevice } from '../src/runtime/device.ts';
-import type { TuneStore } from '../src/kernels/autotune.ts';
+import type { TuneStore } from '../src/kernels/tuning/gemm-autotune.ts';
 
 /** A peer implementation of the same operation, run in the same process or timed externally. */
 export interface BenchPeer {

@@ -9,9 +9,9 @@ export type { DType } from './runtime/dtype.ts';
 export { EnvironmentError, GpuError } from './runtime/errors.ts';
 
 // Kernel choice: saved tuning and the subgroup-matrix (tensor-core) check; generate() runs the check itself
-export { loadGemmTuning, type TuneStore } from './kernels/autotune.ts';
-export { loadConvTuning } from './kernels/conv-autotune.ts';
-export { checkSubgroupMatrices, type SgmatrixCheck } from './kernels/sgmatrix-check.ts';
+export { loadGemmTuning, type TuneStore } from './kernels/tuning/index.ts';
+export { loadConvTuning } from './kernels/tuning/index.ts';
+export { checkSubgroupMatrices, type SgmatrixCheck } from './kernels/tuning/index.ts';
 
 // Files
 export { Checkpoint } from './io/checkpoint.ts';

@@ -1,9 +1,9 @@
 // Getting a device ready for a command: the winners of `egox bench --tune` (GEMM and conv
 // variants per adapter, in ~/.cache/egox; absent files change nothing) and the check that lets
 // the defaults use subgroup matrices (tensor cores) where the adapter offers them.
-import { loadGemmTuning } from '../kernels/autotune.ts';
-import { loadConvTuning } from '../kernels/conv-autotune.ts';
-import { checkSubgroupMatrices } from '../kernels/sgmatrix-check.ts';
+import { loadGemmTuning } from '../kernels/tuning/index.ts';
+import { loadConvTuning } from '../kernels/tuning/index.ts';
+import { checkSubgroupMatrices } from '../kernels/tuning/index.ts';
 import type { EgoxDevice } from '../runtime/device.ts';
 import { nodeJsonStore } from '../runtime/tune-cache-node.ts';
 

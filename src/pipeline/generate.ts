@@ -22,7 +22,7 @@ import { buildConditioning, sliceWidth, type Latent } from './latent-layout.ts';
 import { ProgressTracker, type GenerateStage } from './progress.ts';
 import { SeededRandom } from './random.ts';
 import { OutputStage } from './staging.ts';
-import { checkSubgroupMatrices } from '../kernels/sgmatrix-check.ts';
+import { checkSubgroupMatrices } from '../kernels/tuning/index.ts';
 
 export const OUTPUT_FPS = 30;
 

@@ -8,8 +8,8 @@
  */
 import type { EgoxDevice } from '../runtime/device.ts';
 import type { Tensor } from '../runtime/tensor.ts';
-import { backgroundPointsProgram, dynamicPointsProgram, meanBackgroundProgram, subsampledGrid, type PointCloudSpec } from '../kernels/pointcloud.ts';
-import { splatClearProgram } from '../kernels/splat.ts';
+import { backgroundPointsProgram, dynamicPointsProgram, meanBackgroundProgram, subsampledGrid, type PointCloudSpec } from '../kernels/render/index.ts';
+import { splatClearProgram } from '../kernels/render/index.ts';
 import { invert4x4, rescaleExoIntrinsics, to4x4, type Pinhole } from './cameras.ts';
 
 export interface PointCloudInputs {
@@ -59,7 +59,7 @@ export function unprojectGeometry(intr: Pinhole, exoExtrinsics: ArrayLike<number
 }
 
 export class EgoPointCloud {
-  /** [backgroundSlots + dynamicSlots, 4] u32 points (see src/kernels/pointcloud.ts). */
+  /** [backgroundSlots + dynamicSlots, 4] u32 points (see src/kernels/render/pointcloud.ts). */
   readonly points: Tensor;
   readonly backgroundSlots: number;
   readonly dynamicSlots: number;

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { EgoxDevice } from '../runtime/device.ts';
-import { Splatter, unpackRgb, type SplatMode, type SplatSpec } from '../kernels/splat.ts';
+import { Splatter, unpackRgb, type SplatMode, type SplatSpec } from '../kernels/render/index.ts';
 import { decodeVideo, encodeVideo, probeVideo } from '../io/video.ts';
 import { writePng } from '../io/png.ts';
 import { EGO_RENDER_SIZE, egoCalibrationFromK, FISHEYE_PARAMS, packFisheyeParams, type EgoCalibration } from './cameras.ts';

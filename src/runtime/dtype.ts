@@ -1,7 +1,7 @@
 // Storage dtypes and bit-exact CPU conversions (round to nearest, ties to even).
 // f16 and bf16 are stored two per u32 on the GPU (element 2i in the low half), so a
 // 16-bit tensor of n elements takes ceil(n/2) words; the GPU cast kernels in
-// src/kernels/cast.ts implement the same bit rules as these functions.
+// src/kernels/elementwise/cast.ts implement the same bit rules as these functions.
 
 export type DType = 'f32' | 'f16' | 'bf16' | 'i32' | 'u32';
 

@@ -1,5 +1,5 @@
 // On-disk JSON store for per-adapter tuning results (Node only): ~/.cache/egox/<name>.json.
-// Kernels stay browser-safe: they take any object with this shape (src/kernels/autotune.ts
+// Kernels stay browser-safe: they take any object with this shape (src/kernels/tuning/gemm-autotune.ts
 // declares the same interface), and a browser can pass a localStorage-backed one.
 
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { WanDit } from '../../src/model/wan/dit.ts';
 import { namedConfig } from '../../src/model/wan/config.ts';
 import type { LoweringContext } from '../../src/graph/ir.ts';
-import { setSubgroupMatricesTrusted } from '../../src/kernels/subgroup-matrix.ts';
+import { setSubgroupMatricesTrusted } from '../../src/kernels/shared/subgroup-matrix.ts';
 import type { AdapterSummary } from '../../src/runtime/device.ts';
 import { useDevice } from '../helpers/gpu.ts';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readPriorGolden } from './prior-golden.ts';
 import { useDevice } from '../helpers/gpu.ts';
-import { reliableMask } from '../../src/kernels/depth-reliable.ts';
+import { reliableMask } from '../../src/kernels/render/depth-reliable.ts';
 import { EgoPointCloud, exoPlacement, unprojectGeometry } from '../../src/recon/pointcloud.ts';
 import { rescaleExoIntrinsics } from '../../src/recon/cameras.ts';
 import { refBackground, refDynamic, refReliable, type RefCloudInputs, type RefPoint } from '../ref/pointcloud.ts';

@@ -1,4 +1,4 @@
-// Float64 reference for the VAE's frame-cache update (src/kernels/vae-cache.ts),
+// Float64 reference for the VAE's frame-cache update (src/kernels/conv/frame-cache.ts),
 // written from its definition with plain loops.
 
 /** The last `keep` frames of cat(old, x) over [c, *, hw]; a missing old cache counts as zeros. */

@@ -1,6 +1,6 @@
 // Graph op over the standalone activation kernels (SiLU, GELU tanh, exact GELU).
 
-import { activation, type ActivationKind } from '../../kernels/activation.ts';
+import { activation, type ActivationKind } from '../../kernels/elementwise/index.ts';
 import { numelOf } from '../../runtime/tensor.ts';
 import type { GraphBuilder } from '../builder.ts';
 import type { Value } from '../ir.ts';

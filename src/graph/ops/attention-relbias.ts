@@ -2,7 +2,7 @@
 // scaling, T5 bucketed bias from a [numBuckets, heads] table, padded keys masked by a count
 // held in a one-element u32 graph value; also plain attention for head dims of any multiple of 4).
 
-import { attentionRelBias, type RelBiasBuckets } from '../../kernels/attention-relbias.ts';
+import { attentionRelBias, type RelBiasBuckets } from '../../kernels/attention/index.ts';
 import { shapeString } from '../../runtime/tensor.ts';
 import type { GraphBuilder } from '../builder.ts';
 import { GraphError, type Value } from '../ir.ts';

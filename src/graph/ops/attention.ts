@@ -2,8 +2,8 @@
 // geometry bias, and Wan's 3D RoPE (angle tables computed on the host in float64 and carried
 // by the graph as a constant).
 
-import { attention, attentionStateElements } from '../../kernels/attention.ts';
-import { rope, ropeTableLength, ropeTableValues, type RopeGrid } from '../../kernels/rope.ts';
+import { attention, attentionStateElements } from '../../kernels/attention/index.ts';
+import { rope, ropeTableLength, ropeTableValues, type RopeGrid } from '../../kernels/elementwise/index.ts';
 import { shapeString } from '../../runtime/tensor.ts';
 import type { GraphBuilder } from '../builder.ts';
 import { GraphError, type Value } from '../ir.ts';

@@ -1,9 +1,9 @@
-// Graph ops over the convolution kernels (src/kernels/conv.ts): Wan's causal Conv3d (front
+// Graph ops over the convolution kernels (src/kernels/conv/index.ts): Wan's causal Conv3d (front
 // padding in time, optional cached frames of the previous chunk) and Conv2d applied to every
 // frame. Activations are f32 [C, F, H, W]; weights keep PyTorch's layout in f32/f16/bf16.
 
-import { convGeometry, convProgram, DEFAULT_WGTILE, type ConvPadding, type ConvShapeSpec, type ConvVariant } from '../../kernels/conv.ts';
-import { convUniforms } from '../../kernels/conv-spec.ts';
+import { convGeometry, convProgram, DEFAULT_WGTILE, type ConvPadding, type ConvShapeSpec, type ConvVariant } from '../../kernels/conv/index.ts';
+import { convUniforms } from '../../kernels/conv/index.ts';
 import { shapeString, type Shape } from '../../runtime/tensor.ts';
 import { expectDtype, expectShape, type GraphBuilder } from '../builder.ts';
 import { GraphError, type Value } from '../ir.ts';

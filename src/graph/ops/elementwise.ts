@@ -1,7 +1,7 @@
-// Graph ops over the elementwise kernels (src/kernels/elementwise.ts, cast.ts).
+// Graph ops over the elementwise kernels (src/kernels/elementwise/binary.ts, cast.ts).
 
-import { castProgram } from '../../kernels/cast.ts';
-import { binary, copyRangeProgram, scaleProgram, type BinaryOp } from '../../kernels/elementwise.ts';
+import { castProgram } from '../../kernels/elementwise/index.ts';
+import { binary, copyRangeProgram, scaleProgram, type BinaryOp } from '../../kernels/elementwise/index.ts';
 import type { DType } from '../../runtime/dtype.ts';
 import { numelOf, shapeString } from '../../runtime/tensor.ts';
 import { expectDtype, type GraphBuilder } from '../builder.ts';

@@ -1,7 +1,7 @@
 // The builder model code calls: GraphBuilder plus one method per op family. Each method is a
 // thin delegate to the op's file, so adding a kernel family means adding one file here.
 
-import type { BinaryOp } from '../../kernels/elementwise.ts';
+import type { BinaryOp } from '../../kernels/elementwise/index.ts';
 import type { DType } from '../../runtime/dtype.ts';
 import { GraphBuilder } from '../builder.ts';
 import type { Value } from '../ir.ts';

@@ -1,7 +1,7 @@
 // Graph ops over the layout kernels: patchify / unpatchify of the DiT, concat and slice
 // along an axis (EgoX concatenates latents along width and channels).
 
-import { concat, patchify, sliceAxis, unpatchify } from '../../kernels/layout.ts';
+import { concat, patchify, sliceAxis, unpatchify } from '../../kernels/layout/index.ts';
 import { shapeString } from '../../runtime/tensor.ts';
 import type { GraphBuilder } from '../builder.ts';
 import { GraphError, type Value } from '../ir.ts';

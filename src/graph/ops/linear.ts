@@ -2,7 +2,7 @@
 // gated residual), and the run-time LoRA form as two nodes (T = s X A^T, then the main GEMM
 // with [X | T] [W | B]^T) so that T is a planned activation, not a hidden allocation.
 
-import { gemm, type GemmEpilogue } from '../../kernels/gemm.ts';
+import { gemm, type GemmEpilogue } from '../../kernels/gemm/index.ts';
 import type { DType } from '../../runtime/dtype.ts';
 import { numelOf, shapeString } from '../../runtime/tensor.ts';
 import { expectDtype, type GraphBuilder } from '../builder.ts';

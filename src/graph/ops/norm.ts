@@ -2,7 +2,7 @@
 // RMSNorm over the last dim, optionally fused with the adaLN modulation y * (1 + scale) + shift,
 // where shift and scale may be rows of one modulation tensor (read at element offsets).
 
-import { layerNorm, rmsNorm } from '../../kernels/norm.ts';
+import { layerNorm, rmsNorm } from '../../kernels/norm/index.ts';
 import { numelOf, shapeString } from '../../runtime/tensor.ts';
 import type { GraphBuilder } from '../builder.ts';
 import { GraphError, rootOf, viewOffsetOf, type Value } from '../ir.ts';

@@ -3,9 +3,9 @@
 // into token-major q, k, v (gathers), attended, and turned back to channel-major for the 1x1 output
 // projection (which the caller runs with the residual).
 
-import { attentionProgram, attentionTileQueries, SUBGROUP_MAX_HEAD_DIM, type AttentionShape, type AttentionSpec } from '../../kernels/attention.ts';
-import { attentionUniformValues } from '../../kernels/attention-common.ts';
-import { gatherProgram } from '../../kernels/layout.ts';
+import { attentionProgram, attentionTileQueries, SUBGROUP_MAX_HEAD_DIM, type AttentionShape, type AttentionSpec } from '../../kernels/attention/index.ts';
+import { attentionUniformValues } from '../../kernels/attention/index.ts';
+import { gatherProgram } from '../../kernels/layout/index.ts';
 import { shapeString } from '../../runtime/tensor.ts';
 import { expectDtype, type GraphBuilder } from '../builder.ts';
 import { GraphError, type LoweringContext, type Value } from '../ir.ts';

@@ -5,7 +5,7 @@
 // overwrites it in place with this chunk's last frames. The reader must come before the
 // writer in node order (model code adds the update right after the conv that reads it).
 
-import { cacheUpdateProgram, cacheUpdateUniforms } from '../../kernels/vae-cache.ts';
+import { cacheUpdateProgram, cacheUpdateUniforms } from '../../kernels/conv/index.ts';
 import { shapeString, type Shape } from '../../runtime/tensor.ts';
 import { expectDtype, type GraphBuilder } from '../builder.ts';
 import { GraphError, type Value } from '../ir.ts';

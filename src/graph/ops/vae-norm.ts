@@ -1,7 +1,7 @@
-// Graph op over the channel RMS norm kernel (src/kernels/norm-channel.ts): the Wan VAE's
+// Graph op over the channel RMS norm kernel (src/kernels/norm/channel.ts): the Wan VAE's
 // F.normalize over channels * sqrt(C) * gamma on [C, F, H, W], optionally fused with SiLU.
 
-import { channelRmsApplyProgram, channelRmsNormFusable, channelRmsNormProgram, channelRmsNormUniforms, channelRmsStatsProgram, type ChannelRmsNormSpec } from '../../kernels/norm-channel.ts';
+import { channelRmsApplyProgram, channelRmsNormFusable, channelRmsNormProgram, channelRmsNormUniforms, channelRmsStatsProgram, type ChannelRmsNormSpec } from '../../kernels/norm/index.ts';
 import { numelOf, shapeString } from '../../runtime/tensor.ts';
 import { expectDtype, type GraphBuilder } from '../builder.ts';
 import { GraphError, type Value } from '../ir.ts';

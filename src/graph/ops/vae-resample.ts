@@ -1,8 +1,8 @@
-// Graph ops over the VAE resampling kernels (src/kernels/resample.ts): nearest-exact 2x
+// Graph ops over the VAE resampling kernels (src/kernels/layout/resample.ts): nearest-exact 2x
 // upsampling of every frame, and the upsample time conv's reshuffle, whose output channels
 // [0, C) become the even frames and [C, 2C) the odd ones.
 
-import { timeInterleaveProgram, timeInterleaveUniforms, upsampleNearest2xProgram, upsampleNearest2xUniforms } from '../../kernels/resample.ts';
+import { timeInterleaveProgram, timeInterleaveUniforms, upsampleNearest2xProgram, upsampleNearest2xUniforms } from '../../kernels/layout/index.ts';
 import { shapeString } from '../../runtime/tensor.ts';
 import { expectDtype, type GraphBuilder } from '../builder.ts';
 import { GraphError, type Value } from '../ir.ts';

@@ -4,8 +4,8 @@
 // order), class token + position embeddings, pre_layrnorm, then layers 0 .. L-2. The last
 // layer and post_layernorm are never built: Wan uses the input of the last layer.
 
-import { gatherProgram } from '../../kernels/layout.ts';
-import { resizeAxis } from '../../kernels/image-preprocess.ts';
+import { gatherProgram } from '../../kernels/layout/index.ts';
+import { resizeAxis } from '../../kernels/render/index.ts';
 import type { Value } from '../../graph/ir.ts';
 import { ModelGraph } from '../../graph/ops/index.ts';
 import { record } from '../../graph/recording.ts';

@@ -1,7 +1,7 @@
 // Host side of the CLIP preprocessing: output sizes and the bicubic weight tables (the
-// resampling itself runs on the GPU, src/kernels/image-preprocess.ts).
+// resampling itself runs on the GPU, src/kernels/render/image-preprocess.ts).
 
-import { bicubicTable } from '../../kernels/image-preprocess.ts';
+import { bicubicTable } from '../../kernels/render/index.ts';
 import { ClipModelError, type ClipPreprocessConfig } from './config.ts';
 
 /** HF's shortest-edge resize: the short side becomes `short`, the long side int(short * long / short_in). */

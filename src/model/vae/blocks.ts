@@ -3,7 +3,7 @@
 // chunk's last input frames; on the first chunk there is no cache yet, so the conv pads with
 // zeros and the cache is written as [zeros..., frames]. Activations are f32 [C, F, H, W].
 
-import type { ConvShapeSpec, ConvVariant } from '../../kernels/conv.ts';
+import type { ConvShapeSpec, ConvVariant } from '../../kernels/conv/index.ts';
 import type { GraphBuilder } from '../../graph/builder.ts';
 import type { Value } from '../../graph/ir.ts';
 import { conv2dOp, conv3dOp } from '../../graph/ops/conv.ts';

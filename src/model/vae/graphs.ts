@@ -5,7 +5,7 @@
 
 import { GraphBuilder } from '../../graph/builder.ts';
 import type { Graph } from '../../graph/ir.ts';
-import type { ConvShapeSpec, ConvVariant } from '../../kernels/conv.ts';
+import type { ConvShapeSpec, ConvVariant } from '../../kernels/conv/index.ts';
 import { cachedConv, downsample, midBlock, pointConv, resBlock, rmsNorm, upsample, type ChunkContext, type WeightDType } from './blocks.ts';
 import { decoderBlocks, encoderLayers, spatialFactor, temporalFactor, type VaeConfig } from './config.ts';
 

@@ -6,7 +6,7 @@
 import { Executor, type ExecutorOptions } from '../../graph/executor.ts';
 import type { Graph } from '../../graph/ir.ts';
 import type { WeightStore } from '../../graph/weights.ts';
-import { fill } from '../../kernels/elementwise.ts';
+import { fill } from '../../kernels/elementwise/index.ts';
 import type { EgoxDevice } from '../../runtime/device.ts';
 import { INPUT, OUTPUT, stateNames } from './graphs.ts';
 

@@ -6,7 +6,7 @@
 
 import type { ExecutorOptions } from '../../graph/executor.ts';
 import { WeightStore } from '../../graph/weights.ts';
-import { defaultConvVariant, type ConvShapeSpec, type ConvVariant } from '../../kernels/conv.ts';
+import { defaultConvVariant, type ConvShapeSpec, type ConvVariant } from '../../kernels/conv/index.ts';
 import type { EgoxDevice } from '../../runtime/device.ts';
 import type { WeightDType } from './blocks.ts';
 import { spatialFactor, temporalFactor, type VaeConfig } from './config.ts';

@@ -9,7 +9,7 @@ import { WeightStore, convert, type WeightSource } from '../../graph/weights.ts'
 import { LoraError, parseLora, type ParsedLora } from '../lora/formats.ts';
 import type { WanCheckpoint } from './load.ts';
 import type { WanConfig } from './config.ts';
-import { loraMerge } from '../../kernels/lora-merge.ts';
+import { loraMerge } from '../../kernels/gemm/index.ts';
 import type { EgoxDevice } from '../../runtime/device.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
 

@@ -1,0 +1,3 @@
+// The layout family's entry: what graph lowering and the layers above import.
+export * from './gather.ts';
+export * from './resample.ts';
