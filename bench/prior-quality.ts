@@ -11,9 +11,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openNodeDevice } from '../src/runtime/node.ts';
-import { loadEgoxTake } from '../src/recon/meta.ts';
+import { loadEgoxTake } from '../src/io/meta.ts';
 import { parseEgoCalibration } from '../src/recon/cameras.ts';
-import { renderPrior, type PriorOptions } from '../src/recon/prior.ts';
+import { renderPrior, type PriorOptions } from '../src/pipeline/prior.ts';
 import { comparePriors, tileImages } from '../src/recon/prior-quality.ts';
 import { decodeVideo } from '../src/io/video.ts';
 import { writePng } from '../src/io/png.ts';

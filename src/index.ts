@@ -41,9 +41,9 @@ export { encodePrompts, Umt5Encoder, planUmt5 } from './model/umt5/index.ts';
 export { encodeImage, ClipVisionEncoder, planClipVision } from './model/clip/index.ts';
 
 // Reconstruction
-export { loadEgoxMeta, loadEgoxTake, type EgoxTake } from './recon/meta.ts';
+export { loadEgoxMeta, loadEgoxTake, type EgoxTake } from './io/meta.ts';
 export { computeAttentionGeometry, attentionGeometryForTake } from './recon/attention-geometry.ts';
-export { renderPrior, writePrior } from './recon/prior.ts';
+export { renderPrior, writePrior } from './pipeline/prior.ts';
 export { parseEgoCalibration, DEFAULT_EGO_CALIBRATION } from './recon/cameras.ts';
 export { writeDemoScene } from './pipeline/demo-scene.ts';
 

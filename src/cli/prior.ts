@@ -1,9 +1,9 @@
 // `egox prior`: render one take's ego prior (point cloud splatted from every ego pose) to
 // <out>/ego_Prior.mp4 (448x448, 30 fps) and optionally PNGs, reporting the time per frame.
 import type { Command } from 'commander';
-import { loadEgoxTake } from '../recon/meta.ts';
+import { loadEgoxTake } from '../io/meta.ts';
 import { parseEgoCalibration } from '../recon/cameras.ts';
-import { renderPrior, writePrior, PRIOR_FRAMES, type DynamicSource } from '../recon/prior.ts';
+import { renderPrior, writePrior, PRIOR_FRAMES, type DynamicSource } from '../pipeline/prior.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
 import { adapterOption, backendOption, openCliDevice } from './device-options.ts';
 

@@ -72,6 +72,7 @@ export class Executor {
       limits: dev.limits,
       subgroupSize: dev.adapter.subgroupMinSize,
       adapter: dev.adapter,
+      choices: dev.choices,
     };
     if (graph.weights.size > graph.constants.size && !weights) throw new GraphError('the graph has weights but no weight store was given');
     for (const [name, v] of graph.weights) if (!graph.constants.has(name)) weights!.check(name, v.shape); // fail before allocating anything

@@ -2,6 +2,7 @@
 // kernel family with attributes). Model code builds it once per input shape through
 // GraphBuilder; the planner gives values memory, the executor lowers nodes to dispatches.
 
+import type { AdapterSummary, KernelChoices } from '../runtime/kernel-context.ts';
 import type { DType } from '../runtime/dtype.ts';
 import type { KernelProgram } from '../runtime/program.ts';
 import { numelOf } from '../runtime/tensor.ts';
@@ -61,12 +62,15 @@ export function bindingRef(b: Value | BindingRef): BindingRef {
 }
 
 /** Adapter facts lowering may specialise on (no device needed: the dry run uses defaults). */
+/** The adapter facts graph lowering plans against: a device's, or a dry run's assumptions. */
 export interface LoweringContext {
   features: ReadonlySet<string>;
   limits: Readonly<Record<string, number>>;
   subgroupSize?: number;
-  /** The real adapter when lowering for a device (variant choice, tuned tables). */
-  adapter?: import('../runtime/device.ts').AdapterSummary;
+  /** The real adapter when lowering for a device (variant choice). */
+  adapter?: AdapterSummary;
+  /** The device's kernel choices (tuned winners, subgroup-matrix verdict); planning makes fresh ones when absent. */
+  choices?: KernelChoices;
 }
 
 export interface Node {

@@ -2,6 +2,7 @@
 // executor allocates exactly these buffers, and the dry run (no device) reports them, so
 // `egox plan` and a real run agree on peak memory.
 
+import { KernelChoices } from '../runtime/kernel-context.ts';
 import { GraphError, rootOf, valueBytes, type Dispatch, type Graph, type LoweringContext } from './ir.ts';
 import { planSlots, slotSize, type SlotPlan } from './liveness.ts';
 
@@ -74,7 +75,9 @@ export const DEFAULT_LOWERING_CONTEXT: LoweringContext = {
 const WEIGHT_ALIGN = 256;
 
 export function planExecution(graph: Graph, options: PlanOptions = {}): ExecutionPlan {
-  const ctx = withBindingLimit(options.ctx ?? DEFAULT_LOWERING_CONTEXT, options.maxBindingBytes);
+  const base = options.ctx ?? DEFAULT_LOWERING_CONTEXT;
+  // One set of choices for the whole plan: launchers memoise their programs there.
+  const ctx = withBindingLimit({ ...base, choices: base.choices ?? new KernelChoices() }, options.maxBindingBytes);
   const slots = planSlots(graph, options.reuse ?? true);
   const dispatches = graph.nodes.map((n) => n.lower(ctx));
   const uniformStride = Math.max(256, ctx.limits.minUniformBufferOffsetAlignment ?? 256);

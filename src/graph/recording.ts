@@ -1,11 +1,17 @@
-// Lowering graph nodes through the kernels' own eager launchers: a RecordingDevice stands in
-// for EgoxDevice, hands out placeholder tensors that stand for graph values, and records
-// each `run(program, tensors, uniforms)` as a Dispatch. The launchers' logic (variant choice,
-// splitting over binding limits, windows at aligned offsets) is then written once and used
-// both eagerly and by the planned executor and dry run.
+// Lowering graph nodes through the kernels' own eager launchers: a RecordingContext is the
+// kernel context of graph lowering. It hands out placeholder tensors that stand for graph
+// values and records each `run(program, tensors, uniforms)` as a Dispatch. The launchers' logic
+// (variant choice, splitting over binding limits, windows at aligned offsets) is then written
+// once and used both eagerly and by the planned executor and dry run.
 
-import type { AdapterSummary, EgoxDevice, OptionalFeature } from '../runtime/device.ts';
 import type { DType } from '../runtime/dtype.ts';
+import {
+  KernelChoices,
+  type AdapterSummary,
+  type DeviceLimits,
+  type KernelContext,
+  type OptionalFeature,
+} from '../runtime/kernel-context.ts';
 import type { KernelProgram } from '../runtime/program.ts';
 import { Tensor, type Shape } from '../runtime/tensor.ts';
 import { GraphError, valueBytes, type BindingRef, type Dispatch, type LoweringContext, type Value } from './ir.ts';
@@ -24,16 +30,18 @@ const DEFAULT_ADAPTER: AdapterSummary = {
   isFallbackAdapter: false,
 };
 
-export class RecordingDevice {
+export class RecordingContext implements KernelContext {
   readonly dispatches: Dispatch[] = [];
-  readonly limits: EgoxDevice['limits'];
+  readonly limits: DeviceLimits;
   readonly features: ReadonlySet<OptionalFeature>;
   readonly adapter: AdapterSummary;
+  readonly choices: KernelChoices;
 
   constructor(ctx: LoweringContext) {
-    this.limits = ctx.limits as EgoxDevice['limits'];
+    this.limits = ctx.limits as DeviceLimits;
     this.features = ctx.features as ReadonlySet<OptionalFeature>;
     this.adapter = ctx.adapter ?? { ...DEFAULT_ADAPTER, subgroupMinSize: ctx.subgroupSize, subgroupMaxSize: ctx.subgroupSize };
+    this.choices = ctx.choices ?? new KernelChoices();
   }
 
   has(feature: OptionalFeature): boolean {
@@ -60,9 +68,9 @@ export class RecordingDevice {
   }
 }
 
-/** Runs `launch` against a recording device and returns what it dispatched. */
-export function record(ctx: LoweringContext, launch: (dev: EgoxDevice, t: (v: Value) => Tensor) => void): Dispatch[] {
-  const rec = new RecordingDevice(ctx);
-  launch(rec as unknown as EgoxDevice, (v) => rec.tensor(v));
+/** Runs `launch` against a recording context and returns what it dispatched. */
+export function record(ctx: LoweringContext, launch: (dev: KernelContext, t: (v: Value) => Tensor) => void): Dispatch[] {
+  const rec = new RecordingContext(ctx);
+  launch(rec, (v) => rec.tensor(v));
   return rec.dispatches;
 }

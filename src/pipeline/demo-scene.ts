@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { encodeVideo } from '../io/video.ts';
 import { writeNpy } from '../io/npy.ts';
 import { egoCalibrationFromK, EGO_RENDER_SIZE, type EgoCalibration } from '../recon/cameras.ts';
-import { loadEgoxTake, type EgoxTakeWithDepth } from '../recon/meta.ts';
+import { loadEgoxTake, type EgoxTakeWithDepth } from '../io/meta.ts';
 import { EgoRaycaster, ExoRaycaster } from './demo-scene-raycast.ts';
 import { clipTime, EGO_INTRINSICS, egoTrajectory, exoCamera } from './demo-scene-trajectory.ts';
 import { ballAt } from './demo-scene-world.ts';

@@ -2,7 +2,7 @@
 // the take and its depth maps, the videos, the model folder, embeddings files, the output folder.
 import * as fs from 'node:fs';
 import { probeVideo, VideoError, type VideoInfo } from '../io/video.ts';
-import { loadEgoxTake, type EgoxTakeWithDepth } from '../recon/meta.ts';
+import { loadEgoxTake, type EgoxTakeWithDepth } from '../io/meta.ts';
 import { EMBEDDING_NAMES, EmbeddingsError, readEmbeddings, type Embedding } from './embeddings.ts';
 import { GenerateOptionError, resolveGenerateOptions, runSizes, type GenerateOptions, type ResolvedGenerateOptions } from './generate-options.ts';
 import { ModelFolderError, openModelFolder, requireEncoder, type ModelFolder } from './model-folder.ts';

@@ -1,5 +1,5 @@
 // Options of a generate run, their defaults (the official EgoX settings) and their checks.
-import type { PriorOptions } from '../recon/prior.ts';
+import type { PriorOptions } from './prior.ts';
 import type { ProgressCallback } from './progress.ts';
 import { InputError } from '../runtime/errors.ts';
 

@@ -10,7 +10,7 @@ import { Executor } from '../graph/executor.ts';
 import { WanVae } from '../model/vae/index.ts';
 import { WanDit } from '../model/wan/dit.ts';
 import { sampleLatents } from '../model/wan/sample.ts';
-import { renderPrior } from '../recon/prior.ts';
+import { renderPrior } from './prior.ts';
 import { attentionGeometryForTake } from '../recon/attention-geometry.ts';
 import type { EgoxDevice } from '../runtime/device.ts';
 import { contactSheet, sheetFrames } from './contact-sheet.ts';

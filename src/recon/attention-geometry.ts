@@ -13,7 +13,7 @@
  */
 import { roundThrough } from '../runtime/dtype.ts';
 import { ARIA_DISTORTION_12, cameraCentre, invert4x4, rescaleExoIntrinsics, to4x4, type Pinhole } from './cameras.ts';
-import { readDepthFrame, type EgoxTakeWithDepth } from './meta.ts';
+import { readDepthFrame, type EgoxTakeWithDepth } from '../io/meta.ts';
 import { undistortPointsOpenCV } from './undistort.ts';
 
 /** Latent grid of one GGA call. The ego grid is egoW x egoW (square, rotated by rot90). */

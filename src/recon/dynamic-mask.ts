@@ -1,23 +1,11 @@
 /**
  * Per-frame dynamic masks over the depth grid (1 = moving / instance pixel, 0 = static
  * background), the input that keeps people and other moving things out of the static background
- * (spec B.2/B.3). Either read from instance-mask PNGs (0 = background, any other value = an
+ * (spec B.2/B.3). Either read from instance-mask PNGs (src/pipeline/prior.ts reads the folder: 0 = background, any other value = an
  * instance; gray, palette index, or any RGB channel non-zero) or estimated from the clip itself
  * (estimateDynamicMasks, see dynamic-mask-estimate.ts).
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { readPng, type PngImage } from '../io/png.ts';
-import { exoPlacement } from './pointcloud.ts';
-
-/** Bad --masks folder or mask file. */
-export class MaskError extends Error {
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message.replace(/\s*\n\s*/g, ' '));
-    this.name = 'MaskError';
-  }
-}
+import type { PngImage } from '../io/png.ts';
 
 /** Non-zero = instance: any colour channel for RGB(A) (alpha ignored), the value/index otherwise. */
 export function pngToMask(img: PngImage): Uint8Array {
@@ -32,35 +20,4 @@ export function pngToMask(img: PngImage): Uint8Array {
     out[p] = v !== 0 ? 1 : 0;
   }
   return out;
-}
-
-/**
- * Reads the first `frames` masks (*.png, sorted by name) of a folder onto the depth grid. A mask
- * may have the depth grid's size or the exo frame's size (then placed like the exo frame; depth
- * pixels outside it count as static).
- */
-export function readMaskFolder(dir: string, frames: number, depthShape: [number, number], exoShape: [number, number]): Uint8Array[] {
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch (e) {
-    throw new MaskError(`--masks ${dir}: cannot read folder (${(e as NodeJS.ErrnoException).code ?? String(e)}); give a folder of per-frame PNG masks`);
-  }
-  const files = names.filter((n) => n.toLowerCase().endsWith('.png')).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  if (files.length < frames) throw new MaskError(`--masks ${dir}: holds ${files.length} PNG files, need one per frame (${frames}), named so they sort in frame order`);
-  const [H, W] = depthShape;
-  const [EH, EW] = exoShape;
-  const place = exoPlacement(H, W, EH, EW);
-  return files.slice(0, frames).map((name) => {
-    const file = path.join(dir, name);
-    const img = readPng(file);
-    const m = pngToMask(img);
-    if (img.width === W && img.height === H) return m;
-    if (place && img.width === EW && img.height === EH) {
-      const out = new Uint8Array(H * W);
-      for (let r = 0; r < EH; r++) out.set(m.subarray(r * EW, (r + 1) * EW), (r + place.rowOffset) * W + place.colOffset);
-      return out;
-    }
-    throw new MaskError(`${file}: mask is ${img.width}x${img.height}; expected the depth grid ${W}x${H}${place ? ` or the exo frame ${EW}x${EH}` : ''}`);
-  });
 }

@@ -1,19 +1,13 @@
 /**
- * Renders a take's ego prior (spec B): the clip's point cloud (static background + per-frame
- * dynamic points) splatted through the Aria fisheye camera at every ego pose, 448x448 RGB per
- * frame, then written as ego_Prior.mp4 (H.264 yuv420p, 30 fps) and optionally PNGs.
+ * Renders the ego prior (spec B) from a clip held in memory: the point cloud (static background
+ * + per-frame dynamic points) splatted through the Aria fisheye camera at every ego pose,
+ * 448x448 RGB per frame. Reading the take's files and writing ego_Prior.mp4 is the pipeline's
+ * job (src/pipeline/prior.ts); this part also runs in a browser.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { EgoxDevice } from '../runtime/device.ts';
 import { Splatter, unpackRgb, type SplatMode, type SplatSpec } from '../kernels/render/index.ts';
-import { decodeVideo, encodeVideo, probeVideo } from '../io/video.ts';
-import { writePng } from '../io/png.ts';
 import { EGO_RENDER_SIZE, egoCalibrationFromK, FISHEYE_PARAMS, packFisheyeParams, type EgoCalibration } from './cameras.ts';
-import { readDepthFrame, type EgoxTakeWithDepth } from './meta.ts';
-import { EgoPointCloud, exoPlacement } from './pointcloud.ts';
-import { readMaskFolder } from './dynamic-mask.ts';
-import { estimateDynamicMasks, type MotionMaskOptions } from './dynamic-mask-estimate.ts';
+import { EgoPointCloud } from './pointcloud.ts';
 import { InputError } from '../runtime/errors.ts';
 
 /** EgoX clips are 49 frames (A.5). */
@@ -30,100 +24,67 @@ export type DynamicSource = 'auto' | 'none';
 /** Bad prior options or inputs (frame counts): one line, exit code 2. */
 export class PriorInputError extends InputError {}
 
-export interface PriorOptions {
-  /** Ego camera; default: the meta's ego_intrinsics with the default Aria distortion. */
+/** A clip on the depth grid: what the renderer needs, already in memory. */
+export interface PriorClip {
+  /** Per-frame metric z-depth, [H, W] each. */
+  depth: readonly Float32Array[];
+  depthShape: [number, number];
+  /** Per-frame exo RGB24 frames of `exoShape`. */
+  rgb: readonly Uint8Array[];
+  exoShape: [number, number];
+  /** Exo pinhole K (3x3) and world-to-camera [R|t] (3x4), row-major. */
+  exoIntrinsics: Float64Array;
+  exoExtrinsics: Float64Array;
+  /** Ego K (3x3) and per-frame world-to-camera [R|t] (3x4), row-major. */
+  egoIntrinsics: Float64Array;
+  egoExtrinsics: readonly Float64Array[];
+  /** Per-frame dynamic masks on the depth grid (1 = moving), if any. */
+  masks?: readonly Uint8Array[];
+}
+
+export interface RenderPriorOptions {
+  /** Ego camera; default: the clip's ego intrinsics with the default Aria distortion. */
   egoCalibration?: EgoCalibration;
-  /** Render the first N frames (default all 49). The background always uses the whole clip. */
-  frames?: number;
-  /** Render exactly these frame indices instead (e.g. every 4th for a quick check). */
-  frameIndices?: readonly number[];
-  /** Folder of per-frame instance-mask PNGs (0 = background). */
-  masksDir?: string;
-  /** Without masksDir: 'auto' estimates moving pixels from the clip (default), 'none' keeps everything static. */
-  dynamic?: DynamicSource;
-  /**
-   * Draw each frame's masked (dynamic) points at their current place (the renderer without
-   * --only_bg). Default false: masked pixels stay holes, as in the shipped Ego-Exo4D priors,
-   * which were rendered with --only_bg.
-   */
+  /** Draw each frame's masked points at their current place (default false: holes, as shipped). */
   dynamicPoints?: boolean;
-  /** Tuning of the motion estimate ('auto'). */
-  motion?: MotionMaskOptions;
-  /**
-   * 'composite' = the official K-nearest alpha compositing (default); 'zbuffer' = fast preview:
-   * the nearest point per pixel, flat colour, 1.5 px points (so it has small holes).
-   */
+  /** 'composite' = the official K-nearest alpha compositing (default); 'zbuffer' = fast preview. */
   mode?: SplatMode;
   /** Called with every rendered frame (448*448*3 RGB) as soon as it is read back. */
   onFrame?: (index: number, rgb: Uint8Array) => void;
 }
 
-export interface PriorResult {
+export interface RenderedPrior {
   /** One 448*448*3 RGB24 frame per rendered frame. */
   frames: Uint8Array[];
-  /** Clip frame index of each rendered frame. */
-  frameIndices: number[];
   size: number;
-  /** Mean render time per frame (dynamic points + splat + readback), ms. */
-  msPerFrame: number;
-  /** Loading, mask estimation and background building, ms. */
-  setupMs: number;
   /** Points splatted per frame (background + that frame's dynamic points). */
   pointsPerFrame: number[];
   backgroundPoints: number;
-  /** Where the dynamic masks came from. */
-  dynamicSource: 'masks' | 'estimated' | 'none';
+  /** Building the point cloud, ms. */
+  buildMs: number;
+  /** Mean render time per frame (dynamic points + splat + readback), ms. */
+  msPerFrame: number;
 }
 
-/** Exo frames on the depth grid: a centre crop when possible (Ego-Exo4D), else scaled to the grid. */
-async function loadExoFrames(take: EgoxTakeWithDepth, frames: number): Promise<{ rgb: Uint8Array[]; shape: [number, number] }> {
-  const [H, W] = take.depthShape;
-  const info = await probeVideo(take.exoPath);
-  const place = exoPlacement(H, W, info.height, info.width);
-  const v = place
-    ? await decodeVideo(take.exoPath, { maxFrames: frames })
-    : await decodeVideo(take.exoPath, { width: W, height: H, maxFrames: frames });
-  if (v.frames.length < frames) {
-    throw new PriorInputError(`${take.exoPath}: has ${v.frames.length} frames but the clip needs ${frames} (one per depth map and ego pose); give a longer video`);
-  }
-  return { rgb: v.frames, shape: [v.height, v.width] };
-}
-
-export async function renderPrior(dev: EgoxDevice, take: EgoxTakeWithDepth, options: PriorOptions = {}): Promise<PriorResult> {
+/** Renders the prior at clip frames `indices`. */
+export async function renderPriorFrames(dev: EgoxDevice, clip: PriorClip, indices: readonly number[], options: RenderPriorOptions = {}): Promise<RenderedPrior> {
   const t0 = performance.now();
-  const clip = Math.min(PRIOR_FRAMES, take.depthFiles.length, take.egoExtrinsics.length);
-  const n = options.frames ?? clip;
-  if (!(Number.isInteger(n) && n >= 1 && n <= clip)) {
-    throw new PriorInputError(`--frames ${options.frames}: must be a whole number in 1..${clip} (the clip has ${clip} frames)`);
-  }
-  const indices = options.frameIndices ? [...options.frameIndices] : Array.from({ length: n }, (_, i) => i);
-  for (const f of indices) if (!(Number.isInteger(f) && f >= 0 && f < clip)) throw new Error(`renderPrior: frame index ${f} outside 0..${clip - 1}`);
-  const depth = Array.from({ length: clip }, (_, f) => readDepthFrame(take, f));
-  const exo = await loadExoFrames(take, clip);
-  let masks: Uint8Array[] | undefined;
-  let dynamicSource: PriorResult['dynamicSource'] = 'none';
-  if (options.masksDir !== undefined) {
-    masks = readMaskFolder(options.masksDir, clip, take.depthShape, exo.shape);
-    dynamicSource = 'masks';
-  } else if ((options.dynamic ?? 'auto') === 'auto') {
-    masks = estimateDynamicMasks({ depth, depthShape: take.depthShape, rgb: exo.rgb, exoShape: exo.shape }, options.motion);
-    dynamicSource = 'estimated';
-  }
+  const frames = clip.depth.length;
   const pc = await EgoPointCloud.build(dev, {
-    depthShape: take.depthShape,
-    depth,
-    rgb: exo.rgb,
-    exoShape: exo.shape,
-    exoIntrinsics: take.exoIntrinsics,
-    exoExtrinsics: take.exoExtrinsics,
-    ...(masks ? { masks } : {}),
+    depthShape: clip.depthShape,
+    depth: [...clip.depth],
+    rgb: [...clip.rgb],
+    exoShape: clip.exoShape,
+    exoIntrinsics: clip.exoIntrinsics,
+    exoExtrinsics: clip.exoExtrinsics,
+    ...(clip.masks ? { masks: [...clip.masks] } : {}),
     dynamicPoints: options.dynamicPoints ?? false,
   });
-  const calib = options.egoCalibration ?? egoCalibrationFromK(take.egoIntrinsics);
+  const calib = options.egoCalibration ?? egoCalibrationFromK(clip.egoIntrinsics);
   const S = EGO_RENDER_SIZE;
-  const cams = new Float32Array(clip * FISHEYE_PARAMS.FLOATS);
-  for (let f = 0; f < clip; f++) packFisheyeParams(calib, take.egoExtrinsics[f]!, S, cams.subarray(f * FISHEYE_PARAMS.FLOATS, (f + 1) * FISHEYE_PARAMS.FLOATS));
-  const camT = await dev.upload(cams, [clip, FISHEYE_PARAMS.FLOATS], 'f32');
+  const cams = new Float32Array(frames * FISHEYE_PARAMS.FLOATS);
+  for (let f = 0; f < frames; f++) packFisheyeParams(calib, clip.egoExtrinsics[f]!, S, cams.subarray(f * FISHEYE_PARAMS.FLOATS, (f + 1) * FISHEYE_PARAMS.FLOATS));
+  const camT = await dev.upload(cams, [frames, FISHEYE_PARAMS.FLOATS], 'f32');
   const spec: SplatSpec = {
     width: S,
     height: S,
@@ -135,7 +96,7 @@ export async function renderPrior(dev: EgoxDevice, take: EgoxTakeWithDepth, opti
   const out = dev.empty([S * S], 'u32', 'prior-frame');
   await dev.sync();
   const t1 = performance.now();
-  const frames: Uint8Array[] = [];
+  const rendered: Uint8Array[] = [];
   const pointsPerFrame: number[] = [];
   try {
     for (const f of indices) {
@@ -143,7 +104,7 @@ export async function renderPrior(dev: EgoxDevice, take: EgoxTakeWithDepth, opti
       splatter.run(pc.points, pc.slots, camT, f, out, options.mode ?? 'composite');
       const rgb = unpackRgb(await dev.readBytes(out), S * S);
       pointsPerFrame.push(pc.backgroundPoints + (await pc.readDynamicCount()));
-      frames.push(rgb);
+      rendered.push(rgb);
       options.onFrame?.(f, rgb);
     }
   } finally {
@@ -153,30 +114,5 @@ export async function renderPrior(dev: EgoxDevice, take: EgoxTakeWithDepth, opti
     pc.release();
   }
   const t2 = performance.now();
-  return { frames, frameIndices: indices, size: S, msPerFrame: (t2 - t1) / indices.length, setupMs: t1 - t0, pointsPerFrame, backgroundPoints: pc.backgroundPoints, dynamicSource };
-}
-
-export interface WritePriorOptions {
-  /** Also write frame_00000.png ... into `<outDir>/png/`. */
-  png?: boolean;
-  fps?: number;
-}
-
-/** Writes `<outDir>/ego_Prior.mp4` (and PNGs); returns the paths written. */
-export async function writePrior(outDir: string, result: Pick<PriorResult, 'frames' | 'size'>, opts: WritePriorOptions = {}): Promise<string[]> {
-  fs.mkdirSync(outDir, { recursive: true });
-  const written: string[] = [];
-  if (opts.png) {
-    const dir = path.join(outDir, 'png');
-    fs.mkdirSync(dir, { recursive: true });
-    result.frames.forEach((fr, i) => {
-      const file = path.join(dir, `frame_${String(i).padStart(5, '0')}.png`);
-      writePng(file, result.size, result.size, 3, fr);
-      written.push(file);
-    });
-  }
-  const mp4 = path.join(outDir, 'ego_Prior.mp4');
-  await encodeVideo(mp4, result.frames, { width: result.size, height: result.size, fps: opts.fps ?? PRIOR_FPS });
-  written.push(mp4);
-  return written;
+  return { frames: rendered, size: S, pointsPerFrame, backgroundPoints: pc.backgroundPoints, buildMs: t1 - t0, msPerFrame: (t2 - t1) / indices.length };
 }

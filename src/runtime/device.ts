@@ -10,53 +10,26 @@ import { PipelineCache } from './pipelines.ts';
 import { foldDispatch, packUniforms, uniformBytes, type KernelProgram } from './program.ts';
 import { Tensor, numelOf, shapeString, type Shape } from './tensor.ts';
 import { f32ToHalfCodes, halfCodesToF32, isPacked16, storageBytes, type DType } from './dtype.ts';
+import {
+  KernelChoices,
+  RAISED_LIMITS,
+  type AdapterSummary,
+  type DeviceLimits,
+  type KernelContext,
+  type OptionalFeature,
+  type SubgroupMatrixConfig,
+} from './kernel-context.ts';
 
-export type OptionalFeature = 'shader-f16' | 'subgroups' | 'timestamp-query' | 'chromium-experimental-subgroup-matrix';
 const OPTIONAL_FEATURES: readonly OptionalFeature[] = ['shader-f16', 'subgroups', 'timestamp-query', 'chromium-experimental-subgroup-matrix'];
 const EXPERIMENTAL_FEATURE: OptionalFeature = 'chromium-experimental-subgroup-matrix';
-
-/**
- * One subgroup-matrix shape the adapter multiplies natively (Dawn's GPUSubgroupMatrixConfig):
- * left M x K and right K x N of `componentType`, accumulated into M x N of `resultComponentType`.
- */
-export interface SubgroupMatrixConfig {
-  componentType: string;
-  resultComponentType: string;
-  M: number;
-  N: number;
-  K: number;
-}
-
-/** Limits egox raises to the adapter's maximum (the defaults are far too small for a DiT). */
-const RAISED_LIMITS = [
-  'maxStorageBufferBindingSize',
-  'maxBufferSize',
-  'maxComputeWorkgroupStorageSize',
-  'maxComputeInvocationsPerWorkgroup',
-  'maxComputeWorkgroupSizeX',
-  'maxComputeWorkgroupSizeY',
-  'maxComputeWorkgroupSizeZ',
-  'maxComputeWorkgroupsPerDimension',
-  'maxStorageBuffersPerShaderStage',
-] as const;
 
 export interface DeviceOptions {
   /** Submit every dispatch alone inside error scopes (EGOX_DEBUG=sync). */
   debugSync?: boolean;
   /** Features to leave off even if the adapter has them (for testing fallbacks). */
   disableFeatures?: readonly OptionalFeature[];
-}
-
-export interface AdapterSummary {
-  vendor: string;
-  architecture: string;
-  device: string;
-  description: string;
-  isFallbackAdapter: boolean;
-  subgroupMinSize?: number;
-  subgroupMaxSize?: number;
-  /** Empty unless the device was created with chromium-experimental-subgroup-matrix. */
-  subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[];
+  /** 'off' keeps the kernels off subgroup matrices whatever the adapter offers. */
+  subgroupMatrices?: 'auto' | 'off';
 }
 
 const UNIFORM_ARENA_BYTES = 256 * 1024;
@@ -64,12 +37,14 @@ const UPLOAD_CHUNK_BYTES = 16 * 1024 * 1024;
 /** Dawn stages queue.writeBuffer data until the GPU consumes it; wait after this much. */
 const UPLOAD_DRAIN_BYTES = 64 * 1024 * 1024;
 
-export class EgoxDevice {
+export class EgoxDevice implements KernelContext {
   readonly pipelines: PipelineCache;
   readonly pool: BufferPool;
   readonly features: ReadonlySet<OptionalFeature>;
-  readonly limits: Readonly<Record<(typeof RAISED_LIMITS)[number] | 'minUniformBufferOffsetAlignment' | 'minStorageBufferOffsetAlignment', number>>;
+  readonly limits: DeviceLimits;
   readonly debugSync: boolean;
+  /** Per-adapter kernel choices (tuned winners, subgroup-matrix verdict); recorders share it. */
+  readonly choices: KernelChoices;
   /** Dispatches recorded so far (all batches); useful for tests and profiles. */
   dispatchCount = 0;
 
@@ -82,19 +57,22 @@ export class EgoxDevice {
   private readonly pendingChecks: Promise<void>[] = [];
   private lastKernel: string | undefined;
   private destroyed = false;
+  private readonly constants = new Map<string, Promise<Tensor>>();
 
   private constructor(
     readonly device: GPUDevice,
     readonly adapter: AdapterSummary,
     features: Set<OptionalFeature>,
     debugSync: boolean,
+    choices: KernelChoices,
   ) {
     this.features = features;
     this.debugSync = debugSync;
+    this.choices = choices;
     const l = device.limits as unknown as Record<string, number>;
     const limits: Record<string, number> = {};
     for (const k of [...RAISED_LIMITS, 'minUniformBufferOffsetAlignment', 'minStorageBufferOffsetAlignment']) limits[k] = l[k]!;
-    this.limits = limits as EgoxDevice['limits'];
+    this.limits = limits as DeviceLimits;
     this.pipelines = new PipelineCache(device);
     this.pool = new BufferPool(device);
     this.uniformArena = device.createBuffer({
@@ -142,12 +120,21 @@ export class EgoxDevice {
       subgroupMaxSize: (info as unknown as { subgroupMaxSize?: number }).subgroupMaxSize,
       subgroupMatrixConfigs: features.has('chromium-experimental-subgroup-matrix') ? readSubgroupMatrixConfigs(info) : [],
     };
-    const debug = options.debugSync ?? (typeof process !== 'undefined' && process.env?.EGOX_DEBUG === 'sync');
-    return new EgoxDevice(device, summary, features, debug);
+    return new EgoxDevice(device, summary, features, options.debugSync ?? false, new KernelChoices({ subgroupMatrices: options.subgroupMatrices }));
   }
 
   has(feature: OptionalFeature): boolean {
     return this.features.has(feature);
+  }
+
+  /** A constant tensor uploaded once per device under `key` and kept (e.g. RoPE tables). */
+  constant(key: string, make: () => Float32Array): Promise<Tensor> {
+    let t = this.constants.get(key);
+    if (!t) {
+      const values = make();
+      this.constants.set(key, (t = this.upload(values, [values.length], 'f32', key)));
+    }
+    return t;
   }
 
   // ---- tensors ---------------------------------------------------------------------------
@@ -380,6 +367,8 @@ export function encodeForStorage(data: Float32Array | Int32Array | Uint32Array |
   if (dtype === 'u32' && !(data instanceof Uint32Array)) return new Uint8Array(Uint32Array.from(data).buffer);
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
+
+export type { AdapterSummary, OptionalFeature, SubgroupMatrixConfig } from './kernel-context.ts';
 
 /** Copies Dawn's GPUSubgroupMatrixConfig objects into plain data (they are host objects). */
 function readSubgroupMatrixConfigs(info: GPUAdapterInfo): SubgroupMatrixConfig[] {

@@ -72,5 +72,17 @@ export async function requestNodeAdapter(options: NodeDeviceOptions = {}): Promi
 
 /** Opens the GPU for a Node program. Call `destroy()` when done so the process can exit. */
 export async function openNodeDevice(options: NodeDeviceOptions = {}): Promise<EgoxDevice> {
-  return EgoxDevice.fromAdapter(await requestNodeAdapter(options), options);
+  return EgoxDevice.fromAdapter(await requestNodeAdapter(options), { ...deviceOptionsFromEnv(), ...options });
+}
+
+/**
+ * The device options the environment sets: EGOX_DEBUG=sync submits each kernel alone,
+ * EGOX_SUBGROUP_MATRICES=off keeps the kernels off tensor cores. Read here, on the Node side,
+ * so nothing below the runtime looks at `process.env`.
+ */
+export function deviceOptionsFromEnv(env: Record<string, string | undefined> = process.env): DeviceOptions {
+  const o: DeviceOptions = {};
+  if (env.EGOX_DEBUG === 'sync') o.debugSync = true;
+  if (env.EGOX_SUBGROUP_MATRICES === 'off') o.subgroupMatrices = 'off';
+  return o;
 }

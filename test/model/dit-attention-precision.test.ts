@@ -9,6 +9,7 @@ import type { LoweringContext } from '../../src/graph/ir.ts';
 import { setSubgroupMatricesTrusted } from '../../src/kernels/shared/subgroup-matrix.ts';
 import type { AdapterSummary } from '../../src/runtime/device.ts';
 import { useDevice } from '../helpers/gpu.ts';
+import { KernelChoices } from '../../src/runtime/kernel-context.ts';
 
 const device = useDevice();
 
@@ -24,18 +25,19 @@ describe('DiT attention precision', () => {
       limits: dev.limits,
       subgroupSize: 32,
       adapter,
+      choices: new KernelChoices(),
     };
     const attentionKeys = (weightDtype: 'bf16' | 'f32') => {
       const graph = new WanDit(namedConfig('tiny'), { latentShape: [36, 2, 4, 10], weightDtype, gga: { lambda: 3, egoLatentCols: 4 } }).build();
       const nodes = graph.nodes.filter((n) => n.family.startsWith('attention'));
       return nodes.flatMap((n) => n.lower(ctx).map((d) => d.program.key));
     };
-    setSubgroupMatricesTrusted({ adapter }, true);
+    setSubgroupMatricesTrusted({ choices: ctx.choices! }, true);
     const half = attentionKeys('bf16');
     expect(half.length).toBe(2 * 3); // 2 blocks x (self, text, image)
     expect(half.every((k) => k.includes('sgmatrix'))).toBe(true);
     expect(attentionKeys('f32').some((k) => k.includes('sgmatrix'))).toBe(false);
-    setSubgroupMatricesTrusted({ adapter }, false);
+    setSubgroupMatricesTrusted({ choices: ctx.choices! }, false);
     expect(attentionKeys('bf16').some((k) => k.includes('sgmatrix'))).toBe(false);
   });
 });

@@ -15,7 +15,7 @@ import {
   transformPoint,
   unprojectPinhole,
 } from '../../src/recon/cameras.ts';
-import { loadEgoxTake, readDepthFrame, type EgoxTakeWithDepth } from '../../src/recon/meta.ts';
+import { loadEgoxTake, readDepthFrame, type EgoxTakeWithDepth } from '../../src/io/meta.ts';
 import { DEMO_MARKER, DEMO_TAKE, egoCalibrationForSize, writeDemoScene, type DemoSceneOptions } from '../../src/pipeline/demo-scene.ts';
 import { EgoRaycaster, ExoRaycaster } from '../../src/pipeline/demo-scene-raycast.ts';
 import { clipTime, egoTrajectory, exoCamera } from '../../src/pipeline/demo-scene-trajectory.ts';

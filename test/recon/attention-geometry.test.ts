@@ -9,7 +9,7 @@ import {
   type AttentionGeometry,
 } from '../../src/recon/attention-geometry.ts';
 import { cameraCentre } from '../../src/recon/cameras.ts';
-import { loadEgoxTake, readDepthFrame, type EgoxTakeWithDepth } from '../../src/recon/meta.ts';
+import { loadEgoxTake, readDepthFrame, type EgoxTakeWithDepth } from '../../src/io/meta.ts';
 import { META, loadGolden, maxAbsDiff } from './golden.ts';
 
 const SOCCER = 'cmu_soccer06_6_877_925';

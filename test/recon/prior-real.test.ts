@@ -5,9 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { useDevice } from '../helpers/gpu.ts';
 import { decodeVideo } from '../../src/io/video.ts';
-import { loadEgoxTake } from '../../src/recon/meta.ts';
+import { loadEgoxTake } from '../../src/io/meta.ts';
 import { parseEgoCalibration } from '../../src/recon/cameras.ts';
-import { renderPrior } from '../../src/recon/prior.ts';
+import { renderPrior } from '../../src/pipeline/prior.ts';
 import { comparePriors } from '../../src/recon/prior-quality.ts';
 
 const device = useDevice();

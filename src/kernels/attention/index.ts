@@ -14,7 +14,7 @@
 // Tensors over maxStorageBufferBindingSize (14B: [28028, 5120] f32 = 574 MB) are split into
 // query windows and key chunks (splitAttention below); unsplit launches are unchanged.
 
-import type { EgoxDevice } from '../../runtime/device.ts';
+import type { KernelContext, KernelDeviceInfo } from '../../runtime/kernel-context.ts';
 import type { KernelProgram } from '../../runtime/program.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
 import { bindingAlign, bindingLimit, elemBytes, rowsPerWindow, wholeBindingBytes, windowOf } from '../shared/binding-window.ts';
@@ -64,13 +64,8 @@ function checkSpec(spec: AttentionSpec): void {
   }
 }
 
-/** The parts of an EgoxDevice the variant choice reads. */
-export interface AttentionDeviceInfo {
-  adapter: EgoxDevice['adapter'];
-  has: EgoxDevice['has'];
-  /** Workgroup memory the device allows (WebGPU's default 16384 when absent). */
-  limits?: { maxComputeWorkgroupStorageSize: number };
-}
+/** The parts of a kernel context the variant choice reads. */
+export type AttentionDeviceInfo = KernelDeviceInfo;
 
 /** Software adapters that run shader lanes in CPU SIMD registers. */
 function isCpuAdapter(dev: AttentionDeviceInfo): boolean {
@@ -190,7 +185,7 @@ function isFloat(d: string): d is AttentionDType {
  * softmax(q k^T * scale (+ EgoX bias)) v per head. q [Lq, H*D], k and v [Lk, H*D] (or 3-D
  * [L, H, D]); returns O [Lq, H*D] in q's layout (opts.out if given).
  */
-export function attention(dev: EgoxDevice, q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
+export function attention(dev: KernelContext, q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
   const [lq, H, D] = dims(q, 'q', opts.heads);
   const [lk, Hk, Dk] = dims(k, 'k', opts.heads ?? H);
   const [lv, Hv, Dv] = dims(v, 'v', opts.heads ?? H);
@@ -242,7 +237,7 @@ export function attention(dev: EgoxDevice, q: Tensor, k: Tensor, v: Tensor, opts
 
 /** Settings of a variant the caller forced (tests, benchmarks). */
 function forcedVariant(
-  dev: EgoxDevice,
+  dev: KernelContext,
   variant: AttentionVariant,
   headDim: number,
   o: AttentionOptions['sgmatrix'],
@@ -305,7 +300,7 @@ function queryWindows(lq: number, rows: number, tpf: number | undefined): { q0: 
  * chunks are whole multiples of the kernels' key blocks, so every query sees the same
  * sequence of blocks, rescales and sums as unsplit: the result is bitwise the same.
  */
-function splitAttention(dev: EgoxDevice, p: SplitProblem): void {
+function splitAttention(dev: KernelContext, p: SplitProblem): void {
   const { q, k, v, out, H, D, spec, shape, eb, limit } = p;
   const align = bindingAlign(dev);
   const HD = H * D;

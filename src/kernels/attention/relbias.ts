@@ -11,7 +11,7 @@
 // One thread per query, a workgroup = 64 queries of one head; K and V tiles are staged in
 // workgroup memory; online softmax in base 2 per tile. Storage f32 (the encoders' activations).
 
-import type { EgoxDevice } from '../../runtime/device.ts';
+import type { KernelContext } from '../../runtime/kernel-context.ts';
 import type { KernelProgram } from '../../runtime/program.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
 import { InputError } from '../../runtime/errors.ts';
@@ -202,7 +202,7 @@ export interface AttentionRelBiasOptions {
 }
 
 /** q [Lq, H*D], k and v [Lk, H*D], all f32; returns O [Lq, H*D]. Positions are row indices. */
-export function attentionRelBias(dev: EgoxDevice, q: Tensor, k: Tensor, v: Tensor, opts: AttentionRelBiasOptions): Tensor {
+export function attentionRelBias(dev: KernelContext, q: Tensor, k: Tensor, v: Tensor, opts: AttentionRelBiasOptions): Tensor {
   const H = opts.heads;
   const fail = (m: string): never => {
     throw new AttentionRelBiasInputError(`attention-relbias: ${m}`);

@@ -7,7 +7,7 @@
 // Channels, frames and pixels are uniforms (`cacheUpdateUniforms`): one pipeline per (keep,
 // hasOld, vec4) serves every conv and clip size.
 
-import type { EgoxDevice } from '../../runtime/device.ts';
+import type { KernelContext } from '../../runtime/kernel-context.ts';
 import type { KernelProgram } from '../../runtime/program.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
 
@@ -77,7 +77,7 @@ export function cacheUpdateUniforms(s: CacheUpdateSpec): Record<string, number> 
 }
 
 /** Updates `cache` [C, keep, H, W] in place with chunk x [C, F, H, W]. */
-export function cacheUpdate(dev: EgoxDevice, x: Tensor, cache: Tensor, hasOld = true): Tensor {
+export function cacheUpdate(dev: KernelContext, x: Tensor, cache: Tensor, hasOld = true): Tensor {
   const [c, f, h, w] = x.shape as [number, number, number, number];
   if (x.shape.length !== 4 || cache.shape.length !== 4) throw new Error('cache update: x and cache must be [C, F, H, W]');
   if (cache.shape[0] !== c || cache.shape[2] !== h || cache.shape[3] !== w) {

@@ -7,7 +7,7 @@
 // them (conv-sgmatrix.ts, f16 operands). Activations are f32 [C, F, H, W]; weights f32, f16
 // or bf16 (packed pairs, widened in the kernel) in PyTorch layout; accumulation in f32.
 
-import type { EgoxDevice } from '../../runtime/device.ts';
+import type { KernelContext, KernelDeviceInfo } from '../../runtime/kernel-context.ts';
 import type { KernelProgram } from '../../runtime/program.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
 import { checkConvSpec, convUniforms, type ConvPadding, type ConvShapeSpec, type WeightDType } from './common.ts';
@@ -33,8 +33,8 @@ export function convProgram(spec: ConvSpec): KernelProgram {
   return convWgTileProgram(spec, v);
 }
 
-/** What choosing a variant needs of a device (an EgoxDevice, or a stand-in in tests). */
-export type ConvDeviceInfo = Pick<EgoxDevice, 'adapter' | 'has'>;
+/** What choosing a variant needs of a device (a kernel context, or a stand-in in tests). */
+export type ConvDeviceInfo = KernelDeviceInfo;
 
 /** CPU adapters (lavapipe, SwiftShader) run the register-tile variants; GPUs the workgroup tiles. */
 export function isCpuAdapter(dev: ConvDeviceInfo): boolean {
@@ -58,17 +58,13 @@ export function convShapeClass(spec: ConvChoiceSpec): string | undefined {
   return `conv:co${cout}:k${kernel.join('x')}:s${stride.join('x')}:w${weight}:ci<=${bucket}`;
 }
 
-/** Per-device tuned winners (src/kernels/tuning/conv-autotune.ts fills it); a Map lookup per choice. */
-const tunedConv = new WeakMap<object, Map<string, ConvVariant>>();
-
-export function recordConvChoice(dev: object, shapeClass: string, v: ConvVariant): void {
-  let t = tunedConv.get(dev);
-  if (!t) tunedConv.set(dev, (t = new Map()));
-  t.set(shapeClass, v);
+/** Tuned winners (src/kernels/tuning/conv-autotune.ts fills them) live in the device's choices. */
+export function recordConvChoice(dev: Pick<KernelDeviceInfo, 'choices'>, shapeClass: string, v: ConvVariant): void {
+  dev.choices.tunedTable<ConvVariant>('conv').set(shapeClass, v);
 }
 
-export function tunedConvTable(dev: object): ReadonlyMap<string, ConvVariant> {
-  return tunedConv.get(dev) ?? new Map();
+export function tunedConvTable(dev: Pick<KernelDeviceInfo, 'choices'>): ReadonlyMap<string, ConvVariant> {
+  return dev.choices.tunedTable<ConvVariant>('conv');
 }
 
 /**
@@ -102,12 +98,9 @@ export function sgmatrixConvRule(dev: ConvDeviceInfo, spec: ConvChoiceSpec): Con
  * kernels (no window reuse, so more channels per loaded value).
  */
 export function defaultConvVariant(dev: ConvDeviceInfo, spec: ConvChoiceSpec = {}): ConvVariant {
-  const table = tunedConv.get(dev);
-  if (table) {
-    const cls = convShapeClass(spec);
-    const tuned = cls !== undefined ? table.get(cls) : undefined;
-    if (tuned) return tuned;
-  }
+  const cls = convShapeClass(spec);
+  const tuned = cls !== undefined ? tunedConvTable(dev).get(cls) : undefined;
+  if (tuned) return tuned;
   if (!isCpuAdapter(dev)) return (subgroupMatricesTrusted(dev) ? sgmatrixConvRule(dev, spec) : undefined) ?? DEFAULT_WGTILE;
   const sgMin = dev.adapter.subgroupMinSize ?? 0;
   if (!dev.has('subgroups') || sgMin < 4) return DEFAULT_REGTILE;
@@ -210,7 +203,7 @@ function sameShape(t: Tensor, shape: readonly number[], what: string): void {
 
 /** Runs a conv described by `shape` (without variant) on [Cin, F, H, W] x. */
 export function convRun(
-  dev: EgoxDevice,
+  dev: KernelContext,
   shape: ConvShapeSpec,
   x: Tensor,
   weight: Tensor,
@@ -253,7 +246,7 @@ export function convRun(
  * Wan CausalConv3d on x [Cin, F, H, W] with weight [Cout, Cin, kt, kh, kw] (+ bias [Cout])
  * -> [Cout, F', H', W'].
  */
-export function conv3d(dev: EgoxDevice, x: Tensor, weight: Tensor, bias: Tensor | null, opts: Conv3dOptions = {}): Tensor {
+export function conv3d(dev: KernelContext, x: Tensor, weight: Tensor, bias: Tensor | null, opts: Conv3dOptions = {}): Tensor {
   if (x.shape.length !== 4) throw new Error(`conv3d: input must be [C, F, H, W], got [${x.shape.join(', ')}]`);
   if (weight.shape.length !== 5) throw new Error(`conv3d: weight must be [Cout, Cin, kt, kh, kw], got [${weight.shape.join(', ')}]`);
   const [cin, f, h, w] = x.shape as [number, number, number, number];
@@ -292,7 +285,7 @@ export interface Conv2dOptions extends ConvRunOptions {
  * Conv2d applied to every frame: x [Cin, F, H, W] or [Cin, H, W], weight [Cout, Cin, kh, kw]
  * -> [Cout, F, H', W'] (or [Cout, H', W']).
  */
-export function conv2d(dev: EgoxDevice, x: Tensor, weight: Tensor, bias: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+export function conv2d(dev: KernelContext, x: Tensor, weight: Tensor, bias: Tensor | null, opts: Conv2dOptions = {}): Tensor {
   if (x.shape.length !== 3 && x.shape.length !== 4) throw new Error(`conv2d: input must be [C, F, H, W] or [C, H, W], got [${x.shape.join(', ')}]`);
   if (weight.shape.length !== 4) throw new Error(`conv2d: weight must be [Cout, Cin, kh, kw], got [${weight.shape.join(', ')}]`);
   const x4 = x.shape.length === 3 ? x.reshape([x.shape[0]!, 1, x.shape[1]!, x.shape[2]!]) : x;

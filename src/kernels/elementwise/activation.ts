@@ -18,7 +18,7 @@
 
 import type { DType } from '../../runtime/dtype.ts';
 import type { KernelProgram } from '../../runtime/program.ts';
-import type { EgoxDevice } from '../../runtime/device.ts';
+import type { KernelContext } from '../../runtime/kernel-context.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
 import { WGSL_HALF_BITS } from '../shared/wgsl-half.ts';
 import { bindingAlign, bindingLimit, elemBytes, rowsPerWindow, wholeBindingBytes, windowOf } from '../shared/binding-window.ts';
@@ -164,7 +164,7 @@ export interface ActivationOptions {
 }
 
 /** y = act(x) [* gate], elementwise, in x's dtype. */
-export function activation(dev: EgoxDevice, x: Tensor, kind: ActivationKind, opts: ActivationOptions = {}): Tensor {
+export function activation(dev: KernelContext, x: Tensor, kind: ActivationKind, opts: ActivationOptions = {}): Tensor {
   const g = opts.gate;
   if (g && (g.numel !== x.numel || g.dtype !== x.dtype)) {
     throw new Error(`${kind}: gate ${g.dtype} [${g.shape.join(', ')}] must match x ${x.dtype} [${x.shape.join(', ')}]`);
@@ -192,6 +192,6 @@ export function activation(dev: EgoxDevice, x: Tensor, kind: ActivationKind, opt
   return y;
 }
 
-export const silu = (dev: EgoxDevice, x: Tensor, opts?: ActivationOptions): Tensor => activation(dev, x, 'silu', opts);
-export const geluTanh = (dev: EgoxDevice, x: Tensor, opts?: ActivationOptions): Tensor => activation(dev, x, 'gelu_tanh', opts);
-export const geluErf = (dev: EgoxDevice, x: Tensor, opts?: ActivationOptions): Tensor => activation(dev, x, 'gelu_erf', opts);
+export const silu = (dev: KernelContext, x: Tensor, opts?: ActivationOptions): Tensor => activation(dev, x, 'silu', opts);
+export const geluTanh = (dev: KernelContext, x: Tensor, opts?: ActivationOptions): Tensor => activation(dev, x, 'gelu_tanh', opts);
+export const geluErf = (dev: KernelContext, x: Tensor, opts?: ActivationOptions): Tensor => activation(dev, x, 'gelu_erf', opts);

@@ -130,11 +130,11 @@ export function scaleProgram(spec: { dtype: DType; numel: number }): KernelProgr
 
 // ---- launchers -------------------------------------------------------------------------
 
-import type { EgoxDevice } from '../../runtime/device.ts';
+import type { KernelContext } from '../../runtime/kernel-context.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
 import { bindingAlign, bindingLimit, elemBytes, rowsPerWindow, wholeBindingBytes, windowOf } from '../shared/binding-window.ts';
 
-export function fill(dev: EgoxDevice, t: Tensor, value: number): Tensor {
+export function fill(dev: KernelContext, t: Tensor, value: number): Tensor {
   dev.run(fillProgram({ dtype: t.dtype, numel: t.numel }), [t], { value });
   return t;
 }
@@ -144,7 +144,7 @@ export function fill(dev: EgoxDevice, t: Tensor, value: number): Tensor {
  * (`maxBindingBytes`, default the device's) are processed in blocks of elements bound as
  * windows; each element is computed as unsplit.
  */
-export function binary(dev: EgoxDevice, op: BinaryOp, a: Tensor, b: Tensor, out?: Tensor, maxBindingBytes?: number): Tensor {
+export function binary(dev: KernelContext, op: BinaryOp, a: Tensor, b: Tensor, out?: Tensor, maxBindingBytes?: number): Tensor {
   if (a.dtype !== b.dtype) throw new Error(`${op}: dtypes differ (${a.dtype} vs ${b.dtype})`);
   const y = out ?? dev.empty(a.shape, a.dtype);
   if (y.numel !== a.numel || y.dtype !== a.dtype) throw new Error(`${op}: output ${y.dtype} [${y.shape.join(', ')}] must match a ${a.dtype} [${a.shape.join(', ')}]`);
@@ -170,7 +170,7 @@ export function binary(dev: EgoxDevice, op: BinaryOp, a: Tensor, b: Tensor, out?
   return y;
 }
 
-export function scale(dev: EgoxDevice, a: Tensor, factor: number, bias = 0, out?: Tensor): Tensor {
+export function scale(dev: KernelContext, a: Tensor, factor: number, bias = 0, out?: Tensor): Tensor {
   const y = out ?? dev.empty(a.shape, a.dtype);
   dev.run(scaleProgram({ dtype: a.dtype, numel: a.numel }), [a, y], { scale: factor, bias });
   return y;

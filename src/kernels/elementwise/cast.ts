@@ -69,11 +69,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   };
 }
 
-import type { EgoxDevice } from '../../runtime/device.ts';
+import type { KernelContext } from '../../runtime/kernel-context.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
 
 /** A new tensor holding `t` converted to `dtype` (a copy when the dtype is the same). */
-export function cast(dev: EgoxDevice, t: Tensor, dtype: DType): Tensor {
+export function cast(dev: KernelContext, t: Tensor, dtype: DType): Tensor {
   const y = dev.empty(t.shape, dtype);
   dev.run(castProgram({ from: t.dtype, to: dtype, numel: t.numel }), [t, y]);
   return y;

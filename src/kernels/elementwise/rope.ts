@@ -11,6 +11,7 @@
 // for f16/bf16 storage, so in-place updates never race.
 
 import type { EgoxDevice } from '../../runtime/device.ts';
+import type { KernelContext } from '../../runtime/kernel-context.ts';
 import type { KernelProgram } from '../../runtime/program.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
 import { WGSL_HALF_BITS, f32BitsToHalfCodeExpr, unpackPairFn } from '../shared/wgsl-half.ts';
@@ -72,20 +73,9 @@ export function ropeTableLength(grid: RopeGrid, headDim: number): number {
   return grid.reduce((n, len, a) => n + len * parts[a]!, 0);
 }
 
-const tableCache = new WeakMap<EgoxDevice, Map<string, Promise<Tensor>>>();
-
 /** The tables for a grid on `dev`, uploaded once per (grid, head dim, theta) and kept. */
 export function ropeTables(dev: EgoxDevice, grid: RopeGrid, headDim: number, theta = ROPE_THETA): Promise<Tensor> {
-  let perDev = tableCache.get(dev);
-  if (!perDev) tableCache.set(dev, (perDev = new Map()));
-  const key = `${grid.join('x')}:d${headDim}:t${theta}`;
-  let t = perDev.get(key);
-  if (!t) {
-    const values = ropeTableValues(grid, headDim, theta);
-    t = dev.upload(values, [values.length], 'f32', `rope-table ${key}`);
-    perDev.set(key, t);
-  }
-  return t;
+  return dev.constant(`rope-table ${grid.join('x')}:d${headDim}:t${theta}`, () => ropeTableValues(grid, headDim, theta));
 }
 
 function checkSpec(s: RopeSpec): void {
@@ -175,7 +165,7 @@ export interface RopeOptions {
  * Rotates q or k ([L, H, D] or [L, H * D] with opts.heads) by Wan's 3D RoPE; in place
  * unless opts.out is given. `table` comes from `ropeTables(dev, grid, D)`.
  */
-export function rope(dev: EgoxDevice, x: Tensor, table: Tensor, opts: RopeOptions): Tensor {
+export function rope(dev: KernelContext, x: Tensor, table: Tensor, opts: RopeOptions): Tensor {
   const [L, H, D] = x.shape.length === 3 ? x.shape : [x.shape[0]!, opts.heads ?? 0, (x.shape[1] ?? 0) / (opts.heads || 1)];
   if (!H || !Number.isInteger(D)) throw new Error(`rope: x ${JSON.stringify(x.shape)} needs [L, H, D], or [L, H*D] with opts.heads`);
   const [f, r, c] = opts.grid;

@@ -7,7 +7,7 @@
 // each dispatch binds windows of the big tensors starting at aligned offsets, and the element
 // offsets inside those windows are uniforms.
 
-import type { EgoxDevice } from '../../runtime/device.ts';
+import type { KernelContext } from '../../runtime/kernel-context.ts';
 import type { KernelProgram } from '../../runtime/program.ts';
 import { Tensor, shapeString } from '../../runtime/tensor.ts';
 import { sgmatrixGemmProgram, sgmatrixTile } from './sgmatrix.ts';
@@ -31,17 +31,9 @@ export function gemmProgram(spec: GemmSpec): KernelProgram {
   }
 }
 
-/** Programs by spec: generating the WGSL of a big tile costs more than the launch itself. */
-const programs = new Map<string, KernelProgram>();
-
-function cachedProgram(spec: GemmSpec): KernelProgram {
-  const id = JSON.stringify(spec);
-  let p = programs.get(id);
-  if (!p) {
-    if (programs.size > 4096) programs.clear(); // a bound, not a policy: shapes are few in practice
-    programs.set(id, (p = gemmProgram(spec)));
-  }
-  return p;
+/** Programs by spec, generated once per device (the choices keep them). */
+function cachedProgram(dev: KernelContext, spec: GemmSpec): KernelProgram {
+  return dev.choices.program(`gemm:${JSON.stringify(spec)}`, () => gemmProgram(spec));
 }
 
 /** Batch strides in elements; omitted ones default to contiguous (W: 0 when W has N*K elements). */
@@ -157,7 +149,7 @@ function tileOf(v: GemmVariant): { tm: number; tn: number } {
  * [B, N, K] (f32/f16/bf16). Returns `out` or a new tensor [..., N] of `outDtype`. Records the
  * dispatches; nothing runs until the device flushes.
  */
-export function gemm(dev: EgoxDevice, x: Tensor, w: Tensor, opts: GemmOptions = {}): Tensor {
+export function gemm(dev: KernelContext, x: Tensor, w: Tensor, opts: GemmOptions = {}): Tensor {
   const p = resolve(x, w, opts);
   const xDtype = floatDtype(x, 'X');
   const wDtype = floatDtype(w, 'W');
@@ -262,7 +254,7 @@ export function gemm(dev: EgoxDevice, x: Tensor, w: Tensor, opts: GemmOptions = 
       extraK: extraSpec,
       variant,
     };
-    dev.run(cachedProgram(spec), tensors, uniforms);
+    dev.run(cachedProgram(dev, spec), tensors, uniforms);
   };
 
   // Bytes each operand would bind for a block of batches/rows/columns.

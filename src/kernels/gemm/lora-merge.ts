@@ -6,7 +6,7 @@
 // every A quad it loads feeds 16 FMAs; 16-bit W is read and written as whole words.
 // Generic path: one output word per thread.
 
-import type { EgoxDevice } from '../../runtime/device.ts';
+import type { KernelContext } from '../../runtime/kernel-context.ts';
 import type { KernelProgram } from '../../runtime/program.ts';
 import { Tensor, shapeString } from '../../runtime/tensor.ts';
 import { WGSL_HALF_BITS } from '../shared/wgsl-half.ts';
@@ -109,7 +109,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
  * W += scale * B A, in place on the GPU. W [N, K], A [r, K], B [N, r]. Returns W. A weight
  * larger than the binding limit is updated in blocks of rows, each bound as its own view.
  */
-export function loraMerge(dev: EgoxDevice, w: Tensor, a: Tensor, b: Tensor, scale: number, opts: { maxBindingBytes?: number } = {}): Tensor {
+export function loraMerge(dev: KernelContext, w: Tensor, a: Tensor, b: Tensor, scale: number, opts: { maxBindingBytes?: number } = {}): Tensor {
   const [N, K] = w.shape as [number, number];
   const r = a.shape[0]!;
   if (w.shape.length !== 2 || a.shape.length !== 2 || b.shape.length !== 2 || a.shape[1] !== K || b.shape[0] !== N || b.shape[1] !== r) {

@@ -7,7 +7,7 @@
 // machine was loaded, spread is wide). An epilogue-only form would instead read r values of
 // T and of B per output element, lane by lane: as many loads as the whole main loop.
 
-import type { EgoxDevice } from '../../runtime/device.ts';
+import type { KernelContext } from '../../runtime/kernel-context.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
 import { shapeString } from '../../runtime/tensor.ts';
 import { gemm, type GemmOptions } from './index.ts';
@@ -22,7 +22,7 @@ export interface LoraWeights {
 }
 
 /** gemm() plus a runtime LoRA term; same options, W must be shared (2-D). */
-export function gemmLora(dev: EgoxDevice, x: Tensor, w: Tensor, lora: LoraWeights, opts: GemmOptions = {}): Tensor {
+export function gemmLora(dev: KernelContext, x: Tensor, w: Tensor, lora: LoraWeights, opts: GemmOptions = {}): Tensor {
   const K = x.shape[x.shape.length - 1]!;
   const N = w.shape[0]!;
   if (w.shape.length !== 2) throw new Error(`gemmLora: W ${shapeString(w.shape)} must be 2-D [N, K]`);

@@ -2,16 +2,13 @@
 // candidate list the autotuner times, and the per-device table of tuned winners the launcher
 // consults. Shape classes bucket M, N, K to powers of two so one tuning serves many shapes.
 
-import type { AdapterSummary, OptionalFeature } from '../../runtime/device.ts';
+import type { KernelDeviceInfo } from '../../runtime/kernel-context.ts';
 import type { FloatDType, GemmVariant, SgmatrixVariant } from './common.ts';
 import { sgmatrixWorkgroupBytes } from './sgmatrix.ts';
 import { PORTABLE_WORKGROUP_BYTES, deviceSgmShapes, sgmTilingRunnable, subgroupMatricesTrusted, type SgmShape } from '../shared/subgroup-matrix.ts';
 
-/** The parts of an EgoxDevice the choice depends on (an interface, so tests can fake one). */
-export interface GemmDeviceInfo {
-  adapter: AdapterSummary;
-  has(feature: OptionalFeature): boolean;
-}
+/** The parts of a kernel context the choice depends on (tests fake it with plain objects). */
+export type GemmDeviceInfo = KernelDeviceInfo;
 
 export interface GemmShape {
   M: number;
@@ -162,31 +159,23 @@ export function gemmCandidates(dev: GemmDeviceInfo, s: GemmShape): GemmVariant[]
 
 // ---- tuned choices -----------------------------------------------------------------------
 
-const tuned = new WeakMap<object, Map<string, GemmVariant>>();
-
 /**
- * Tuned choices belong to the adapter, not to one device object: graph lowering runs the
- * launchers against a recording stand-in that shares the real device's adapter summary.
+ * Tuned winners live in the device's choices, which the recording contexts that lower graphs
+ * for that device share.
  */
-function keyOf(dev: object): object {
-  return (dev as { adapter?: object }).adapter ?? dev;
+function tableOf(dev: Pick<KernelDeviceInfo, 'choices'>): Map<string, GemmVariant> {
+  return dev.choices.tunedTable<GemmVariant>('gemm');
 }
 
-function tableOf(dev: object): Map<string, GemmVariant> {
-  let t = tuned.get(keyOf(dev));
-  if (!t) tuned.set(keyOf(dev), (t = new Map()));
-  return t;
-}
-
-export function recordGemmChoice(dev: object, shapeClass: string, v: GemmVariant): void {
+export function recordGemmChoice(dev: Pick<KernelDeviceInfo, 'choices'>, shapeClass: string, v: GemmVariant): void {
   tableOf(dev).set(shapeClass, v);
 }
 
-export function tunedGemmChoice(dev: object, shapeClass: string): GemmVariant | undefined {
-  return tuned.get(keyOf(dev))?.get(shapeClass);
+export function tunedGemmChoice(dev: Pick<KernelDeviceInfo, 'choices'>, shapeClass: string): GemmVariant | undefined {
+  return tableOf(dev).get(shapeClass);
 }
 
-export function tunedGemmTable(dev: object): ReadonlyMap<string, GemmVariant> {
+export function tunedGemmTable(dev: Pick<KernelDeviceInfo, 'choices'>): ReadonlyMap<string, GemmVariant> {
   return tableOf(dev);
 }
 

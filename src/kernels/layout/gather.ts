@@ -9,7 +9,7 @@
 
 import { isPacked16, type DType } from '../../runtime/dtype.ts';
 import type { KernelProgram, UniformDecl } from '../../runtime/program.ts';
-import type { EgoxDevice } from '../../runtime/device.ts';
+import type { KernelContext } from '../../runtime/kernel-context.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
 import { shapeString, type Shape } from '../../runtime/tensor.ts';
 import { bindingAlign, bindingLimit, elemBytes, rowsPerWindow, wholeBindingBytes, windowOf } from '../shared/binding-window.ts';
@@ -240,7 +240,7 @@ export function contiguousStrides(shape: Shape): number[] {
   return s;
 }
 
-function outputFor(dev: EgoxDevice, shape: number[], dtype: DType, out: Tensor | undefined, op: string): Tensor {
+function outputFor(dev: KernelContext, shape: number[], dtype: DType, out: Tensor | undefined, op: string): Tensor {
   if (!out) return dev.empty(shape, dtype);
   const n = shape.reduce((a, b) => a * b, 1);
   if (out.numel !== n || out.dtype !== dtype) throw new Error(`${op}: output ${out.dtype} ${shapeString(out.shape)} must be ${dtype} with ${n} elements ${shapeString(shape)}`);
@@ -253,7 +253,7 @@ function checkAxis(axis: number, rank: number, op: string): number {
   return a;
 }
 
-function run(dev: EgoxDevice, spec: GatherSpec, inputs: Tensor[], y: Tensor, maxBindingBytes?: number): Tensor {
+function run(dev: KernelContext, spec: GatherSpec, inputs: Tensor[], y: Tensor, maxBindingBytes?: number): Tensor {
   const limit = dev.limits.maxStorageBuffersPerShaderStage;
   if (inputs.length + 1 > limit) throw new Error(`${spec.op}: ${inputs.length} inputs exceed this adapter's ${limit - 1}-input limit; concat in steps`);
   if (y.numel === 0) return y;
@@ -274,7 +274,7 @@ function run(dev: EgoxDevice, spec: GatherSpec, inputs: Tensor[], y: Tensor, max
  * so the result is bitwise the unsplit one. Passes grow as (out / limit) x (source / limit):
  * fine for latents, which are far below the limit at real sizes (the 14B EgoX latent is 16 MB).
  */
-function splitGather(dev: EgoxDevice, spec: GatherSpec, x: Tensor, y: Tensor, limit: number): void {
+function splitGather(dev: KernelContext, spec: GatherSpec, x: Tensor, y: Tensor, limit: number): void {
   const align = bindingAlign(dev);
   const half = isPacked16(y.dtype);
   const oBlock = rowsPerWindow(limit, elemBytes(y), align, 64, spec.op);
@@ -292,7 +292,7 @@ function splitGather(dev: EgoxDevice, spec: GatherSpec, x: Tensor, y: Tensor, li
 }
 
 /** out[o] = x[o permuted]: out.shape[i] = x.shape[perm[i]]. */
-export function permute(dev: EgoxDevice, x: Tensor, perm: readonly number[], out?: Tensor): Tensor {
+export function permute(dev: KernelContext, x: Tensor, perm: readonly number[], out?: Tensor): Tensor {
   const r = x.shape.length;
   if (perm.length !== r || [...perm].sort((a, b) => a - b).some((p, i) => p !== i)) {
     throw new Error(`permute: [${perm.join(', ')}] is not a permutation of ${r} dims`);
@@ -304,7 +304,7 @@ export function permute(dev: EgoxDevice, x: Tensor, perm: readonly number[], out
 }
 
 /** Swaps two dims (a copy). */
-export function transpose(dev: EgoxDevice, x: Tensor, a: number, b: number, out?: Tensor): Tensor {
+export function transpose(dev: KernelContext, x: Tensor, a: number, b: number, out?: Tensor): Tensor {
   const perm = x.shape.map((_, i) => i);
   const ia = checkAxis(a, perm.length, 'transpose');
   const ib = checkAxis(b, perm.length, 'transpose');
@@ -313,7 +313,7 @@ export function transpose(dev: EgoxDevice, x: Tensor, a: number, b: number, out?
 }
 
 /** Copies x[..., start:end, ...] along `axis`. */
-export function sliceAxis(dev: EgoxDevice, x: Tensor, axis: number, start: number, end: number, out?: Tensor): Tensor {
+export function sliceAxis(dev: KernelContext, x: Tensor, axis: number, start: number, end: number, out?: Tensor): Tensor {
   const a = checkAxis(axis, x.shape.length, 'slice');
   const n = x.shape[a]!;
   if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= n)) {
@@ -326,7 +326,7 @@ export function sliceAxis(dev: EgoxDevice, x: Tensor, axis: number, start: numbe
 }
 
 /** Concatenates along `axis`; all other dims and the dtype must agree. */
-export function concat(dev: EgoxDevice, xs: readonly Tensor[], axis: number, out?: Tensor): Tensor {
+export function concat(dev: KernelContext, xs: readonly Tensor[], axis: number, out?: Tensor): Tensor {
   if (xs.length === 0) throw new Error('concat: no tensors');
   const first = xs[0]!;
   const a = checkAxis(axis, first.shape.length, 'concat');
@@ -362,7 +362,7 @@ export type Patch = readonly [number, number, number];
  * order, col fastest; a token's features in the order of a Conv3d weight [out, C, pt, ph, pw]
  * flattened (c * pt*ph*pw + kt*ph*pw + kh*pw + kw), so the patch embedding is a GEMM.
  */
-export function patchify(dev: EgoxDevice, x: Tensor, patch: Patch = [1, 2, 2], out?: Tensor, maxBindingBytes?: number): Tensor {
+export function patchify(dev: KernelContext, x: Tensor, patch: Patch = [1, 2, 2], out?: Tensor, maxBindingBytes?: number): Tensor {
   const [C, F, H, W] = x.shape;
   const [pt, ph, pw] = patch;
   if (x.shape.length !== 4 || F! % pt || H! % ph || W! % pw) {
@@ -382,7 +382,7 @@ export function patchify(dev: EgoxDevice, x: Tensor, patch: Patch = [1, 2, 2], o
  * Tokens [Fp*Hp*Wp, pt*ph*pw*C] -> [C, Fp*pt, Hp*ph, Wp*pw] (the DiT head's output): a token's
  * feature index is (kt*ph*pw + kh*pw + kw) * C + c, c fastest.
  */
-export function unpatchify(dev: EgoxDevice, tokens: Tensor, grid: readonly [number, number, number], patch: Patch = [1, 2, 2], out?: Tensor, maxBindingBytes?: number): Tensor {
+export function unpatchify(dev: KernelContext, tokens: Tensor, grid: readonly [number, number, number], patch: Patch = [1, 2, 2], out?: Tensor, maxBindingBytes?: number): Tensor {
   const [Fp, Hp, Wp] = grid;
   const [pt, ph, pw] = patch;
   const L = tokens.shape[0];

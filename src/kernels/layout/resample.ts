@@ -7,7 +7,7 @@
 // All are pure data movement, one output word (or vec2/vec4 of them) per thread. Sizes are
 // uniforms (`...Uniforms` gives their values): one pipeline serves every clip size.
 
-import type { EgoxDevice } from '../../runtime/device.ts';
+import type { KernelContext } from '../../runtime/kernel-context.ts';
 import type { KernelProgram, UniformDecl } from '../../runtime/program.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
 
@@ -143,7 +143,7 @@ function planes(x: Tensor, what: string): { planes: number; h: number; w: number
 }
 
 /** Nearest-exact 2x upsampling of the last two axes: [..., H, W] -> [..., 2H, 2W]. */
-export function upsampleNearest2x(dev: EgoxDevice, x: Tensor, out?: Tensor): Tensor {
+export function upsampleNearest2x(dev: KernelContext, x: Tensor, out?: Tensor): Tensor {
   const p = planes(x, 'upsample2x');
   const y = out ?? dev.empty([...p.lead, 2 * p.h, 2 * p.w], 'f32', 'upsample2x');
   if (y.numel !== 4 * x.numel || y.dtype !== 'f32') throw new Error(`upsample2x: output [${y.shape.join(', ')}] does not hold 2x of [${x.shape.join(', ')}]`);
@@ -153,7 +153,7 @@ export function upsampleNearest2x(dev: EgoxDevice, x: Tensor, out?: Tensor): Ten
 
 /** Zero padding of the last two axes (ZeroPad2d((left, right, top, bottom)) in PyTorch). */
 export function zeroPad2d(
-  dev: EgoxDevice,
+  dev: KernelContext,
   x: Tensor,
   pad: { top: number; bottom: number; left: number; right: number },
   out?: Tensor,
@@ -170,7 +170,7 @@ export function zeroPad2d(
 }
 
 /** The upsample3d reshuffle: [2c, T, H, W] (time-conv output) -> [c, 2T, H, W]. */
-export function timeInterleave(dev: EgoxDevice, x: Tensor, out?: Tensor): Tensor {
+export function timeInterleave(dev: KernelContext, x: Tensor, out?: Tensor): Tensor {
   if (x.dtype !== 'f32' || x.shape.length !== 4 || x.shape[0]! % 2 !== 0) {
     throw new Error(`time-interleave: input must be f32 [2c, T, H, W], got ${x.dtype} [${x.shape.join(', ')}]`);
   }

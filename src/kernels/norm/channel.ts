@@ -10,7 +10,7 @@
 
 import type { DType } from '../../runtime/dtype.ts';
 import type { KernelProgram } from '../../runtime/program.ts';
-import type { EgoxDevice } from '../../runtime/device.ts';
+import type { KernelContext } from '../../runtime/kernel-context.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
 import { WGSL_HALF_BITS } from '../shared/wgsl-half.ts';
 import { WGSL_SILU, activationExpr } from '../elementwise/activation.ts';
@@ -197,7 +197,7 @@ export interface ChannelRmsNormOptions {
 }
 
 /** Channel RMS norm over axis 0 of x [C, ...] (batch 1: x is [C, F, H, W] or [C, H, W]). */
-export function channelRmsNorm(dev: EgoxDevice, x: Tensor, opts: ChannelRmsNormOptions): Tensor {
+export function channelRmsNorm(dev: KernelContext, x: Tensor, opts: ChannelRmsNormOptions): Tensor {
   const C = x.shape[0];
   if (C === undefined || C <= 0) throw new Error(`channel rms norm: tensor of shape [${x.shape.join(', ')}] has no channel axis`);
   const S = x.numel / C;

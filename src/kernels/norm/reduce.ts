@@ -7,7 +7,7 @@
 
 import type { DType } from '../../runtime/dtype.ts';
 import type { KernelProgram } from '../../runtime/program.ts';
-import type { EgoxDevice } from '../../runtime/device.ts';
+import type { KernelContext } from '../../runtime/kernel-context.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
 import { f32BitsToHalfCodeExpr } from '../shared/wgsl-half.ts';
 
@@ -157,13 +157,13 @@ export function rowPlanKey(p: RowPlan): string {
 }
 
 /** Whether an adapter runs compute shaders on the CPU (lavapipe/llvmpipe, SwiftShader). */
-export function isCpuAdapter(dev: EgoxDevice): boolean {
+export function isCpuAdapter(dev: KernelContext): boolean {
   const a = dev.adapter;
   return a.isFallbackAdapter || a.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(`${a.description} ${a.device}`);
 }
 
 /** The row-kernel variant for this device: subgroup reductions on CPU adapters that have them. */
-export function rowVariantFor(dev: EgoxDevice): RowVariant {
+export function rowVariantFor(dev: KernelContext): RowVariant {
   const sg = dev.adapter.subgroupMinSize;
   if (dev.has('subgroups') && sg && sg >= 4 && isCpuAdapter(dev)) return { reduction: 'subgroup', workgroupSize: pow2floor(sg) };
   return { reduction: 'workgroup' };
@@ -340,7 +340,7 @@ ${body}
  * given (graph lowering passes every tensor; any f32 tensor of >= 2*rows elements).
  */
 export function rowStats2(
-  dev: EgoxDevice,
+  dev: KernelContext,
   x: Tensor,
   stat: 'layer' | 'rms' | 'softmax',
   uniforms: Record<string, number>,
@@ -371,7 +371,7 @@ export function lastDim(x: Tensor, what: string): number {
  * Reduces the last dim: x [..., C] -> f32 [...] (the leading dims; [1] for a 1-D input).
  * Results are f32 whatever the input storage: they are few and feed further f32 math.
  */
-export function reduceRows(dev: EgoxDevice, x: Tensor, op: ReduceOp, opts: { out?: Tensor; variant?: RowVariant } = {}): Tensor {
+export function reduceRows(dev: KernelContext, x: Tensor, op: ReduceOp, opts: { out?: Tensor; variant?: RowVariant } = {}): Tensor {
   const C = lastDim(x, op);
   const rows = x.numel / C;
   const shape = x.shape.length > 1 ? x.shape.slice(0, -1) : [1];

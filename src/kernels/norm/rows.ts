@@ -11,7 +11,7 @@
 
 import type { DType } from '../../runtime/dtype.ts';
 import type { KernelProgram } from '../../runtime/program.ts';
-import type { EgoxDevice } from '../../runtime/device.ts';
+import type { KernelContext } from '../../runtime/kernel-context.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
 import { WGSL_HALF_BITS } from '../shared/wgsl-half.ts';
 import { bindingAlign, bindingLimit, elemBytes, rowsPerWindow, wholeBindingBytes, windowOf } from '../shared/binding-window.ts';
@@ -265,7 +265,7 @@ export interface RowNormOptions {
   maxBindingBytes?: number;
 }
 
-function rowNorm(dev: EgoxDevice, kind: RowNormKind, x: Tensor, opts: RowNormOptions): Tensor {
+function rowNorm(dev: KernelContext, kind: RowNormKind, x: Tensor, opts: RowNormOptions): Tensor {
   const what = `${kind}norm`;
   const C = lastDim(x, what);
   const rows = x.numel / C;
@@ -315,7 +315,7 @@ function rowNorm(dev: EgoxDevice, kind: RowNormKind, x: Tensor, opts: RowNormOpt
  * row is computed exactly as unsplit (one workgroup per row, same reduction), so the result
  * is bitwise the same.
  */
-function splitRows(dev: EgoxDevice, spec: RowNormSpec, x: Tensor, params: Tensor[], y: Tensor, uniforms: Record<string, number>, limit: number): void {
+function splitRows(dev: KernelContext, spec: RowNormSpec, x: Tensor, params: Tensor[], y: Tensor, uniforms: Record<string, number>, limit: number): void {
   const align = bindingAlign(dev);
   const V = planRows(spec.C, spec.variant).V;
   const rowBytes = spec.C * Math.max(elemBytes(x), elemBytes(y));
@@ -329,11 +329,11 @@ function splitRows(dev: EgoxDevice, spec: RowNormSpec, x: Tensor, params: Tensor
 }
 
 /** LayerNorm over the last dim: (x - mean) / sqrt(var + eps) [* weight] [+ bias] [adaLN]. */
-export function layerNorm(dev: EgoxDevice, x: Tensor, opts: RowNormOptions): Tensor {
+export function layerNorm(dev: KernelContext, x: Tensor, opts: RowNormOptions): Tensor {
   return rowNorm(dev, 'layer', x, opts);
 }
 
 /** RMSNorm over the last dim (no mean subtraction): x * rsqrt(mean(x^2) + eps) [* weight] [+ bias] [adaLN]. */
-export function rmsNorm(dev: EgoxDevice, x: Tensor, opts: RowNormOptions): Tensor {
+export function rmsNorm(dev: KernelContext, x: Tensor, opts: RowNormOptions): Tensor {
   return rowNorm(dev, 'rms', x, opts);
 }

@@ -5,7 +5,7 @@
 
 import type { DType } from '../../runtime/dtype.ts';
 import type { KernelProgram } from '../../runtime/program.ts';
-import type { EgoxDevice } from '../../runtime/device.ts';
+import type { KernelContext } from '../../runtime/kernel-context.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
 import { WGSL_HALF_BITS } from '../shared/wgsl-half.ts';
 import {
@@ -123,7 +123,7 @@ export interface SoftmaxOptions {
 }
 
 /** Softmax over the last dim of x. */
-export function softmax(dev: EgoxDevice, x: Tensor, opts: SoftmaxOptions = {}): Tensor {
+export function softmax(dev: KernelContext, x: Tensor, opts: SoftmaxOptions = {}): Tensor {
   const C = lastDim(x, 'softmax');
   const rows = x.numel / C;
   const y = opts.out ?? dev.empty(x.shape, opts.outDtype ?? x.dtype);

@@ -5,7 +5,7 @@
 // `reliableWgsl` emits the rule as a WGSL function over any f32 storage array, so the point-cloud
 // kernels evaluate it inline; `reliableMaskProgram` writes it out as a mask (tests, previews).
 
-import type { EgoxDevice } from '../../runtime/device.ts';
+import type { KernelContext } from '../../runtime/kernel-context.ts';
 import type { KernelProgram } from '../../runtime/program.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
 
@@ -79,7 +79,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 
 /** Reliable mask of stacked depth maps [F, H, W] f32 -> [F, H, W] u32 (0/1). */
-export function reliableMask(dev: EgoxDevice, depth: Tensor, out?: Tensor): Tensor {
+export function reliableMask(dev: KernelContext, depth: Tensor, out?: Tensor): Tensor {
   if (depth.dtype !== 'f32' || depth.shape.length !== 3) throw new Error(`reliableMask: expected f32 [F, H, W], got ${depth.dtype} [${depth.shape.join(', ')}]`);
   const [F, H, W] = depth.shape as [number, number, number];
   const y = out ?? dev.empty([F, H, W], 'u32');

@@ -12,7 +12,7 @@
 // integer weights, < 2^23, are exact in the f32 table), so a uint8 frame gives bit for bit
 // the pixel values diffusers feeds CLIP, ties included.
 
-import type { EgoxDevice } from '../../runtime/device.ts';
+import type { KernelContext } from '../../runtime/kernel-context.ts';
 import type { KernelProgram } from '../../runtime/program.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
 
@@ -145,7 +145,7 @@ export function normalisationUniforms(n: Normalisation): Record<string, number> 
 
 /** One resize pass along `axis` of x [C, H, W] with a bicubicTable, optionally normalising. */
 export function resizeAxis(
-  dev: EgoxDevice,
+  dev: KernelContext,
   x: Tensor,
   table: Tensor,
   o: { axis: 'x' | 'y'; outSize: number; taps: number; quantize: boolean; normalize?: Normalisation; out?: Tensor },

@@ -4,7 +4,7 @@
 // range, inside the same buffer); the kernel adds the element offset of the range inside the
 // window, which it gets as a uniform. GEMM, attention, the norms and layout ops all split this way.
 
-import type { EgoxDevice } from '../../runtime/device.ts';
+import type { KernelContext } from '../../runtime/kernel-context.ts';
 import { Tensor } from '../../runtime/tensor.ts';
 
 export function elemBytes(t: Pick<Tensor, 'dtype'>): number {
@@ -12,11 +12,11 @@ export function elemBytes(t: Pick<Tensor, 'dtype'>): number {
 }
 
 /** The binding limit an op splits against: the override (tests) or the device's. */
-export function bindingLimit(dev: Pick<EgoxDevice, 'limits'>, override?: number): number {
+export function bindingLimit(dev: Pick<KernelContext, 'limits'>, override?: number): number {
   return Math.min(override ?? Infinity, dev.limits.maxStorageBufferBindingSize);
 }
 
-export function bindingAlign(dev: Pick<EgoxDevice, 'limits'>): number {
+export function bindingAlign(dev: Pick<KernelContext, 'limits'>): number {
   return dev.limits.minStorageBufferOffsetAlignment ?? 256;
 }
 

@@ -12,7 +12,7 @@
 // cooperate on one matrix, so every call must be made by the whole subgroup with uniform
 // arguments. The emulation gives each lane a full private copy and splits stores over lanes.
 
-import type { AdapterSummary, OptionalFeature, SubgroupMatrixConfig } from '../../runtime/device.ts';
+import type { KernelContext, SubgroupMatrixConfig } from '../../runtime/kernel-context.ts';
 
 export type SgmComponent = 'f16' | 'f32';
 export type Majorness = 'row_major' | 'col_major';
@@ -50,24 +50,18 @@ export const PORTABLE_WORKGROUP_BYTES = 16384;
 
 // ---- trust --------------------------------------------------------------------------------
 
-const trusted = new WeakMap<object, boolean>();
-
-/** Trust belongs to the adapter: graph lowering records through stand-ins sharing its summary. */
-function adapterKey(dev: { adapter?: object }): object {
-  return dev.adapter ?? dev;
-}
-
 /**
  * Whether rule-based choices (the GEMM, attention and conv defaults) may use subgroup matrices
  * on this adapter: only after checkSubgroupMatrices (sgmatrix-check.ts) saw them agree with the
  * f32 kernels there. The builtins' behaviour is the driver's, and no machine of ours has them.
  */
-export function subgroupMatricesTrusted(dev: { adapter?: object }): boolean {
-  return trusted.get(adapterKey(dev)) === true;
+export function subgroupMatricesTrusted(dev: Pick<KernelContext, 'choices'>): boolean {
+  return dev.choices.subgroupMatrices === 'trusted';
 }
 
-export function setSubgroupMatricesTrusted(dev: { adapter?: object }, value: boolean): void {
-  trusted.set(adapterKey(dev), value);
+/** Records the check's verdict in the device's choices (a user's 'off' stays off). */
+export function setSubgroupMatricesTrusted(dev: Pick<KernelContext, 'choices'>, value: boolean): void {
+  if (dev.choices.subgroupMatrices !== 'off') dev.choices.subgroupMatrices = value ? 'trusted' : 'refused';
 }
 
 /** A workgroup array the matrices are loaded from or stored to. */
@@ -94,11 +88,8 @@ export function usableSgmShapes(configs: readonly SubgroupMatrixConfig[] | undef
   return out.sort((a, b) => score(b) - score(a));
 }
 
-/** What the subgroup-matrix choices need of a device (an EgoxDevice, or a stand-in in tests). */
-export interface SgmDeviceInfo {
-  adapter: AdapterSummary;
-  has(feature: OptionalFeature): boolean;
-}
+/** What the subgroup-matrix choices need of a device (a kernel context, or a stand-in in tests). */
+export type SgmDeviceInfo = Pick<KernelContext, 'adapter' | 'has'>;
 
 /** The adapter's configs this device can compile: the feature with subgroups, shader-f16 for any f16 part. */
 export function deviceSgmShapes(dev: SgmDeviceInfo): SgmShape[] {

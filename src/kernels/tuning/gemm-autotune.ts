@@ -56,20 +56,13 @@ interface StoredTuning {
   gemm: Record<string, { variant: GemmVariant; ms: number; shape: GemmShape; date: string }>;
 }
 
-const loaded = new WeakMap<object, Promise<StoredTuning | undefined>>();
-
 function isStored(v: unknown): v is StoredTuning {
   return typeof v === 'object' && v !== null && (v as StoredTuning).format === FORMAT && typeof (v as StoredTuning).gemm === 'object';
 }
 
 /** Loads the adapter's stored winners into the device's table (once per device); returns how many. */
 export async function loadGemmTuning(dev: GemmDeviceInfo, store: TuneStore): Promise<number> {
-  let p = loaded.get(dev);
-  if (!p) {
-    p = store.read(tuneStoreName(dev.adapter)).then((v) => (isStored(v) ? v : undefined));
-    loaded.set(dev, p);
-  }
-  const stored = await p;
+  const stored = await dev.choices.loadOnce('gemm-tuning', () => store.read(tuneStoreName(dev.adapter)).then((v) => (isStored(v) ? v : undefined)));
   if (!stored) return 0;
   let n = 0;
   for (const [cls, e] of Object.entries(stored.gemm)) {

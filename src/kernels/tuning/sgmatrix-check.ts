@@ -58,8 +58,6 @@ export function judgeSgmatrixErrors(errors: Partial<Record<SgmFamily, number>>):
   return values.length > 0 && values.every((e) => Number.isFinite(e) && e <= SGMATRIX_TOLERANCE);
 }
 
-const verdicts = new WeakMap<object, Promise<SgmatrixCheck>>();
-
 /**
  * Runs the check once per adapter (later calls return the first result) and records whether
  * the defaults may use subgroup matrices there. `probe` replaces the rule variants (tests run
@@ -67,8 +65,8 @@ const verdicts = new WeakMap<object, Promise<SgmatrixCheck>>();
  */
 export function checkSubgroupMatrices(dev: EgoxDevice, probe?: SgmatrixProbe): Promise<SgmatrixCheck> {
   if (probe) return runProbe(dev, probe);
-  if (subgroupMatricesSwitchedOff()) return Promise.resolve({ ran: false, passed: false, errors: {} });
-  let v = verdicts.get(dev.adapter);
+  if (dev.choices.subgroupMatrices === 'off') return Promise.resolve({ ran: false, passed: false, errors: {} });
+  let v = dev.choices.subgroupMatrixCheck as Promise<SgmatrixCheck> | undefined;
   if (!v) {
     v = runProbe(dev, ruleProbe(dev))
       .catch(async (e: unknown): Promise<SgmatrixCheck> => {
@@ -85,7 +83,7 @@ export function checkSubgroupMatrices(dev: EgoxDevice, probe?: SgmatrixProbe): P
         if (r.ran) setSubgroupMatricesTrusted(dev, r.passed);
         return r;
       });
-    verdicts.set(dev.adapter, v);
+    dev.choices.subgroupMatrixCheck = v;
   }
   return v;
 }
@@ -132,10 +130,6 @@ async function runProbe(dev: EgoxDevice, probe: SgmatrixProbe): Promise<Sgmatrix
   return { ran, passed: ran && judgeSgmatrixErrors(errors), errors };
 }
 
-/** EGOX_SUBGROUP_MATRICES=off keeps the defaults on workgroup tiles whatever the adapter offers. */
-function subgroupMatricesSwitchedOff(): boolean {
-  return typeof process !== 'undefined' && process.env?.EGOX_SUBGROUP_MATRICES === 'off';
-}
 
 
 /** Deterministic values in [-1, 1) (no dependency on the pipeline's generator). */

@@ -5,6 +5,7 @@ import { attention, chooseAttentionVariant, type AttentionVariant } from '../../
 import { roundThrough, type DType } from '../../../src/runtime/dtype.ts';
 import { encodeForStorage, type EgoxDevice } from '../../../src/runtime/device.ts';
 import type { Tensor } from '../../../src/runtime/tensor.ts';
+import { KernelChoices } from '../../../src/runtime/kernel-context.ts';
 
 const device = useDevice();
 const BOUND = { f32: 1e-5, f16: 3e-3, bf16: 3e-3 } as const;
@@ -154,7 +155,7 @@ describe('attention input errors', () => {
 
 describe('attention variant choice', () => {
   const adapter = (over: object) => ({ vendor: 'x', architecture: 'x', device: 'x', description: 'x', isFallbackAdapter: false, ...over });
-  const info = (a: object, subgroups = true) => ({ adapter: adapter(a), has: (f: string) => f === 'subgroups' && subgroups });
+  const info = (a: object, subgroups = true) => ({ adapter: adapter(a), has: (f: string) => f === 'subgroups' && subgroups, choices: new KernelChoices() });
   it('uses the subgroup variant on lavapipe up to D = 128 and flash elsewhere', () => {
     const lavapipe = info({ architecture: 'software', isFallbackAdapter: true, subgroupMinSize: 8, subgroupMaxSize: 8 });
     expect(chooseAttentionVariant(lavapipe, 64)).toEqual({ variant: 'subgroup', subgroupSize: 8 });

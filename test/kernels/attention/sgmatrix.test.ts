@@ -13,6 +13,7 @@ import { setSubgroupMatricesTrusted, type SgmShape } from '../../../src/kernels/
 import { roundThrough, type DType } from '../../../src/runtime/dtype.ts';
 import { encodeForStorage, type EgoxDevice } from '../../../src/runtime/device.ts';
 import type { Tensor } from '../../../src/runtime/tensor.ts';
+import { KernelChoices } from '../../../src/runtime/kernel-context.ts';
 
 const device = useDevice();
 
@@ -206,6 +207,7 @@ describe('attention variant choice with subgroup matrices', () => {
       adapter: { vendor: 'x', architecture: 'x', device: 'x', description: 'x', isFallbackAdapter: false, subgroupMinSize: 32, subgroupMaxSize: 32, subgroupMatrixConfigs: configs as never, ...over.adapter },
       has: (f: string) => features.includes(f),
       limits: { maxComputeWorkgroupStorageSize: over.wg ?? 49152 },
+      choices: new KernelChoices(),
     };
     setSubgroupMatricesTrusted(dev, true); // as if checkSubgroupMatrices had passed
     return dev;

@@ -17,6 +17,7 @@ import { setSubgroupMatricesTrusted, type SgmShape } from '../../../src/kernels/
 import { roundThrough, type DType } from '../../../src/runtime/dtype.ts';
 import type { AdapterSummary, EgoxDevice, OptionalFeature, SubgroupMatrixConfig } from '../../../src/runtime/device.ts';
 import type { Tensor } from '../../../src/runtime/tensor.ts';
+import { KernelChoices } from '../../../src/runtime/kernel-context.ts';
 
 const device = useDevice();
 
@@ -252,6 +253,7 @@ function fakeDevice(
       subgroupMinSize: 32, subgroupMaxSize: 32, subgroupMatrixConfigs: configs, ...adapter,
     },
     has: (f) => set.has(f),
+    choices: new KernelChoices(),
   };
   setSubgroupMatricesTrusted(dev, true); // as if checkSubgroupMatrices had passed
   return dev;

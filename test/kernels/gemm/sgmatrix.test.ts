@@ -16,6 +16,7 @@ import type { AdapterSummary, EgoxDevice, OptionalFeature, SubgroupMatrixConfig 
 import type { KernelProgram } from '../../../src/runtime/program.ts';
 import type { Tensor } from '../../../src/runtime/tensor.ts';
 import { refGemm, refLoraMerge } from '../../ref/gemm.ts';
+import { KernelChoices } from '../../../src/runtime/kernel-context.ts';
 
 const device = useDevice();
 
@@ -168,15 +169,16 @@ describe('sgmatrix GEMM, emulated on this adapter vs float64', () => {
 
 // ---- the real form through Tint -----------------------------------------------------------
 
-/** A stand-in GPU adapter, trusted as if checkSubgroupMatrices had passed on it. */
+/** A stand-in GPU adapter. */
 function fakeAdapter(configs: SubgroupMatrixConfig[], over: Partial<AdapterSummary> = {}): AdapterSummary {
-  const adapter = { vendor: 'nvidia', architecture: 'ampere', device: 'd', description: 'x', isFallbackAdapter: false, subgroupMinSize: 32, subgroupMaxSize: 32, subgroupMatrixConfigs: configs, ...over };
-  setSubgroupMatricesTrusted({ adapter }, true);
-  return adapter;
+  return { vendor: 'nvidia', architecture: 'ampere', device: 'd', description: 'x', isFallbackAdapter: false, subgroupMinSize: 32, subgroupMaxSize: 32, subgroupMatrixConfigs: configs, ...over };
 }
 
+/** A stand-in device, trusted as if checkSubgroupMatrices had passed on it. */
 function fakeDevice(adapter: AdapterSummary, features: OptionalFeature[]): GemmDeviceInfo {
-  return { adapter, has: (f) => features.includes(f) };
+  const dev = { adapter, has: (f: OptionalFeature) => features.includes(f), choices: new KernelChoices() };
+  setSubgroupMatricesTrusted(dev, true);
+  return dev;
 }
 
 const ALL: OptionalFeature[] = ['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix'];

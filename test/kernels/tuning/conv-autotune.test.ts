@@ -8,6 +8,7 @@ import { convTuneStoreName, convTuningTable, loadConvTuning, representativeConv,
 import { convGeometry } from '../../../src/kernels/conv/common.ts';
 import { conv3d, convShapeClass, defaultConvVariant, type ConvDeviceInfo, type ConvVariant } from '../../../src/kernels/conv/index.ts';
 import { nodeJsonStore } from '../../../src/runtime/tune-cache-node.ts';
+import { KernelChoices } from '../../../src/runtime/kernel-context.ts';
 
 const device = useDevice();
 
@@ -23,7 +24,7 @@ const REGTILES: ConvVariant[] = [
 
 /** A fresh device object on the same adapter: its tuning table starts empty. */
 function sameAdapter(dev: ConvDeviceInfo): ConvDeviceInfo {
-  return { adapter: dev.adapter, has: (f) => dev.has(f) };
+  return { adapter: dev.adapter, has: (f) => dev.has(f), choices: new KernelChoices() };
 }
 
 describe('convShapeClass', () => {

@@ -10,12 +10,13 @@ import {
 } from '../../../src/kernels/gemm/variants.ts';
 import type { GemmVariant } from '../../../src/kernels/gemm/index.ts';
 import type { AdapterSummary, OptionalFeature } from '../../../src/runtime/device.ts';
+import { KernelChoices } from '../../../src/runtime/kernel-context.ts';
 
 const device = useDevice();
 
 function fakeDevice(adapter: Partial<AdapterSummary>, features: OptionalFeature[]): GemmDeviceInfo {
   const a: AdapterSummary = { vendor: 'v', architecture: 'a', device: 'd', description: 'x', isFallbackAdapter: false, ...adapter };
-  return { adapter: a, has: (f) => features.includes(f) };
+  return { adapter: a, has: (f) => features.includes(f), choices: new KernelChoices() };
 }
 
 const lavapipe = () => fakeDevice({ vendor: 'mesa', architecture: 'software', device: 'llvmpipe-256-bits', subgroupMinSize: 8, subgroupMaxSize: 8 }, ['subgroups']);
@@ -66,7 +67,7 @@ describe('tuneGemm', () => {
     expect(again.winner).toEqual(first.winner);
 
     // Another device object on the same adapter picks the winner up from the store.
-    const other: GemmDeviceInfo = { adapter: dev.adapter, has: (f) => dev.has(f) };
+    const other: GemmDeviceInfo = { adapter: dev.adapter, has: (f) => dev.has(f), choices: new KernelChoices() };
     expect(await loadGemmTuning(other, store)).toBe(1);
     expect(chooseGemmVariant(other, shape)).toEqual(first.winner);
   });

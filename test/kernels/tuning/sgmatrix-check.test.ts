@@ -8,6 +8,8 @@ import { defaultGemmVariant } from '../../../src/kernels/gemm/variants.ts';
 import { chooseAttentionVariant } from '../../../src/kernels/attention/index.ts';
 import { defaultConvVariant } from '../../../src/kernels/conv/index.ts';
 import type { AdapterSummary, EgoxDevice, OptionalFeature } from '../../../src/runtime/device.ts';
+import { KernelChoices } from '../../../src/runtime/kernel-context.ts';
+import { deviceOptionsFromEnv } from '../../../src/runtime/node.ts';
 
 const device = useDevice();
 const F16: SgmShape = { M: 16, N: 16, K: 16, component: 'f16', result: 'f32' };
@@ -44,14 +46,12 @@ describe('checkSubgroupMatrices', () => {
     };
     const all: OptionalFeature[] = ['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix'];
     // A stand-in with no GPU behind it: running the probe would throw.
-    const fake = { adapter, has: (f: OptionalFeature) => all.includes(f), limits: { maxComputeWorkgroupStorageSize: 49152 } } as unknown as EgoxDevice;
-    process.env.EGOX_SUBGROUP_MATRICES = 'off';
-    try {
-      expect(await checkSubgroupMatrices(fake)).toEqual({ ran: false, passed: false, errors: {} });
-    } finally {
-      delete process.env.EGOX_SUBGROUP_MATRICES;
-    }
-    expect(subgroupMatricesTrusted(fake)).toBe(false);
+    const stub = (choices: KernelChoices) =>
+      ({ adapter, has: (f: OptionalFeature) => all.includes(f), limits: { maxComputeWorkgroupStorageSize: 49152 }, choices }) as unknown as EgoxDevice;
+    const off = stub(new KernelChoices(deviceOptionsFromEnv({ EGOX_SUBGROUP_MATRICES: 'off' })));
+    expect(await checkSubgroupMatrices(off)).toEqual({ ran: false, passed: false, errors: {} });
+    expect(subgroupMatricesTrusted(off)).toBe(false);
+    const fake = stub(new KernelChoices());
     // Without the switch the check runs, its kernels fail on the stand-in: a failed check,
     // not an exception, and the adapter stays untrusted.
     const r = await checkSubgroupMatrices(fake);
@@ -75,7 +75,7 @@ describe('defaults follow the verdict', () => {
       vendor: 'nvidia', architecture: 'ada', device: 'd', description: 'x', isFallbackAdapter: false, subgroupMinSize: 32, subgroupMaxSize: 32,
       subgroupMatrixConfigs: [{ componentType: 'f16', resultComponentType: 'f32', M: 16, N: 16, K: 16 }],
     };
-    return { adapter, has: (f: OptionalFeature) => features.includes(f), limits: { maxComputeWorkgroupStorageSize: 49152 } };
+    return { adapter, has: (f: OptionalFeature) => features.includes(f), limits: { maxComputeWorkgroupStorageSize: 49152 }, choices: new KernelChoices() };
   };
   const kinds = (dev: ReturnType<typeof gpu>) => [
     defaultGemmVariant(dev, { M: 512, N: 512, K: 512, wDtype: 'bf16' }).kind,

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readNpy } from '../io/npy.ts';
+import { readNpy } from './npy.ts';
 
 /** Bad meta.json / depth folder. exitCode 2: the CLI prints the message and exits 2. */
 export class MetaError extends Error {

@@ -3,8 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeNpy } from '../../src/io/npy.ts';
-import { MetaError, loadEgoxMeta, loadEgoxTake, readDepthFrame } from '../../src/recon/meta.ts';
-import { META } from './golden.ts';
+import { MetaError, loadEgoxMeta, loadEgoxTake, readDepthFrame } from '../../src/io/meta.ts';
+import { META } from '../recon/golden.ts';
 
 const SOCCER = 'cmu_soccer06_6_877_925';
 const COOKING = 'iiith_cooking_57_2_2451_2499';
