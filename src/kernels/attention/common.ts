@@ -15,7 +15,7 @@
 // mark that place.
 
 import type { DType } from '../../runtime/dtype.ts';
-import type { UniformDecl } from '../../runtime/program.ts';
+import type { KernelProgram, UniformDecl } from '../../runtime/program.ts';
 import { WGSL_HALF_BITS, f32BitsToHalfCodeExpr, unpackPairFn } from '../shared/wgsl-half.ts';
 import { sgmShapeKey, type SgmShape } from '../shared/subgroup-matrix.ts';
 
@@ -312,4 +312,23 @@ export function queryTileWgsl(tileQueries: string): string {
   let frame = tile / params.tilesPerSeg;
   let segBase = frame * params.segLen;
   let tileBase = (tile % params.tilesPerSeg) * ${tileQueries};`;
+}
+
+/** The program of a query-tiled variant: one workgroup per (head, query tile of a segment). */
+export function queryTiledProgram(
+  spec: AttentionSpec,
+  shape: AttentionShape,
+  o: { tileQueries: number; tuning: string; wgsl: string; threads: number; enables?: KernelProgram['enables'] },
+): KernelProgram {
+  const { segments, tilesPerSeg } = querySegments(shape, o.tileQueries);
+  const program: KernelProgram = {
+    name: 'attention',
+    key: specKey(spec, o.tuning),
+    wgsl: o.wgsl,
+    workgroupSize: [o.threads, 1, 1],
+    bindings: attentionBindings(spec),
+    uniforms: attentionUniforms(spec),
+    dispatch: shape.heads * segments * tilesPerSeg,
+  };
+  return o.enables ? { ...program, enables: o.enables } : program;
 }

@@ -8,7 +8,7 @@
 // An additive score term (e.g. T5's bias) would be added to `s` where it is computed.
 
 import type { KernelProgram } from '../../runtime/program.ts';
-import { attentionBindings, attentionUniforms, checkKeyChunk, egoBiasWgsl, flashKeysPerTile, ioWgsl, NEG_BIG, querySegments, specKey, type AttentionShape, type AttentionSpec, queryTileWgsl } from './common.ts';
+import { checkKeyChunk, egoBiasWgsl, flashKeysPerTile, ioWgsl, NEG_BIG, type AttentionShape, type AttentionSpec, queryTileWgsl, queryTiledProgram } from './common.ts';
 
 
 /** Queries per workgroup: 256 threads of D/4 columns each. */
@@ -92,14 +92,5 @@ ${queryTileWgsl('BQ')}
   }
   ${keep ? 'if (ok) { stORaw((qi * params.heads + h) * D4 + t, o); if (t == 0u) { stState(qi * params.heads + h, vec2<f32>(m, l)); } }' : 'if (ok) { stO((qi * params.heads + h) * D4 + t, o / l); }'}
 }`;
-  const { segments, tilesPerSeg } = querySegments(shape, BQ);
-  return {
-    name: 'attention',
-    key: specKey(spec, `bq${BQ}bc${BC}`),
-    wgsl,
-    workgroupSize: [threads, 1, 1],
-    bindings: attentionBindings(spec),
-    uniforms: attentionUniforms(spec),
-    dispatch: shape.heads * segments * tilesPerSeg,
-  };
+  return queryTiledProgram(spec, shape, { tileQueries: BQ, tuning: `bq${BQ}bc${BC}`, wgsl, threads });
 }

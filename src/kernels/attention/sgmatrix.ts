@@ -23,7 +23,7 @@
 // An additive score term (e.g. T5's bias) would be added to `s` in step 3 before the max.
 
 import type { KernelProgram } from '../../runtime/program.ts';
-import { attentionBindings, attentionUniforms, checkKeyChunk, egoBiasWgsl, ioWgsl, NEG_BIG, querySegments, specKey, type AttentionShape, type AttentionSpec, queryTileWgsl } from './common.ts';
+import { checkKeyChunk, egoBiasWgsl, ioWgsl, NEG_BIG, type AttentionShape, type AttentionSpec, queryTileWgsl, queryTiledProgram } from './common.ts';
 import { SubgroupMatrixWgsl, type SgmShape } from '../shared/subgroup-matrix.ts';
 
 
@@ -282,15 +282,5 @@ ${queryTileWgsl(`${BQ}u`)}
 ${egoBiasWgsl(spec)}
 ${sgm.prelude()}
 ${body}`;
-  const { segments, tilesPerSeg } = querySegments(shape, BQ);
-  return {
-    name: 'attention',
-    key: specKey(spec, `bq${BQ}bk${BK}dc${DC}t${NT}`),
-    wgsl,
-    workgroupSize: [NT, 1, 1],
-    bindings: attentionBindings(spec),
-    uniforms: attentionUniforms(spec),
-    dispatch: shape.heads * segments * tilesPerSeg,
-    enables: sgm.enables(),
-  };
+  return queryTiledProgram(spec, shape, { tileQueries: BQ, tuning: `bq${BQ}bk${BK}dc${DC}t${NT}`, wgsl, threads: NT, enables: sgm.enables() });
 }

@@ -13,7 +13,7 @@
 // An additive score term (e.g. T5's bias) would go into s{r}_{j} before the max below.
 
 import type { KernelProgram } from '../../runtime/program.ts';
-import { attentionBindings, attentionUniforms, checkKeyChunk, egoBiasWgsl, ioWgsl, NEG_BIG, querySegments, specKey, type AttentionShape, type AttentionSpec, queryTileWgsl } from './common.ts';
+import { checkKeyChunk, egoBiasWgsl, ioWgsl, NEG_BIG, type AttentionShape, type AttentionSpec, queryTileWgsl, queryTiledProgram } from './common.ts';
 
 
 export function subgroupTileQueries(spec: AttentionSpec): number {
@@ -119,15 +119,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 ${queryTileWgsl(`${S * R}u`)}
 ${L.map((l) => `  ${l}`).join('\n')}
 }`;
-  const { segments, tilesPerSeg } = querySegments(shape, S * R);
-  return {
-    name: 'attention',
-    key: specKey(spec, `s${S}r${R}`),
-    wgsl,
-    workgroupSize: [S, 1, 1],
-    bindings: attentionBindings(spec),
-    uniforms: attentionUniforms(spec),
-    dispatch: shape.heads * segments * tilesPerSeg,
-    enables: ['subgroups'],
-  };
+  return queryTiledProgram(spec, shape, { tileQueries: S * R, tuning: `s${S}r${R}`, wgsl, threads: S, enables: ['subgroups'] });
 }
