@@ -306,4 +306,5 @@ export function gemm(dev: EgoxDevice, x: Tensor, w: Tensor, opts: GemmOptions = 
   return out;
 }
 
+export * from './lora.ts';
 export * from './lora-merge.ts';
