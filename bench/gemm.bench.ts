@@ -3,7 +3,7 @@
 // With --tune the variants are timed first and the winner per shape class is stored.
 
 import { gemm } from '../src/kernels/gemm/index.ts';
-import { gemmLora } from '../src/kernels/gemm/lora.ts';
+import { loraDown, loraUp } from '../src/kernels/gemm/lora.ts';
 import { loadGemmTuning, tuneGemm } from '../src/kernels/tuning/gemm-autotune.ts';
 import { chooseGemmVariant, gemmShapeClass, type GemmShape } from '../src/kernels/gemm/variants.ts';
 import { numpyMatmulPeer } from './peers/numpy.ts';
@@ -48,17 +48,18 @@ function gemmCase(M: number, N: number, K: number, wDtype: 'f32' | 'bf16', lora?
       const y = dev.empty([M, N], 'f32');
       const a = lora ? await dev.upload(random(lora * K), [lora, K], wDtype) : undefined;
       const b = lora ? await dev.upload(random(N * lora), [N, lora], wDtype) : undefined;
+      const t = lora ? dev.empty([M, lora], 'f32') : undefined; // the planned activation T of the graph's form
       // Peers compute the plain f32 GEMM (neither has bf16 weights); the LoRA case is compared
       // with tfjs running the plain GEMM too, so its ratio shows what the LoRA term costs.
       const peers = lora ? [await tfjsMatMulPeer(M, N, K)] : [await tfjsMatMulPeer(M, N, K), numpyMatmulPeer(M, N, K)];
       return {
         run: () => {
-          if (a && b) gemmLora(dev, x, w, { a, b, scale: 1 }, { out: y });
+          if (a && t && b) loraUp(dev, x, w, { t: loraDown(dev, x, a, 1, { out: t }), b }, { out: y });
           else gemm(dev, x, w, { out: y });
         },
         peers,
         dispose: () => {
-          for (const t of [x, w, y, a, b]) t?.release();
+          for (const u of [x, w, y, a, b, t]) u?.release();
           for (const p of peers) p?.dispose?.();
         },
       };

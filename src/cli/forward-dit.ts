@@ -2,13 +2,12 @@
 // file: the tool for checking the port against any reference implementation.
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { Executor } from '../graph/executor.ts';
 import { formatProfile } from '../graph/profiler.ts';
 import { SafetensorsFile } from '../io/safetensors.ts';
 import { writeSafetensors } from '../io/safetensors-writer.ts';
-import { DIT_IO, WanDit } from '../model/wan/dit.ts';
-import { openWanCheckpoint } from '../model/wan/load.ts';
-import { attachLora } from '../model/wan/lora-load.ts';
+import { DIT_IO } from '../model/wan/dit.ts';
+import { WanModel } from '../model/wan/model.ts';
+import type { LoraMode } from '../model/lora/attach.ts';
 import { timestepEmbedding } from '../model/wan/timestep.ts';
 import { prepareDevice } from './tuning.ts';
 import { UsageError, parseBytes, parseWeightDtype } from './parse.ts';
@@ -49,10 +48,10 @@ export function registerDitForward(forward: Command): void {
     .requiredOption('--model <path>', 'diffusers model folder, transformer/ folder, index.json or .safetensors')
     .requiredOption('--input <file>', 'input tensors (.safetensors)')
     .requiredOption('--output <file>', 'where to write `out` (.safetensors)')
-    .option('--lora <file>', 'LoRA adapter (diffusers/PEFT, kohya or original keys), applied fused at run time')
+    .option('--lora <file>', 'LoRA adapter (diffusers/PEFT, kohya or original keys), merged into the weights at load unless --lora-mode fused')
     .option('--lora-strength <s>', 'LoRA strength', '1')
     .option('--lora-lenient', 'ignore adapter keys that match no module')
-    .option('--lora-mode <mode>', 'merge (W += s B A on the GPU at load, as EgoX does) | fused (extra low-rank GEMM at run time)', 'merge')
+    .option('--lora-mode <mode>', 'how --lora is applied: merge (the default: W += s B A on the GPU at load, as EgoX does) | fused (a low-rank GEMM beside each adapted matmul at run time)', 'merge')
     .option('--config <name>', 'force a named config (wan2.1-i2v-14b, wan2.1-t2v-1.3b, tiny)')
     .option('--weight-dtype <dtype>', 'weight storage on the GPU: f32 | bf16 | f16', 'f32')
     .option('--gga-lambda <l>', 'apply the EgoX geometry bias with this lambda (needs gga_* inputs)')
@@ -84,27 +83,18 @@ export function registerDitForward(forward: Command): void {
         const qd = o.ggaLambda !== undefined ? await get('gga_query_dirs', true) : undefined;
         const kd = o.ggaLambda !== undefined ? await get('gga_key_dirs', true) : undefined;
         if (x.shape.length !== 4) throw new UsageError(`${o.input}: x has shape [${x.shape}], expected [C, F, H, W]`);
-        const base = await openWanCheckpoint(o.model, { config: o.config });
-        const c = { ...base.config, textLen: context.shape[0]!, imageLen: clip?.shape[0] ?? base.config.imageLen };
+        if (o.loraMode !== 'merge' && o.loraMode !== 'fused') throw new UsageError(`--lora-mode '${o.loraMode}': use merge or fused`);
+        const lora = o.lora ? { file: o.lora, strength: Number(o.loraStrength), lenient: o.loraLenient, mode: o.loraMode as LoraMode } : undefined;
+        const model = await WanModel.open(o.model, { config: o.config, lora });
+        const c = { ...model.config, textLen: context.shape[0]!, imageLen: clip?.shape[0] ?? model.config.imageLen };
         if (x.shape[0] !== c.inDim) throw new UsageError(`${o.input}: x has ${x.shape[0]} channels, the model takes ${c.inDim}`);
         if (context.shape[1] !== c.textDim) throw new UsageError(`${o.input}: context is [${context.shape}], the model needs [L, ${c.textDim}]`);
         if (c.imageDim && !clip) throw new UsageError(`${o.input}: the model is image-to-video; tensor 'clip' [257, ${c.imageDim}] is missing`);
-        if (o.loraMode !== 'merge' && o.loraMode !== 'fused') throw new UsageError(`--lora-mode '${o.loraMode}': use merge or fused`);
-        const lora = o.lora ? await attachLora(base, o.lora, { strength: Number(o.loraStrength), lenient: o.loraLenient }) : undefined;
         const gga = o.ggaLambda !== undefined ? { lambda: Number(o.ggaLambda), egoLatentCols: o.egoCols ? Number(o.egoCols) : x.shape[2]! } : null;
-        const dit = new WanDit(c, {
-          latentShape: x.shape as [number, number, number, number],
-          weightDtype: parseWeightDtype(o.weightDtype, '--weight-dtype'),
-          gga,
-          runtimeLora: o.loraMode === 'fused' ? lora?.runtimeLora : undefined,
-        });
+        const dit = model.graph({ latentShape: x.shape as [number, number, number, number], weightDtype: parseWeightDtype(o.weightDtype, '--weight-dtype'), gga }, c);
         const dev = ctx.own(await openCliDevice(o));
         await prepareDevice(dev);
-        const exec = await Executor.create(dev, dit.build(), lora?.store ?? base.store, {
-          gpuMemoryBytes: o.gpuMemory ? parseBytes(o.gpuMemory, '--gpu-memory') : undefined,
-          profile: o.profile,
-          weightTransforms: lora && o.loraMode === 'merge' ? lora.mergeTransforms() : undefined,
-        });
+        const exec = await model.executor(dev, dit, { gpuMemoryBytes: o.gpuMemory ? parseBytes(o.gpuMemory, '--gpu-memory') : undefined, profile: o.profile });
         const feed: Record<string, Float32Array> = {
           [DIT_IO.latents]: x.data,
           [DIT_IO.timestepEmbedding]: timestepEmbedding(t.data[0]!, c.freqDim),
@@ -120,7 +110,7 @@ export function registerDitForward(forward: Command): void {
         process.stderr.write(`forward ${ms.toFixed(0)} ms, peak GPU ${(exec.plan.totals.peakBytes / 2 ** 20).toFixed(1)} MiB -> ${o.output}\n`);
         if (o.profile) process.stdout.write(formatProfile(exec.profile()) + '\n');
         exec.destroy();
-        await lora?.close();
+        await model.close();
         await inputs.close();
       }),
     );

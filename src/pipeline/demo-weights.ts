@@ -11,7 +11,7 @@ import { WanDit } from '../model/wan/dit.ts';
 import type { WanConfig } from '../model/wan/config.ts';
 import { buildDecoderChunk, buildEncoderChunk } from '../model/vae/graphs.ts';
 import { WAN21_VAE, type VaeConfig } from '../model/vae/config.ts';
-import { wanLinearModules } from '../model/wan/lora-load.ts';
+import { wanLinearModules } from '../model/wan/names.ts';
 import { SeededRandom } from './random.ts';
 import { writeJson } from './demo-files.ts';
 import { DEMO_CLIP, DEMO_UMT5, writeDemoEncoders } from './demo-encoders.ts';

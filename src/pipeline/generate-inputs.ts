@@ -6,8 +6,7 @@ import { loadEgoxTake, type EgoxTakeWithDepth } from '../io/meta.ts';
 import { EMBEDDING_NAMES, EmbeddingsError, readEmbeddings, type Embedding } from './embeddings.ts';
 import { GenerateOptionError, resolveGenerateOptions, runSizes, type GenerateOptions, type ResolvedGenerateOptions } from './generate-options.ts';
 import { ModelFolderError, openModelFolder, requireEncoder, type ModelFolder } from './model-folder.ts';
-import { openWanCheckpoint, type WanCheckpoint } from '../model/wan/load.ts';
-import { attachLora, type AttachedLora } from '../model/wan/lora-load.ts';
+import { WanModel } from '../model/wan/model.ts';
 import { OutputStage } from './staging.ts';
 
 export interface CheckedInputs {
@@ -19,9 +18,8 @@ export interface CheckedInputs {
   /** Ground-truth ego video for the contact sheet, when the meta names a readable one. */
   gtVideo: VideoInfo | null;
   model: ModelFolder;
-  /** The opened transformer checkpoint and adapter (headers only; close with closeInputs). */
-  dit: WanCheckpoint;
-  lora: AttachedLora | null;
+  /** The opened transformer with its adapter attached (headers only; close with closeInputs). */
+  dit: WanModel;
   /** From --prompt-embeds / --image-embeds, read and checked against the model up front. */
   given: { cond?: Embedding; uncond?: Embedding; image?: Embedding };
   sizes: ReturnType<typeof runSizes>;
@@ -59,7 +57,8 @@ export async function checkGenerateInputs(o: GenerateOptions): Promise<CheckedIn
   const priorVideo = options.renderPrior ? null : await probeInput(take.egoPriorPath, 'ego prior (ego_prior_path; or pass --render-prior)', options.frames);
   let gtVideo: VideoInfo | null = null;
   if (take.egoGtPath && fs.existsSync(take.egoGtPath)) gtVideo = await probeVideo(take.egoGtPath).catch(() => null);
-  const dit = await openWanCheckpoint(model.transformer);
+  const lora = options.lora !== undefined ? { file: options.lora, strength: options.loraStrength, lenient: options.loraLenient } : undefined;
+  const dit = await WanModel.open(model.transformer, { lora });
   try {
     const c = dit.config;
     if (c.inDim !== 36 || c.outDim !== 16 || !c.imageDim) {
@@ -67,17 +66,15 @@ export async function checkGenerateInputs(o: GenerateOptions): Promise<CheckedIn
     }
     if (options.imageEmbeds === undefined) requireEncoder(model, 'image');
     const given = await readGivenEmbeddings(options, c.textDim, c.imageDim);
-    const lora = options.lora !== undefined ? await attachLora(dit, options.lora, { strength: options.loraStrength, lenient: options.loraLenient }) : null;
-    return { options, take, exoVideo, priorVideo, gtVideo, model, dit, lora, given, sizes };
+    return { options, take, exoVideo, priorVideo, gtVideo, model, dit, given, sizes };
   } catch (e) {
-    await dit.checkpoint.close();
+    await dit.close();
     throw e;
   }
 }
 
 export async function closeInputs(inp: CheckedInputs): Promise<void> {
-  await inp.lora?.close();
-  await inp.dit.checkpoint.close();
+  await inp.dit.close();
 }
 
 /** --prompt-embeds (prompt + negative, equal lengths) and --image-embeds, shapes checked against the model. */

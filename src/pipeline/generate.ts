@@ -6,9 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { encodeVideo, decodeVideo } from '../io/video.ts';
 import { encodePng } from '../io/png.ts';
-import { Executor } from '../graph/executor.ts';
 import { WanVae } from '../model/vae/index.ts';
-import { WanDit } from '../model/wan/dit.ts';
 import { sampleLatents } from '../model/wan/sample.ts';
 import { renderPrior } from './prior.ts';
 import { attentionGeometryForTake } from '../recon/attention-geometry.ts';
@@ -91,17 +89,17 @@ async function run(dev: EgoxDevice, inp: CheckedInputs, progress: ProgressTracke
 
     const config = { ...inp.dit.config, textLen: emb.cond.shape[0], imageLen: emb.clip.shape[0] };
     latentShape = [config.inDim, T, h, W];
-    const ditGraph = new WanDit(config, {
-      latentShape,
-      weightDtype: opt.weightDtype,
-      gga: geometry ? { lambda: opt.ggaLambda!, egoLatentCols: cond.egoCols } : null,
-    });
+    const ditGraph = inp.dit.graph(
+      {
+        latentShape,
+        weightDtype: opt.weightDtype,
+        gga: geometry ? { lambda: opt.ggaLambda!, egoLatentCols: cond.egoCols } : null,
+      },
+      config,
+    );
     tokens = ditGraph.tokens;
     progress.begin('denoise', `${opt.steps} steps, guidance ${opt.guidance}, ${tokens} tokens, ${inp.model.scheduler.sampler} shift ${inp.model.scheduler.shift}`);
-    const exec = await Executor.create(dev, ditGraph.build(), inp.lora?.store ?? inp.dit.store, {
-      gpuMemoryBytes: opt.gpuMemoryBytes,
-      weightTransforms: inp.lora?.mergeTransforms(),
-    });
+    const exec = await inp.dit.executor(dev, ditGraph, { gpuMemoryBytes: opt.gpuMemoryBytes });
     try {
       x = await sampleLatents(exec, {
         latents: cond.latents.data,

@@ -66,15 +66,15 @@ describe('LoRA adapters (run-time fused) vs the reference (merged)', () => {
       const meta = JSON.parse(readFileSync(`${DIT_GOLDEN}/lora_${fmt}.json`, 'utf8'));
       const c = await loadDitCase('i2v_square');
       const io = await readF32Tensors(`${DIT_GOLDEN}/${meta.io}`);
-      const { attachLora } = await import('../../src/model/wan/lora-load.ts');
+      const { WanModel } = await import('../../src/model/wan/model.ts');
       const dev = await device();
-      const ckpt = await openWanCheckpoint(`${DIT_GOLDEN}/${c.json.weights}`, { config: c.config });
-      const lora = await attachLora(ckpt, `${DIT_GOLDEN}/${meta.adapter}`, { strength: meta.strength });
+      const model = await WanModel.open(`${DIT_GOLDEN}/${c.json.weights}`, { config: c.config, lora: { file: `${DIT_GOLDEN}/${meta.adapter}`, strength: meta.strength, mode: 'fused' } });
+      const lora = model.lora!;
       expect(lora.parsed.format).toBe(fmt === 'peft' ? 'diffusers' : fmt);
       expect(lora.runtimeLora.size).toBe(meta.targets.length);
       const x = io.get('x')!;
-      const dit = new WanDit(c.config, { latentShape: x.shape as [number, number, number, number], runtimeLora: lora.runtimeLora });
-      const exec = await Executor.create(dev, dit.build(), lora.store);
+      const dit = model.graph({ latentShape: x.shape as [number, number, number, number] });
+      const exec = await model.executor(dev, dit);
       await exec.run({
         [DIT_IO.latents]: x.data,
         [DIT_IO.timestepEmbedding]: timestepEmbedding(io.get('timestep')!.data[0]!, c.config.freqDim),
@@ -83,7 +83,7 @@ describe('LoRA adapters (run-time fused) vs the reference (merged)', () => {
       });
       const got = await exec.read(DIT_IO.output);
       exec.destroy();
-      await lora.close();
+      await model.close();
       expect(relL2(got, io.get('out')!.data)).toBeLessThan(1e-4);
       // and the adapter matters: the base output is far away
       expect(relL2(got, c.io.get('out')!.data)).toBeGreaterThan(1e-2);
@@ -95,7 +95,7 @@ describe('LoRA adapters (run-time fused) vs the reference (merged)', () => {
     const { mkdtempSync } = await import('node:fs');
     const { join } = await import('node:path');
     const { tmpdir } = await import('node:os');
-    const { attachLora } = await import('../../src/model/wan/lora-load.ts');
+    const { WanModel } = await import('../../src/model/wan/model.ts');
     const c = await loadDitCase('i2v_square');
     const bad = join(mkdtempSync(join(tmpdir(), 'egox-lora-')), 'bad.safetensors');
     await writeSafetensors(bad, {
@@ -103,10 +103,10 @@ describe('LoRA adapters (run-time fused) vs the reference (merged)', () => {
       'transformer.blocks.0.attn1.to_q.lora_B.weight': { dtype: 'F32', shape: [48, 4], data: new Float32Array(192) },
       'transformer.blocks.7.attn1.to_qq.lora_A.weight': { dtype: 'F32', shape: [4, 48], data: new Float32Array(192) },
     });
-    const ckpt = await openWanCheckpoint(`${DIT_GOLDEN}/${c.json.weights}`, { config: c.config });
-    await expect(attachLora(ckpt, bad)).rejects.toThrow(/1 adapter key\(s\) match no module of the model \(transformer\.blocks\.7\.attn1\.to_qq\.lora_A\.weight\)/);
-    const lenient = await attachLora(ckpt, bad, { lenient: true });
-    expect(lenient.parsed.unmatched).toEqual(['transformer.blocks.7.attn1.to_qq.lora_A.weight']);
+    const weights = `${DIT_GOLDEN}/${c.json.weights}`;
+    await expect(WanModel.open(weights, { config: c.config, lora: { file: bad } })).rejects.toThrow(/1 adapter key\(s\) match no module of the model \(transformer\.blocks\.7\.attn1\.to_qq\.lora_A\.weight\)/);
+    const lenient = await WanModel.open(weights, { config: c.config, lora: { file: bad, lenient: true } });
+    expect(lenient.lora!.parsed.unmatched).toEqual(['transformer.blocks.7.attn1.to_qq.lora_A.weight']);
     await lenient.close();
   });
 });
@@ -182,7 +182,7 @@ describe('the DiT graph under the executor options', () => {
 describe('LoRA merged at load on the GPU', () => {
   it('equals the run-time fused form within 1e-5 and the reference within 1e-4', { timeout: 900_000 }, async () => {
     const { readFileSync } = await import('node:fs');
-    const { attachLora } = await import('../../src/model/wan/lora-load.ts');
+    const { WanModel } = await import('../../src/model/wan/model.ts');
     const meta = JSON.parse(readFileSync(`${DIT_GOLDEN}/lora_kohya.json`, 'utf8'));
     const c = await loadDitCase('i2v_square');
     const io = await readF32Tensors(`${DIT_GOLDEN}/${meta.io}`);
@@ -194,18 +194,16 @@ describe('LoRA merged at load on the GPU', () => {
       [DIT_IO.context]: io.get('context')!.data,
       [DIT_IO.clip]: io.get('clip')!.data,
     };
-    const ckpt = await openWanCheckpoint(`${DIT_GOLDEN}/${c.json.weights}`, { config: c.config });
-    const lora = await attachLora(ckpt, `${DIT_GOLDEN}/${meta.adapter}`, { strength: meta.strength });
     const shape = x.shape as [number, number, number, number];
     const results: Float32Array[] = [];
-    for (const merged of [false, true]) {
-      const dit = new WanDit(c.config, { latentShape: shape, runtimeLora: merged ? undefined : lora.runtimeLora });
-      const exec = await Executor.create(dev, dit.build(), lora.store, merged ? { weightTransforms: lora.mergeTransforms() } : {});
+    for (const mode of ['fused', 'merge'] as const) {
+      const model = await WanModel.open(`${DIT_GOLDEN}/${c.json.weights}`, { config: c.config, lora: { file: `${DIT_GOLDEN}/${meta.adapter}`, strength: meta.strength, mode } });
+      const exec = await model.executor(dev, model.graph({ latentShape: shape }));
       await exec.run(feed);
       results.push(await exec.read(DIT_IO.output));
       exec.destroy();
+      await model.close();
     }
-    await lora.close();
     expect(relL2(results[1]!, results[0]!)).toBeLessThan(1e-5);
     expect(relL2(results[1]!, io.get('out')!.data)).toBeLessThan(1e-4);
   });

@@ -1,8 +1,9 @@
 // Graph ops over the GEMM family: Linear layers (Y = X W^T + b with a fused activation or
-// gated residual), and the run-time LoRA form as two nodes (T = s X A^T, then the main GEMM
-// with [X | T] [W | B]^T) so that T is a planned activation, not a hidden allocation.
+// gated residual), and the run-time LoRA form as two nodes, the family's `loraDown`
+// (T = s X A^T) then `loraUp` (the main GEMM with [X | T] [W | B]^T), so that T is a planned
+// activation, not a hidden allocation.
 
-import { gemm, type GemmEpilogue } from '../../kernels/gemm/index.ts';
+import { gemm, loraDown, loraUp, type GemmEpilogue } from '../../kernels/gemm/index.ts';
 import type { DType } from '../../runtime/dtype.ts';
 import { numelOf, shapeString } from '../../runtime/tensor.ts';
 import { expectDtype, type GraphBuilder } from '../builder.ts';
@@ -56,7 +57,7 @@ export function linearOp(g: GraphBuilder, x: Value, w: Value, bias: Value | unde
       inputs: [x, a],
       outputs: [{ shape: [M, r], dtype: 'f32' }],
       flops: 2 * M * r * K,
-      lower: ([xi, ai], [t], ctx) => record(ctx, (dev, T) => void gemm(dev, T(xi!), T(ai!), { alpha: scale, out: T(t!) })),
+      lower: ([xi, ai], [t], ctx) => record(ctx, (dev, T) => void loraDown(dev, T(xi!), T(ai!), scale, { out: T(t!) })),
     });
   }
 
@@ -74,10 +75,12 @@ export function linearOp(g: GraphBuilder, x: Value, w: Value, bias: Value | unde
       record(ctx, (dev, T) => {
         let i = 2;
         const b = bias ? T(ins[i++]!) : undefined;
-        const extraK = loraT ? { t: T(ins[i++]!), b: T(ins[i++]!) } : undefined;
+        const low = loraT ? { t: T(ins[i++]!), b: T(ins[i++]!) } : undefined;
         const gate = gated ? T(ins[i++]!) : undefined;
         const residual = gated ? T(ins[i++]!) : undefined;
-        gemm(dev, T(ins[0]!), T(ins[1]!), { bias: b, epilogue, extraK, gate, residual, out: T(out!) });
+        const o = { bias: b, epilogue, gate, residual, out: T(out!) };
+        if (low) loraUp(dev, T(ins[0]!), T(ins[1]!), low, o);
+        else gemm(dev, T(ins[0]!), T(ins[1]!), o);
       }),
   });
   // An ungated residual is a plain add after the GEMM.

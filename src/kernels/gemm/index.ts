@@ -298,4 +298,5 @@ export function gemm(dev: KernelContext, x: Tensor, w: Tensor, opts: GemmOptions
   return out;
 }
 
+export * from './lora.ts';
 export * from './lora-merge.ts';

@@ -1,6 +1,10 @@
 // The one visible name-mapping table between the diffusers checkpoint layout (what egox's
 // graph uses) and the original Wan release layout. Rows: [diffusers, original]; `N` stands
 // for a block index. Single-file community copies add a `model.diffusion_model.` prefix.
+// Also the modules LoRA adapters may target (model/lora reads adapters through them).
+
+import type { LoraModules } from '../lora/formats.ts';
+import type { WanConfig } from './config.ts';
 
 export const WAN_NAME_TABLE: readonly (readonly [string, string])[] = [
   ['patch_embedding', 'patch_embedding'],
@@ -87,4 +91,21 @@ export function detectLayout(names: Iterable<string>): { layout: WanLayout; pref
 export function checkpointKeyFor(layout: WanLayout, prefix: string): (diffusersName: string) => string {
   if (layout === 'diffusers') return (n) => prefix + n;
   return (n) => prefix + (diffusersToOriginal(n) ?? n);
+}
+
+/** The adaptable Linear modules of a Wan DiT by diffusers name, with the name table for kohya and original adapters. */
+export function wanLoraModules(c: WanConfig): LoraModules {
+  return { names: wanLinearModules(c), toOriginal: diffusersToOriginal, fromOriginal: originalToDiffusers };
+}
+
+/** The Linear modules of a Wan DiT that LoRA adapters target, by diffusers name. */
+export function wanLinearModules(c: WanConfig): Set<string> {
+  const out = new Set<string>();
+  for (let i = 0; i < c.numLayers; i++) {
+    for (const a of ['attn1', 'attn2']) for (const m of ['to_q', 'to_k', 'to_v', 'to_out.0']) out.add(`blocks.${i}.${a}.${m}`);
+    if (c.imageDim) for (const m of ['add_k_proj', 'add_v_proj']) out.add(`blocks.${i}.attn2.${m}`);
+    out.add(`blocks.${i}.ffn.net.0.proj`);
+    out.add(`blocks.${i}.ffn.net.2`);
+  }
+  return out;
 }

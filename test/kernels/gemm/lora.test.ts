@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { randomF32, relL2, useDevice } from '../../helpers/gpu.ts';
 import type { FloatDType, GemmVariant } from '../../../src/kernels/gemm/index.ts';
-import { gemmLora } from '../../../src/kernels/gemm/lora.ts';
+import { loraDown, loraUp } from '../../../src/kernels/gemm/lora.ts';
 import { loraMerge } from '../../../src/kernels/gemm/lora-merge.ts';
 import { f32ToHalfCodes, roundThrough } from '../../../src/runtime/dtype.ts';
 import type { EgoxDevice } from '../../../src/runtime/device.ts';
@@ -24,7 +24,7 @@ function variants(dev: EgoxDevice): GemmVariant[] {
   ];
 }
 
-describe('gemmLora (runtime LoRA, no merged weight)', () => {
+describe('loraDown + loraUp (runtime LoRA, no merged weight)', () => {
   it('equals the reference GEMM with the merged weight, both variants, bf16 and f32 weights', async () => {
     const dev = await device();
     const [M, N] = [37, 29];
@@ -47,7 +47,8 @@ describe('gemmLora (runtime LoRA, no merged weight)', () => {
         const b = await dev.upload(bs, [N, r], wDtype);
         const bi = await dev.upload(bias, [N], 'f32');
         const out = await poisoned(dev, [M, N], 'f32');
-        gemmLora(dev, x, w, { a, b, scale }, { out, bias: bi, epilogue: 'gelu_tanh', variant });
+        const t = loraDown(dev, x, a, scale, { variant });
+        loraUp(dev, x, w, { t, b }, { out, bias: bi, epilogue: 'gelu_tanh', variant });
         // Reference: X (W + s B A)^T + bias, merged in float64 from the stored (rounded) values.
         const merged = refLoraMerge(roundThrough(ws, wDtype), roundThrough(as, wDtype), roundThrough(bs, wDtype), N, K, r, scale);
         const want = refGemm({ M, N, K, x: xs, w: merged, bias, epilogue: 'gelu_tanh' });

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { randomF32, relL2, useDevice } from '../../helpers/gpu.ts';
 import { closeNullBackendDevice, tintDiagnostics } from '../../helpers/null-backend.ts';
 import { gemm, type FloatDType, type GemmVariant } from '../../../src/kernels/gemm/index.ts';
-import { gemmLora } from '../../../src/kernels/gemm/lora.ts';
+import { loraDown, loraUp } from '../../../src/kernels/gemm/lora.ts';
 import { tuneGemm } from '../../../src/kernels/tuning/gemm-autotune.ts';
 import type { SgmatrixVariant } from '../../../src/kernels/gemm/common.ts';
 import { chooseGemmVariant, defaultGemmVariant, gemmCandidates, gemmShapeClass, recordGemmChoice, type GemmDeviceInfo } from '../../../src/kernels/gemm/variants.ts';
@@ -114,7 +114,7 @@ function lora(m: number, n: number, k: number, r: number, split?: number): Case 
     const xr = roundThrough(xs, split ? 'f16' : 'f32');
     if (!split) {
       const out = await poisoned(dev, [m, n], 'f32');
-      gemmLora(dev, x, w, { a, b, scale: 0.7 }, { out, bias: bi, epilogue: 'gelu_tanh', variant });
+      loraUp(dev, x, w, { t: loraDown(dev, x, a, 0.7, { variant }), b }, { out, bias: bi, epilogue: 'gelu_tanh', variant });
       return { out, want: refGemm({ M: m, N: n, K: k, x: xr, w: merged, bias, epilogue: 'gelu_tanh' }) };
     }
     const gate = randomF32(n);
@@ -122,7 +122,8 @@ function lora(m: number, n: number, k: number, r: number, split?: number): Case 
     const g = await dev.upload(gate, [n], 'f32');
     const y = await dev.upload(res, [m, n], 'bf16'); // residual stream, updated in place
     const before = dev.dispatchCount;
-    gemmLora(dev, x, w, { a, b, scale: 0.7 }, { out: y, residual: y, gate: g, bias: bi, epilogue: 'gated_residual', variant, maxBindingBytes: split });
+    const t = loraDown(dev, x, a, 0.7, { variant, maxBindingBytes: split });
+    loraUp(dev, x, w, { t, b }, { out: y, residual: y, gate: g, bias: bi, epilogue: 'gated_residual', variant, maxBindingBytes: split });
     // The LoRA T GEMM is one dispatch; the main one splits into 2 x 2 blocks.
     if (dev.dispatchCount > before) expect(dev.dispatchCount - before).toBeGreaterThanOrEqual(5);
     return { out: y, want: refGemm({ M: m, N: n, K: k, x: xr, w: merged, bias, epilogue: 'gated_residual', gate, residual: res }) };

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { randomF32, relL2, useDevice } from '../../helpers/gpu.ts';
 import { gemm, type FloatDType, type GemmVariant } from '../../../src/kernels/gemm/index.ts';
-import { gemmLora } from '../../../src/kernels/gemm/lora.ts';
+import { loraDown, loraUp } from '../../../src/kernels/gemm/lora.ts';
 import { loraMerge } from '../../../src/kernels/gemm/lora-merge.ts';
 import { roundThrough } from '../../../src/runtime/dtype.ts';
 import type { EgoxDevice } from '../../../src/runtime/device.ts';
@@ -74,7 +74,8 @@ describe('gemm over the binding limit', () => {
     const g = await dev.upload(gate, [N], 'f32');
     const y = await dev.upload(res, [M, N], 'f32'); // residual stream, updated in place
     const before = dev.dispatchCount;
-    gemmLora(dev, x, w, { a, b, scale: 0.5 }, { out: y, residual: y, gate: g, epilogue: 'gated_residual', variant, maxBindingBytes: 8_000 });
+    const t = loraDown(dev, x, a, 0.5, { variant, maxBindingBytes: 8_000 });
+    loraUp(dev, x, w, { t, b }, { out: y, residual: y, gate: g, epilogue: 'gated_residual', variant, maxBindingBytes: 8_000 });
     expect(dev.dispatchCount - before).toBeGreaterThan(4);
     const merged = refLoraMerge(ws, as, bs, N, K, r, 0.5);
     const want = refGemm({ M, N, K, x: xs, w: merged, epilogue: 'gated_residual', gate, residual: res });

@@ -1,0 +1,65 @@
+// A Wan DiT ready to build and run: the checkpoint and, when asked for, a LoRA adapter attached
+// to it (merged at load or fused at run time, model/lora) behind one weight store. Callers hand
+// over the adapter request and get one model; they never pick stores or graph LoRA options.
+
+import { Executor, type ExecutorOptions } from '../../graph/executor.ts';
+import type { WeightStore } from '../../graph/weights.ts';
+import type { EgoxDevice } from '../../runtime/device.ts';
+import { attachLora, type AttachedLora, type LoraRequest } from '../lora/attach.ts';
+import type { WanConfig } from './config.ts';
+import { WanDit, type DitGraphOptions } from './dit.ts';
+import { openWanCheckpoint, type WanCheckpoint } from './load.ts';
+import { wanLoraModules } from './names.ts';
+
+export interface WanModelOptions {
+  /** Force a named config (or give one) instead of config.json / the tensor shapes. */
+  config?: string | WanConfig;
+  lora?: LoraRequest;
+}
+
+export class WanModel {
+  private constructor(
+    readonly base: WanCheckpoint,
+    readonly lora: AttachedLora | null,
+  ) {}
+
+  /** Opens the checkpoint (headers only) and attaches the adapter, its shapes checked. */
+  static async open(path: string, options: WanModelOptions = {}): Promise<WanModel> {
+    const base = await openWanCheckpoint(path, { config: options.config });
+    if (!options.lora) return new WanModel(base, null);
+    try {
+      const lora = await attachLora({ checkpoint: base.checkpoint, store: base.store, modules: wanLoraModules(base.config) }, options.lora);
+      return new WanModel(base, lora);
+    } catch (e) {
+      await base.checkpoint.close();
+      throw e;
+    }
+  }
+
+  get config(): WanConfig {
+    return this.base.config;
+  }
+
+  /** The weights every executor of this model reads (with the adapter's, when one is attached). */
+  get store(): WeightStore {
+    return this.lora?.store ?? this.base.store;
+  }
+
+  /** The DiT graph for one input shape; `config` may override a run's text and image lengths. */
+  graph(options: Omit<DitGraphOptions, 'runtimeLora'>, config: WanConfig = this.config): WanDit {
+    return new WanDit(config, { ...options, runtimeLora: this.lora?.runtimeLora });
+  }
+
+  /** An executor of `dit` on `dev`; a merged adapter is added to each weight as it uploads. */
+  executor(dev: EgoxDevice, dit: WanDit, options: Omit<ExecutorOptions, 'weightTransforms'> = {}): Promise<Executor> {
+    return Executor.create(dev, dit.build(), this.store, { ...options, weightTransforms: this.lora?.weightTransforms });
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.lora?.close();
+    } finally {
+      await this.base.checkpoint.close();
+    }
+  }
+}
