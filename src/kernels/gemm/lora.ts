@@ -12,7 +12,7 @@
 import type { KernelContext } from '../../runtime/kernel-context.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
 import { shapeString } from '../../runtime/tensor.ts';
-import { gemm, type GemmOptions } from './index.ts';
+import { gemm, type GemmOptions } from './gemm.ts';
 
 export interface LoraDownOptions {
   /** Where T goes ([M, r], f32); a new tensor when absent. */

@@ -20,7 +20,7 @@ import {
   tunedConvTable,
   type ConvDeviceInfo,
   type ConvVariant,
-} from '../conv/index.ts';
+} from '../conv/conv.ts';
 import { convSgmatrixRunnable } from '../conv/sgmatrix.ts';
 import { relativeL2 } from './output-compare.ts';
 

@@ -5,7 +5,7 @@
 
 import type { AdapterSummary, EgoxDevice } from '../../runtime/device.ts';
 import type { GemmVariant } from '../gemm/common.ts';
-import { gemm } from '../gemm/index.ts';
+import { gemm } from '../gemm/gemm.ts';
 import { relativeL2 } from './output-compare.ts';
 import {
   defaultGemmVariant,

@@ -7,9 +7,9 @@
 
 import type { EgoxDevice } from '../../runtime/device.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
-import { attention, sgmatrixConfigFor } from '../attention/index.ts';
-import { DEFAULT_WGTILE, conv3d, sgmatrixConvRule, type ConvSgmatrixParams } from '../conv/index.ts';
-import { gemm } from '../gemm/index.ts';
+import { attention, sgmatrixConfigFor } from '../attention/attention.ts';
+import { DEFAULT_WGTILE, conv3d, sgmatrixConvRule, type ConvSgmatrixParams } from '../conv/conv.ts';
+import { gemm } from '../gemm/gemm.ts';
 import { relativeL2 } from './output-compare.ts';
 import type { SgmatrixVariant } from '../gemm/common.ts';
 import { sgmatrixGemmRule } from '../gemm/variants.ts';
