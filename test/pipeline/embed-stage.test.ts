@@ -5,7 +5,7 @@ import type { CheckedInputs } from '../../src/pipeline/generate-inputs.ts';
 import { resolveGenerateOptions } from '../../src/pipeline/generate-options.ts';
 import { openModelFolder } from '../../src/pipeline/model-folder.ts';
 import { ProgressTracker } from '../../src/pipeline/progress.ts';
-import { DEMO_DIT } from '../../src/pipeline/demo-weights.ts';
+import { DEMO_DIT } from '../../src/demo/weights.ts';
 import { encodePrompts } from '../../src/model/umt5/index.ts';
 import { useDevice } from '../helpers/gpu.ts';
 import { makeGenerateFixture, type GenerateFixture } from '../helpers/generate-fixture.ts';
