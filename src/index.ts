@@ -46,11 +46,11 @@ export { loadEgoxMeta, loadEgoxTake, type EgoxTake } from './io/meta.ts';
 export { computeAttentionGeometry, attentionGeometryForTake } from './recon/attention-geometry.ts';
 export { renderPrior, writePrior } from './pipeline/prior.ts';
 export { parseEgoCalibration, DEFAULT_EGO_CALIBRATION } from './recon/cameras.ts';
-export { writeDemoScene } from './pipeline/demo-scene.ts';
+export { writeDemoScene } from './demo/scene/index.ts';
 
 // The EgoX pipeline (what `egox generate` and `egox demo` run)
 export { generate, type GenerateResult } from './pipeline/generate.ts';
 export { GENERATE_DEFAULTS, type GenerateOptions } from './pipeline/generate-options.ts';
-export { runDemo, DEMO_DEFAULTS, type DemoOptions, type DemoResult } from './pipeline/demo.ts';
-export { ensureDemoWeights, type DemoWeights } from './pipeline/demo-weights.ts';
+export { runDemo, DEMO_DEFAULTS, type DemoOptions, type DemoResult } from './demo/run.ts';
+export { ensureDemoWeights, type DemoWeights } from './demo/weights.ts';
 export { STAGE_TITLES, type GenerateStage, type ProgressEvent, type ProgressCallback } from './pipeline/progress.ts';

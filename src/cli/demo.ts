@@ -1,6 +1,6 @@
 // `egox demo`: the whole EgoX path on a built-in synthetic scene with tiny untrained weights.
 import type { Command } from 'commander';
-import { DEMO_DEFAULTS, runDemo } from '../pipeline/demo.ts';
+import { DEMO_DEFAULTS, runDemo } from '../demo/run.ts';
 import { num } from './parse.ts';
 import { installInterruptCleanup, printResult } from './generate.ts';
 import { progressMode, progressReporter } from './progress-reporter.ts';

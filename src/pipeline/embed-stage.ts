@@ -2,8 +2,8 @@
 // prompt ("" as EgoX, or --negative-prompt) through umT5 (or --prompt-embeds), and CLIP features of the first frame of the VAE-decoded
 // [clean exo | noise] latent (egox-official.md C.6; or --image-embeds).
 import type { EgoxDevice } from '../runtime/device.ts';
-import type { Embedding } from './embeddings.ts';
-import type { CheckedInputs } from './generate-inputs.ts';
+import type { Embedding, GivenEmbeddings } from './embeddings.ts';
+import type { ResolvedGenerateOptions } from './generate-options.ts';
 import type { Latent } from './latent-layout.ts';
 import { sliceFrames } from './latent-frames.ts';
 import { encodePrompts } from '../model/umt5/index.ts';
@@ -16,39 +16,57 @@ export interface RunEmbeddings {
   clip: Embedding;
 }
 
+/** The few values of a run the embed stage reads. */
+export interface EmbedStageInputs {
+  /** The model folder: text_encoder/ + tokenizer/, image_encoder/ + image_processor/. */
+  modelRoot: string;
+  /** Prompt and negative prompt for umT5 (unused when `given` holds both embeddings). */
+  prompts: [prompt: string, negative: string];
+  given: GivenEmbeddings;
+  /** The transformer's context widths: umT5 rows and CLIP rows are reshaped to them. */
+  textDim: number;
+  imageDim: number;
+  /** How the encoders hold their weights. */
+  load: Pick<ResolvedGenerateOptions, 'weightDtype' | 'gpuMemoryBytes'>;
+}
+
+/** The prompts umT5 encodes: --prompt or the take's, and --negative-prompt (resolved to "" as EgoX). */
+export function runPrompts(opt: Pick<ResolvedGenerateOptions, 'prompt' | 'negativePrompt'>, takePrompt: string): [prompt: string, negative: string] {
+  return [opt.prompt ?? takePrompt, opt.negativePrompt];
+}
+
 export async function conditioningEmbeddings(
   dev: EgoxDevice,
-  inp: CheckedInputs,
+  inp: EmbedStageInputs,
   latents: Latent,
   decode: (l: Latent) => Promise<Latent>,
   progress: ProgressTracker,
 ): Promise<RunEmbeddings> {
-  const { options: opt, model } = inp;
-  const c = inp.dit.config;
-  progress.begin('embed', `${opt.promptEmbeds ? 'prompt from --prompt-embeds' : 'umT5 prompt'}, ${opt.imageEmbeds ? 'image from --image-embeds' : 'CLIP first frame'}`);
-  const encOpts = { weightDtype: opt.weightDtype, gpuMemoryBytes: opt.gpuMemoryBytes };
+  const { given, textDim, imageDim } = inp;
+  // `given` holds exactly what --prompt-embeds / --image-embeds supplied.
+  progress.begin('embed', `${given.cond ? 'prompt from --prompt-embeds' : 'umT5 prompt'}, ${given.image ? 'image from --image-embeds' : 'CLIP first frame'}`);
   let cond: Embedding;
   let uncond: Embedding;
-  if (inp.given.cond && inp.given.uncond) {
-    cond = inp.given.cond;
-    uncond = inp.given.uncond;
+  if (given.cond && given.uncond) {
+    cond = given.cond;
+    uncond = given.uncond;
   } else {
-    const [p, n] = await encodePrompts(dev, model.root, [opt.prompt ?? inp.take.prompt, opt.negativePrompt], encOpts);
-    const rows = p!.length / c.textDim;
-    cond = { shape: [rows, c.textDim], data: p! };
-    uncond = { shape: [rows, c.textDim], data: n! };
+    const [p, n] = await encodePrompts(dev, inp.modelRoot, inp.prompts, inp.load);
+    const rows = p!.length / textDim;
+    cond = { shape: [rows, textDim], data: p! };
+    uncond = { shape: [rows, textDim], data: n! };
   }
   progress.tick(1, 2);
   let clip: Embedding;
-  if (inp.given.image) {
-    clip = inp.given.image;
+  if (given.image) {
+    clip = given.image;
   } else {
     // Pixel frame 0 depends only on latent frame 0 (the VAE is causal): decode just that.
     const frame = await decode(sliceFrames(latents, 0, 1)); // [3, 1, H, W] in [-1, 1]
     const [, , H, W] = frame.shape;
     const unit = frame.data.map((v) => (v + 1) / 2); // the processor's input, do_rescale off
-    const data = await encodeImage(dev, model.root, unitFloatToRgb8(unit, W, H), encOpts);
-    clip = { shape: [data.length / c.imageDim!, c.imageDim!], data };
+    const data = await encodeImage(dev, inp.modelRoot, unitFloatToRgb8(unit, W, H), inp.load);
+    clip = { shape: [data.length / imageDim, imageDim], data };
   }
   progress.tick(2, 2);
   return { cond, uncond, clip };

@@ -19,6 +19,13 @@ export interface Embedding {
   data: Float32Array;
 }
 
+/** What --prompt-embeds and --image-embeds supplied (checked against the model). */
+export interface GivenEmbeddings {
+  cond?: Embedding;
+  uncond?: Embedding;
+  image?: Embedding;
+}
+
 const FLOAT: Record<string, 'f32' | 'bf16' | 'f16'> = { F32: 'f32', BF16: 'bf16', F16: 'f16' };
 
 /** Reads named [rows, cols] tensors; a missing required one, a wrong width or dtype is one line. */

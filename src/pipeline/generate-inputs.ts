@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import { probeVideo, VideoError, type VideoInfo } from '../io/video.ts';
 import { loadEgoxTake, type EgoxTakeWithDepth } from '../io/meta.ts';
-import { EMBEDDING_NAMES, EmbeddingsError, readEmbeddings, type Embedding } from './embeddings.ts';
+import { EMBEDDING_NAMES, EmbeddingsError, readEmbeddings, type GivenEmbeddings } from './embeddings.ts';
 import { GenerateOptionError, resolveGenerateOptions, runSizes, type GenerateOptions, type ResolvedGenerateOptions } from './generate-options.ts';
 import { ModelFolderError, openModelFolder, requireEncoder, type ModelFolder } from './model-folder.ts';
 import { WanModel } from '../model/wan/model.ts';
@@ -21,7 +21,7 @@ export interface CheckedInputs {
   /** The opened transformer with its adapter attached (headers only; close with closeInputs). */
   dit: WanModel;
   /** From --prompt-embeds / --image-embeds, read and checked against the model up front. */
-  given: { cond?: Embedding; uncond?: Embedding; image?: Embedding };
+  given: GivenEmbeddings;
   sizes: ReturnType<typeof runSizes>;
 }
 
@@ -73,13 +73,17 @@ export async function checkGenerateInputs(o: GenerateOptions): Promise<CheckedIn
   }
 }
 
-export async function closeInputs(inp: CheckedInputs): Promise<void> {
+export async function closeInputs(inp: Pick<CheckedInputs, 'dit'>): Promise<void> {
   await inp.dit.close();
 }
 
 /** --prompt-embeds (prompt + negative, equal lengths) and --image-embeds, shapes checked against the model. */
-async function readGivenEmbeddings(o: ResolvedGenerateOptions, textDim: number, imageDim: number): Promise<CheckedInputs['given']> {
-  const given: CheckedInputs['given'] = {};
+async function readGivenEmbeddings(
+  o: Pick<ResolvedGenerateOptions, 'promptEmbeds' | 'imageEmbeds' | 'guidance'>,
+  textDim: number,
+  imageDim: number,
+): Promise<GivenEmbeddings> {
+  const given: GivenEmbeddings = {};
   if (o.promptEmbeds) {
     const m = await readEmbeddings(o.promptEmbeds, '--prompt-embeds', [
       { name: EMBEDDING_NAMES.prompt, cols: textDim, required: true },

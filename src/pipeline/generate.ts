@@ -9,10 +9,11 @@ import { encodePng } from '../io/png.ts';
 import { WanVae } from '../model/vae/index.ts';
 import { sampleLatents } from '../model/wan/sample.ts';
 import { renderPrior } from './prior.ts';
+import type { EgoxTakeWithDepth } from '../io/meta.ts';
 import { attentionGeometryForTake } from '../recon/attention-geometry.ts';
 import type { EgoxDevice } from '../runtime/device.ts';
 import { contactSheet, sheetFrames } from './contact-sheet.ts';
-import { conditioningEmbeddings } from './embed-stage.ts';
+import { conditioningEmbeddings, runPrompts } from './embed-stage.ts';
 import { framesToTensor, hconcat, resizeBox, tensorToFrames } from './frames.ts';
 import { checkGenerateInputs, closeInputs, type CheckedInputs } from './generate-inputs.ts';
 import type { GenerateOptions } from './generate-options.ts';
@@ -58,7 +59,7 @@ async function run(dev: EgoxDevice, inp: CheckedInputs, progress: ProgressTracke
   const { options: opt, take, sizes } = inp;
   const F = opt.frames;
   const exoDecoded = await decodeVideo(take.exoPath, { width: sizes.exo.width, height: sizes.exo.height, maxFrames: F });
-  const priorFrames = await loadPrior(dev, inp, progress);
+  const priorFrames = await loadPrior(dev, take, { frames: F, size: sizes.ego, render: opt.renderPrior, renderOptions: opt.priorOptions }, progress);
 
   progress.begin('encode', `exo ${F}x${sizes.exo.height}x${sizes.exo.width} and prior ${F}x${sizes.ego}x${sizes.ego}`);
   const vae = await WanVae.load(dev, inp.model.vae, { weightDtype: opt.weightDtype, executor: { gpuMemoryBytes: opt.gpuMemoryBytes } });
@@ -75,7 +76,20 @@ async function run(dev: EgoxDevice, inp: CheckedInputs, progress: ProgressTracke
     const cond = buildConditioning(exoLatent, priorLatent, noise);
     decodeLatents = async (l) => asLatent(await vae.decode(l));
 
-    const emb = await conditioningEmbeddings(dev, inp, cond.latents, decodeLatents, progress);
+    const emb = await conditioningEmbeddings(
+      dev,
+      {
+        modelRoot: inp.model.root,
+        prompts: runPrompts(opt, take.prompt),
+        given: inp.given,
+        textDim: inp.dit.config.textDim,
+        imageDim: inp.dit.config.imageDim!, // checkGenerateInputs refuses a transformer without one
+        load: { weightDtype: opt.weightDtype, gpuMemoryBytes: opt.gpuMemoryBytes },
+      },
+      cond.latents,
+      decodeLatents,
+      progress,
+    );
 
     progress.begin('geometry', opt.ggaLambda === null ? 'off (--no-gga)' : `lambda ${opt.ggaLambda}`);
     const [, T, h, W] = cond.latents.shape;
@@ -150,16 +164,24 @@ function asLatent(t: { shape: readonly number[]; data: Float32Array }): Latent {
   return { shape: [t.shape[0]!, t.shape[1]!, t.shape[2]!, t.shape[3]!], data: t.data };
 }
 
+interface PriorRequest {
+  frames: number;
+  /** Ego side in pixels. */
+  size: number;
+  /** Render with egox's renderer (--render-prior) instead of reading ego_prior_path. */
+  render: boolean;
+  renderOptions: GenerateOptions['priorOptions'];
+}
+
 /** The ego prior at the run's size: rendered by egox (--render-prior) or read from ego_prior_path. */
-async function loadPrior(dev: EgoxDevice, inp: CheckedInputs, progress: ProgressTracker): Promise<Uint8Array[]> {
-  const { options: opt, take, sizes } = inp;
-  const S = sizes.ego;
-  if (!opt.renderPrior) {
+async function loadPrior(dev: EgoxDevice, take: EgoxTakeWithDepth, want: PriorRequest, progress: ProgressTracker): Promise<Uint8Array[]> {
+  const { frames, size: S } = want;
+  if (!want.render) {
     progress.begin('prior', take.egoPriorPath);
-    return (await decodeVideo(take.egoPriorPath, { width: S, height: S, maxFrames: opt.frames })).frames;
+    return (await decodeVideo(take.egoPriorPath, { width: S, height: S, maxFrames: frames })).frames;
   }
-  progress.begin('prior', `rendering ${opt.frames} frames from the point cloud`);
-  const r = await renderPrior(dev, take, { ...opt.priorOptions, frames: opt.frames, onFrame: (i) => progress.tick(i + 1, opt.frames) });
+  progress.begin('prior', `rendering ${frames} frames from the point cloud`);
+  const r = await renderPrior(dev, take, { ...want.renderOptions, frames, onFrame: (i) => progress.tick(i + 1, frames) });
   return r.size === S ? r.frames : r.frames.map((f) => resizeBox({ width: r.size, height: r.size, rgb: f }, S, S).rgb);
 }
 

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeSafetensors } from '../../src/io/safetensors-writer.ts';
-import { DEMO_DIT, ensureDemoWeights } from '../../src/pipeline/demo-weights.ts';
+import { DEMO_DIT, ensureDemoWeights } from '../../src/demo/weights.ts';
 import { SeededRandom } from '../../src/pipeline/random.ts';
 
 export const SHARED = '../shared/data/egoexo4d';

@@ -1,11 +1,11 @@
 // The embed stage encodes --prompt / --negative-prompt when given, else the take's prompt and "".
 import { afterAll, describe, expect, it } from 'vitest';
-import { conditioningEmbeddings } from '../../src/pipeline/embed-stage.ts';
-import type { CheckedInputs } from '../../src/pipeline/generate-inputs.ts';
+import { conditioningEmbeddings, runPrompts, type EmbedStageInputs } from '../../src/pipeline/embed-stage.ts';
+import type { Embedding } from '../../src/pipeline/embeddings.ts';
 import { resolveGenerateOptions } from '../../src/pipeline/generate-options.ts';
 import { openModelFolder } from '../../src/pipeline/model-folder.ts';
 import { ProgressTracker } from '../../src/pipeline/progress.ts';
-import { DEMO_DIT } from '../../src/pipeline/demo-weights.ts';
+import { DEMO_DIT } from '../../src/demo/weights.ts';
 import { encodePrompts } from '../../src/model/umt5/index.ts';
 import { useDevice } from '../helpers/gpu.ts';
 import { makeGenerateFixture, type GenerateFixture } from '../helpers/generate-fixture.ts';
@@ -19,10 +19,17 @@ describe('embed stage prompts', () => {
     fx = await makeGenerateFixture('egox-embed-');
     const dev = await device();
     const model = openModelFolder(fx.model);
-    const image = { shape: [257, DEMO_DIT.imageDim!], data: new Float32Array(257 * DEMO_DIT.imageDim!) };
+    const image: Embedding = { shape: [257, DEMO_DIT.imageDim!], data: new Float32Array(257 * DEMO_DIT.imageDim!) };
     const run = async (extra: { prompt?: string; negativePrompt?: string }) => {
       const options = resolveGenerateOptions({ meta: 'm.json', model: fx!.model, out: 'o', weightDtype: 'f32', ...extra });
-      const inp = { options, model, take: { prompt: 'a person cooks' }, dit: { config: DEMO_DIT }, given: { image } } as unknown as CheckedInputs;
+      const inp: EmbedStageInputs = {
+        modelRoot: model.root,
+        prompts: runPrompts(options, 'a person cooks'),
+        given: { image },
+        textDim: DEMO_DIT.textDim,
+        imageDim: DEMO_DIT.imageDim!,
+        load: { weightDtype: options.weightDtype, gpuMemoryBytes: options.gpuMemoryBytes },
+      };
       const fail = async () => {
         throw new Error('no decode expected with image embeddings given');
       };

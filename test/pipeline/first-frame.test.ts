@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WanVae } from '../../src/model/vae/index.ts';
-import { ensureDemoWeights } from '../../src/pipeline/demo-weights.ts';
+import { ensureDemoWeights } from '../../src/demo/weights.ts';
 import { sliceFrames } from '../../src/pipeline/latent-frames.ts';
 import { SeededRandom } from '../../src/pipeline/random.ts';
 import { useDevice } from '../helpers/gpu.ts';

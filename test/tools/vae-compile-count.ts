@@ -5,7 +5,7 @@
  *   MESA_SHADER_CACHE_DIR=/tmp/mesa-$RANDOM npx tsx test/tools/vae-compile-count.ts [--keys] [/tmp/egox-demo]
  * --keys also lists the pipeline keys each size added.
  */
-import { ensureDemoWeights } from '../../src/pipeline/demo-weights.ts';
+import { ensureDemoWeights } from '../../src/demo/weights.ts';
 import { WanVae, type HostTensor } from '../../src/model/vae/vae.ts';
 import { openNodeDevice } from '../../src/runtime/node.ts';
 

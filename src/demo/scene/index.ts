@@ -14,14 +14,14 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { encodeVideo } from '../io/video.ts';
-import { writeNpy } from '../io/npy.ts';
-import { egoCalibrationFromK, EGO_RENDER_SIZE, type EgoCalibration } from '../recon/cameras.ts';
-import { loadEgoxTake, type EgoxTakeWithDepth } from '../io/meta.ts';
-import { EgoRaycaster, ExoRaycaster } from './demo-scene-raycast.ts';
-import { clipTime, EGO_INTRINSICS, egoTrajectory, exoCamera } from './demo-scene-trajectory.ts';
-import { ballAt } from './demo-scene-world.ts';
-import { InputError } from '../runtime/errors.ts';
+import { encodeVideo } from '../../io/video.ts';
+import { writeNpy } from '../../io/npy.ts';
+import { egoCalibrationFromK, EGO_RENDER_SIZE, type EgoCalibration } from '../../recon/cameras.ts';
+import { loadEgoxTake, type EgoxTakeWithDepth } from '../../io/meta.ts';
+import { EgoRaycaster, ExoRaycaster } from './raycast.ts';
+import { clipTime, EGO_INTRINSICS, egoTrajectory, exoCamera } from './trajectory.ts';
+import { ballAt } from './world.ts';
+import { InputError } from '../../runtime/errors.ts';
 
 /** Bumped whenever the rendered content changes, so a reused folder is never stale. */
 export const DEMO_SCENE_VERSION = 1;

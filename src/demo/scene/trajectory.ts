@@ -9,7 +9,7 @@
  * sensor, whose x axis points down and y axis left in an upright head, which the ego-prior
  * renderer's 90-degree roll turns back upright.
  */
-import { rescaleExoIntrinsics, type Pinhole } from '../recon/cameras.ts';
+import { rescaleExoIntrinsics, type Pinhole } from '../../recon/cameras.ts';
 
 type Vec3 = [number, number, number];
 

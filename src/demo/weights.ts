@@ -12,9 +12,9 @@ import type { WanConfig } from '../model/wan/config.ts';
 import { buildDecoderChunk, buildEncoderChunk } from '../model/vae/graphs.ts';
 import { WAN21_VAE, type VaeConfig } from '../model/vae/config.ts';
 import { wanLinearModules } from '../model/wan/names.ts';
-import { SeededRandom } from './random.ts';
-import { writeJson } from './demo-files.ts';
-import { DEMO_CLIP, DEMO_UMT5, writeDemoEncoders } from './demo-encoders.ts';
+import { SeededRandom } from '../pipeline/random.ts';
+import { writeJson } from './write-json.ts';
+import { DEMO_CLIP, DEMO_UMT5, writeDemoEncoders } from './encoders.ts';
 
 /** Bump when the generated folder changes, so old folders are rebuilt. */
 export const DEMO_WEIGHTS_VERSION = 2;

@@ -5,9 +5,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeSafetensors, type TensorToWrite } from '../io/safetensors-writer.ts';
-import { DEMO_PROMPT } from './demo-scene.ts';
-import { SeededRandom } from './random.ts';
-import { writeJson } from './demo-files.ts';
+import { DEMO_PROMPT } from './scene/index.ts';
+import { SeededRandom } from '../pipeline/random.ts';
+import { writeJson } from './write-json.ts';
 
 export const DEMO_UMT5 = { dModel: 64, numHeads: 2, dKv: 32, dFf: 128, numLayers: 2, numBuckets: 32, maxDistance: 128 };
 export const DEMO_CLIP = { hidden: 48, intermediate: 96, heads: 2, layers: 3, imageSize: 56, patch: 14 };

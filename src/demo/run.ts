@@ -5,10 +5,10 @@
 // the (tiny) CLIP, as with the real model. The weights are untrained: the generated half is noise.
 import * as path from 'node:path';
 import type { EgoxDevice } from '../runtime/device.ts';
-import { DEMO_TAKE, writeDemoScene } from './demo-scene.ts';
-import { ensureDemoWeights, type DemoWeights } from './demo-weights.ts';
-import { generate, type GenerateResult } from './generate.ts';
-import type { ProgressCallback } from './progress.ts';
+import { DEMO_TAKE, writeDemoScene } from './scene/index.ts';
+import { ensureDemoWeights, type DemoWeights } from './weights.ts';
+import { generate, type GenerateResult } from '../pipeline/generate.ts';
+import type { ProgressCallback } from '../pipeline/progress.ts';
 
 export interface DemoOptions {
   /** Output folder: scene/ (the inputs) and the generated files (default out/demo). */

@@ -4,7 +4,7 @@
  * Units are metres, world Z is up (as in Ego-Exo4D's world frame) and the floor is z = 0.
  * Geometry here is exact and analytic, so tests can check rendered depth against it.
  */
-import { checker, mixInto, pulse, scaleInto, squareWave, valueNoise } from './demo-scene-textures.ts';
+import { checker, mixInto, pulse, scaleInto, squareWave, valueNoise } from './textures.ts';
 
 /** Interior of the room (the camera rays start inside it). */
 export const ROOM = Object.freeze({ min: [-3, -3, 0] as const, max: [3, 3, 2.8] as const });

@@ -16,10 +16,10 @@ import {
   unprojectPinhole,
 } from '../../src/recon/cameras.ts';
 import { loadEgoxTake, readDepthFrame, type EgoxTakeWithDepth } from '../../src/io/meta.ts';
-import { DEMO_MARKER, DEMO_TAKE, egoCalibrationForSize, writeDemoScene, type DemoSceneOptions } from '../../src/pipeline/demo-scene.ts';
-import { EgoRaycaster, ExoRaycaster } from '../../src/pipeline/demo-scene-raycast.ts';
-import { clipTime, egoTrajectory, exoCamera } from '../../src/pipeline/demo-scene-trajectory.ts';
-import { ballAt, BOXES, ROOM, type BallState } from '../../src/pipeline/demo-scene-world.ts';
+import { DEMO_MARKER, DEMO_TAKE, egoCalibrationForSize, writeDemoScene, type DemoSceneOptions } from '../../src/demo/scene/index.ts';
+import { EgoRaycaster, ExoRaycaster } from '../../src/demo/scene/raycast.ts';
+import { clipTime, egoTrajectory, exoCamera } from '../../src/demo/scene/trajectory.ts';
+import { ballAt, BOXES, ROOM, type BallState } from '../../src/demo/scene/world.ts';
 
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'egox-demo-scene-'));
 afterAll(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));

@@ -1,12 +1,12 @@
 /**
  * CPU ray caster of the demo scene: analytic ray/room, ray/box and ray/sphere intersections, then
- * the procedural shading of demo-scene-world.ts. Two cameras use it: the exo pinhole (depth +
+ * the procedural shading of world.ts. Two cameras use it: the exo pinhole (depth +
  * RGB; the static room is cast once and each frame re-casts only the pixels the ball can touch)
  * and the ego fisheye (the camera walks, so every frame is cast in full through a per-pixel ray
  * table solved once from the renderer's fisheye model).
  */
-import { transformPoint, unprojectFisheyeView, projectFisheyeView, type EgoCalibration, type Pinhole } from '../recon/cameras.ts';
-import { ballInfluenceBox, BOXES, ROOM, shadePoint, SURFACE, type BallState } from './demo-scene-world.ts';
+import { transformPoint, unprojectFisheyeView, projectFisheyeView, type EgoCalibration, type Pinhole } from '../../recon/cameras.ts';
+import { ballInfluenceBox, BOXES, ROOM, shadePoint, SURFACE, type BallState } from './world.ts';
 
 /** Hit record written by castRay: [t, r, g, b], t along the (unnormalised) ray direction. */
 export type RayResult = Float64Array;
