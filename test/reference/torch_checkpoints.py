@@ -77,6 +77,14 @@ def main() -> None:
     expected['a.b'] = nested['a']['b']
     expected['c.0'] = nested['c'][0]
     expected['c.1.0'] = nested['c'][1][0]
+    # A module's own state_dict(), saved bare like the Wan2.1 release's .pth files: an
+    # OrderedDict carrying `_metadata` (set through BUILD), bf16 weights, an int64 counter.
+    torch.manual_seed(19)
+    module = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 1), torch.nn.BatchNorm2d(3)).to(torch.bfloat16)
+    module_sd = module.state_dict()
+    torch.save(module_sd, os.path.join(OUT, 'torch-module.pth'))
+    for k, v in module_sd.items():
+        expected[f'module:{k}'] = v
     write_safetensors(os.path.join(OUT, 'torch-expected.safetensors'), expected)
     with open(os.path.join(OUT, 'torch-expected.json'), 'w') as f:
         json.dump({'model_config': config}, f, indent=1)

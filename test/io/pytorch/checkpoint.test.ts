@@ -2,10 +2,12 @@
 // against the expected values it also wrote as safetensors, bit for bit.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { PytorchCheckpoint } from '../../../src/io/pytorch/index.ts';
 import { SafetensorsFile } from '../../../src/io/safetensors.ts';
 import { formatInspectReport, inspectCheckpoint } from '../../../src/io/inspect.ts';
+import { floatTensor, op, pickle, storedZip, torchZip } from './pickle-bytes.ts';
 
 const GOLDEN = 'test/golden/io';
 let expected: SafetensorsFile;
@@ -78,5 +80,55 @@ describe('inspect of a .pt file', () => {
     expect(text).toMatch(/^enc\.w_transposed\s+F32\s+\[7, 5\]/m);
     expect(text).toContain('  model_config: {"name":"tiny","width":8,');
     expect(text).toContain('state_dict: model');
+  });
+});
+
+describe("a module's state_dict() saved bare (the Wan2.1 release's layout)", () => {
+  it('reads the OrderedDict with _metadata, bf16 weights and the int64 counter', async () => {
+    const ckpt = await PytorchCheckpoint.open(path.join(GOLDEN, 'torch-module.pth'));
+    try {
+      const names = ['0.weight', '0.bias', '1.weight', '1.bias', '1.running_mean', '1.running_var', '1.num_batches_tracked'];
+      expect([...ckpt.tensors.keys()]).toEqual(names);
+      expect(ckpt.entries).toEqual({});
+      for (const n of names) {
+        const want = expected.info(`module:${n}`);
+        expect([ckpt.tensors.get(n)!.dtype, ckpt.tensors.get(n)!.shape]).toEqual([want.dtype, want.shape]);
+        expect(await ckpt.read(n), n).toEqual(await expected.read(`module:${n}`));
+      }
+    } finally {
+      await ckpt.close();
+    }
+  });
+});
+
+describe('archives torch writes past 4 GiB and with torch 2 entries', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'egox-pt64-'));
+  afterAll(() => { fs.rmSync(dir, { recursive: true, force: true }); });
+  const values = Float32Array.from([1.5, -2, 3.25, 1e-3, 7, -0.5]);
+  const pkl = pickle(op.proto(), op.emptyDict, op.str('w'), floatTensor('0', 6, 0, [3, 2], [1, 3]), op.setitem, op.stop);
+  const bytes = new Uint8Array(values.buffer);
+
+  it('reads sizes and offsets from ZIP64 extra fields and the ZIP64 end record', async () => {
+    const file = path.join(dir, 'z64.pt');
+    fs.writeFileSync(file, torchZip(pkl, { 0: bytes }, true));
+    const ckpt = await PytorchCheckpoint.open(file);
+    try {
+      expect(ckpt.tensors.get('w')).toMatchObject({ dtype: 'F32', shape: [3, 2], byteLength: 24 });
+      expect(Array.from(new Float32Array((await ckpt.read('w')).buffer))).toEqual([1.5, 1e-3, -2, 7, 3.25, -0.5].map(Math.fround));
+    } finally {
+      await ckpt.close();
+    }
+  });
+  it('accepts byteorder little and refuses big', async () => {
+    for (const order of ['little', 'big']) {
+      const file = path.join(dir, `${order}.pt`);
+      fs.writeFileSync(file, storedZip([
+        { name: 'archive/data.pkl', data: pkl }, { name: 'archive/byteorder', data: new TextEncoder().encode(order) },
+        { name: 'archive/data/0', data: bytes },
+      ]));
+      const opened = PytorchCheckpoint.open(file).then((c) => c.close());
+      if (order === 'little') await opened;
+      else await expect(opened).rejects.toThrow(/byte order 'big'/);
+    }
   });
 });

@@ -52,11 +52,11 @@ export const op = {
   },
 };
 
-export function pickle(...parts: (number[] | number)[]): Uint8Array {
+export function pickle(...parts: (ArrayLike<number> | number)[]): Uint8Array {
   const out: number[] = [];
   for (const p of parts) {
     if (typeof p === 'number') out.push(p);
-    else for (const b of p) out.push(b);
+    else for (let i = 0; i < p.length; i++) out.push(p[i]!);
   }
   return Uint8Array.from(out);
 }
@@ -80,30 +80,49 @@ export function floatTensor(key: string, storageNumel: number, offset: number, s
   ];
 }
 
-/** A ZIP archive of stored entries, laid out like torch.save's (CRCs left 0: the reader ignores them). */
-export function storedZip(entries: { name: string; data: Uint8Array }[]): Uint8Array {
+function u64(n: number): number[] {
+  return [...u32(n % 2 ** 32), ...u32(Math.floor(n / 2 ** 32))];
+}
+
+/**
+ * A ZIP archive of stored entries, laid out like torch.save's (CRCs left 0: the reader ignores
+ * them). `zip64` writes every size and offset the ZIP64 way (0xffffffff in the 32-bit fields,
+ * the values in extra fields and a ZIP64 end record), as torch does past 4 GiB.
+ */
+export function storedZip(entries: { name: string; data: Uint8Array }[], zip64 = false): Uint8Array {
   const parts: number[] = [];
   const central: number[] = [];
+  const big = (n: number): number[] => u32(zip64 ? 0xffffffff : n);
   for (const e of entries) {
     const name = enc.encode(e.name);
     const at = parts.length;
+    const extra = zip64 ? [...u16(1), ...u16(24), ...u64(e.data.length), ...u64(e.data.length), ...u64(at)] : [];
     parts.push(...u32(0x04034b50), ...u16(20), ...u16(0), ...u16(0), ...u16(0), ...u16(0), ...u32(0),
-      ...u32(e.data.length), ...u32(e.data.length), ...u16(name.length), ...u16(0), ...name, ...e.data);
-    central.push(...u32(0x02014b50), ...u16(20), ...u16(20), ...u16(0), ...u16(0), ...u16(0), ...u16(0), ...u32(0),
-      ...u32(e.data.length), ...u32(e.data.length), ...u16(name.length), ...u16(0), ...u16(0), ...u16(0), ...u16(0),
-      ...u32(0), ...u32(at), ...name);
+      ...u32(e.data.length), ...u32(e.data.length), ...u16(name.length), ...u16(0), ...name);
+    for (const b of e.data) parts.push(b);
+    central.push(...u32(0x02014b50), ...u16(45), ...u16(45), ...u16(0), ...u16(0), ...u16(0), ...u16(0), ...u32(0),
+      ...big(e.data.length), ...big(e.data.length), ...u16(name.length), ...u16(extra.length), ...u16(0), ...u16(0), ...u16(0),
+      ...u32(0), ...big(at), ...name, ...extra);
   }
   const dirAt = parts.length;
-  parts.push(...central, ...u32(0x06054b50), ...u16(0), ...u16(0), ...u16(entries.length), ...u16(entries.length),
-    ...u32(central.length), ...u32(dirAt), ...u16(0));
+  for (const b of central) parts.push(b);
+  if (zip64) {
+    const recAt = parts.length;
+    parts.push(...u32(0x06064b50), ...u64(44), ...u16(45), ...u16(45), ...u32(0), ...u32(0),
+      ...u64(entries.length), ...u64(entries.length), ...u64(central.length), ...u64(dirAt));
+    parts.push(...u32(0x07064b50), ...u32(0), ...u64(recAt), ...u32(1));
+  }
+  const count = zip64 ? 0xffff : entries.length;
+  parts.push(...u32(0x06054b50), ...u16(0), ...u16(0), ...u16(count), ...u16(count),
+    ...big(central.length), ...big(dirAt), ...u16(0));
   return Uint8Array.from(parts);
 }
 
 /** A one-pickle zip checkpoint `archive/data.pkl` with the given storages. */
-export function torchZip(pkl: Uint8Array, storages: Record<string, Uint8Array> = {}): Uint8Array {
+export function torchZip(pkl: Uint8Array, storages: Record<string, Uint8Array> = {}, zip64 = false): Uint8Array {
   return storedZip([
     { name: 'archive/data.pkl', data: pkl },
     ...Object.entries(storages).map(([k, data]) => ({ name: `archive/data/${k}`, data })),
     { name: 'archive/version', data: enc.encode('3\n') },
-  ]);
+  ], zip64);
 }
