@@ -57,6 +57,10 @@ def state_dict() -> 'collections.OrderedDict[str, torch.Tensor]':
     sd['dec.b'] = shared[20:38:2]  # strided
     sd['dec.c'] = torch.nn.Parameter(torch.randn(2, 2, generator=g).half(), requires_grad=False)
     sd['dec.empty'] = torch.zeros(0, 3)
+    # strided views of 2-, 8- and 1-byte elements (the reader gathers them word by word)
+    sd['perm.bf16'] = sd['enc.w_bf16'].permute(2, 0, 1)
+    sd['perm.f64'] = sd['enc.w_f64'][::3]
+    sd['perm.bool'] = sd['enc.mask_bool'].t()
     return sd
 
 

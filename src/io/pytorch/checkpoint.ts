@@ -180,17 +180,23 @@ function checkView(path: string, name: string, ref: TensorRef): { numel: number;
 /** Copies a strided view out of `span` (storage bytes starting at the view's offset) into row-major order. */
 function gather(ref: TensorRef, span: Uint8Array): Uint8Array {
   const item = ST_ITEM_SIZE[ref.storage.dtype];
+  // Copy whole elements as 1-, 2- or 4-byte words (`span` is a fresh, aligned buffer).
+  const word = Math.min(item, 4);
+  const per = item / word;
+  const Words = word === 4 ? Uint32Array : word === 2 ? Uint16Array : Uint8Array;
   const numel = ref.shape.reduce((a, b) => a * b, 1);
   const out = new Uint8Array(numel * item);
+  const src = new Words(span.buffer as ArrayBuffer, span.byteOffset, span.byteLength / word);
+  const dst = new Words(out.buffer, 0, out.byteLength / word);
   const rank = ref.shape.length;
   const idx = new Array<number>(rank).fill(0);
-  let src = 0;
+  let at = 0;
   for (let e = 0; e < numel; e++) {
-    out.set(span.subarray(src * item, src * item + item), e * item);
+    for (let k = 0; k < per; k++) dst[e * per + k] = src[at * per + k]!;
     for (let d = rank - 1; d >= 0; d--) {
-      src += ref.stride[d]!;
+      at += ref.stride[d]!;
       if (++idx[d]! < ref.shape[d]!) break;
-      src -= ref.stride[d]! * ref.shape[d]!;
+      at -= ref.stride[d]! * ref.shape[d]!;
       idx[d] = 0;
     }
   }
@@ -259,24 +265,30 @@ async function readEntry(handle: fsp.FileHandle, path: string, size: number, e: 
   return readExact(handle, path, await entryDataOffset(handle, path, size, e), e.size);
 }
 
+/** First read of a legacy file's head; doubled while its pickles run past it. */
+const LEGACY_FIRST_READ = 1 << 20;
+
 async function readLegacyLayout(handle: fsp.FileHandle, path: string, size: number): Promise<{ top: unknown; storages: Map<string, StorageData> }> {
-  const headLen = Math.min(size, MAX_PICKLE_BYTES);
-  const head = await readExact(handle, path, 0, headLen);
+  for (let headLen = Math.min(size, LEGACY_FIRST_READ); ; headLen = Math.min(size, MAX_PICKLE_BYTES, headLen * 2)) {
+    const head = await readExact(handle, path, 0, headLen);
+    try {
+      return await readLegacyPickles(handle, path, size, head);
+    } catch (e) {
+      // The pickles must all lie in the head: a pickle cut off by it is too big or truncated.
+      if (!(e instanceof PickleError && /runs past the end/.test(e.message)) || headLen === size) throw e;
+      if (headLen >= MAX_PICKLE_BYTES) {
+        throw new FileFormatError(path, `the pickles at the start are longer than the ${MAX_PICKLE_BYTES}-byte limit; not a checkpoint written by torch.save`);
+      }
+    }
+  }
+}
+
+async function readLegacyPickles(handle: fsp.FileHandle, path: string, size: number, head: Uint8Array): Promise<{ top: unknown; storages: Map<string, StorageData> }> {
   const reg = storageRegistry(true, () => {});
   const refuse = (what: string): never => {
     throw new FileFormatError(path, `${what}; not a checkpoint written by torch.save`);
   };
-  // The four pickles must all lie in the head; a pickle cut off by it is too big or truncated.
-  const run = (at: number, policy: Parameters<typeof unpickle>[1]) => {
-    try {
-      return unpickle(head, policy, at);
-    } catch (e) {
-      if (e instanceof PickleError && headLen < size && /runs past the end/.test(e.message)) {
-        refuse(`the pickles at the start are longer than the ${MAX_PICKLE_BYTES}-byte limit`);
-      }
-      throw e;
-    }
-  };
+  const run = (at: number, policy: Parameters<typeof unpickle>[1]) => unpickle(head, policy, at);
   const plain = torchPolicy(() => {
     throw new PickleError('a header pickle refers to a storage');
   });

@@ -15,7 +15,7 @@ beforeAll(async () => { expected = await SafetensorsFile.open(path.join(GOLDEN, 
 afterAll(async () => { await expected.close(); });
 
 const STATE_DICT = ['enc.w_f32', 'enc.w_f16', 'enc.w_bf16', 'enc.w_f64', 'enc.steps_i64', 'enc.mask_bool', 'enc.scalar',
-  'enc.w_transposed', 'dec.a', 'dec.b', 'dec.c', 'dec.empty'];
+  'enc.w_transposed', 'dec.a', 'dec.b', 'dec.c', 'dec.empty', 'perm.bf16', 'perm.f64', 'perm.bool'];
 
 async function expectSameAsGolden(ckpt: PytorchCheckpoint, names: string[]): Promise<void> {
   expect([...ckpt.tensors.keys()]).toEqual(names);
@@ -39,7 +39,7 @@ describe.each([['torch-zip.pt', 'zip'], ['torch-legacy.pt', 'legacy']])('%s', (f
   });
 
   it('gathers non-contiguous and shared-storage views, also by range and in chunks', async () => {
-    for (const name of ['enc.w_transposed', 'dec.a', 'dec.b']) {
+    for (const name of ['enc.w_transposed', 'dec.a', 'dec.b', 'perm.bf16', 'perm.f64']) {
       const want = await expected.read(name);
       expect(await ckpt.readRange(name, 4, want.length - 8), name).toEqual(want.slice(4, -4));
       const pieces: Uint8Array[] = [];
