@@ -98,7 +98,7 @@ export class PytorchCheckpoint implements TensorSource {
     const views = new Map<string, TensorView>();
     for (const [name, ref] of found.tensors) {
       const data = storages.get(ref.storage.key)!;
-      const { numel, contiguous } = checkView(path, name, ref);
+      const { numel, contiguous } = checkView(path, size, name, ref);
       const item = ST_ITEM_SIZE[ref.storage.dtype];
       const storageStart = data.fileOffset + ref.storage.rootOffset * item;
       tensors.set(name, {
@@ -155,8 +155,14 @@ export class PytorchCheckpoint implements TensorSource {
   }
 }
 
-/** Checks a view against its storage: element count, last element inside, contiguity. */
-function checkView(path: string, name: string, ref: TensorRef): { numel: number; contiguous: boolean } {
+/**
+ * A view may repeat storage elements (stride 0, as torch.save keeps expanded tensors), so its
+ * gathered size can exceed the file; beyond the file size it may be at most this big.
+ */
+export const MAX_EXPANDED_BYTES = 64 * 1024 * 1024;
+
+/** Checks a view against its storage and the file: element count, last element inside, size, contiguity. */
+function checkView(path: string, fileSize: number, name: string, ref: TensorRef): { numel: number; contiguous: boolean } {
   let numel = 1;
   for (const n of ref.shape) {
     numel *= n;
@@ -173,6 +179,10 @@ function checkView(path: string, name: string, ref: TensorRef): { numel: number;
   }
   if (numel > 0 && (!Number.isSafeInteger(last) || last >= ref.storage.numel)) {
     throw new FileFormatError(path, `view (offset ${ref.offset}, size [${ref.shape.join(', ')}], stride [${ref.stride.join(', ')}]) reaches element ${last} of storage '${ref.storage.key}', which has ${ref.storage.numel}`, name);
+  }
+  const bytes = numel * ST_ITEM_SIZE[ref.storage.dtype];
+  if (bytes > fileSize && bytes > MAX_EXPANDED_BYTES) {
+    throw new FileFormatError(path, `view of size [${ref.shape.join(', ')}] repeats its storage into ${bytes} bytes, more than the whole file (${fileSize}) and the ${MAX_EXPANDED_BYTES}-byte limit for expanded tensors`, name);
   }
   return { numel, contiguous: contiguous || numel === 0 };
 }

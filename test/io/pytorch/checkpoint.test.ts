@@ -15,7 +15,7 @@ beforeAll(async () => { expected = await SafetensorsFile.open(path.join(GOLDEN, 
 afterAll(async () => { await expected.close(); });
 
 const STATE_DICT = ['enc.w_f32', 'enc.w_f16', 'enc.w_bf16', 'enc.w_f64', 'enc.steps_i64', 'enc.mask_bool', 'enc.scalar',
-  'enc.w_transposed', 'dec.a', 'dec.b', 'dec.c', 'dec.empty', 'perm.bf16', 'perm.f64', 'perm.bool'];
+  'enc.w_transposed', 'dec.a', 'dec.b', 'dec.c', 'dec.empty', 'perm.bf16', 'perm.f64', 'perm.bool', 'perm.expanded'];
 
 async function expectSameAsGolden(ckpt: PytorchCheckpoint, names: string[]): Promise<void> {
   expect([...ckpt.tensors.keys()]).toEqual(names);

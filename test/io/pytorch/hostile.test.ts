@@ -71,6 +71,21 @@ describe('sizes from the file are checked before use', () => {
     const pkl = pickle(op.proto(), op.emptyDict, op.str('enc.w'), floatTensor('0', 4, 1, [2, 2], [2, 1]), op.setitem, op.stop);
     await refused('bad-view.pt', torchZip(pkl, { 0: new Uint8Array(16) }), /tensor 'enc\.w': view .* reaches element 4 of storage '0', which has 4/);
   });
+  it('a size with more elements than any file, and a stride-0 view expanded far past the file', async () => {
+    const huge = pickle(op.proto(), op.emptyDict, op.str('w'), floatTensor('0', 4, 0, [2 ** 30, 2 ** 30], [0, 0]), op.setitem, op.stop);
+    await refused('huge-shape.pt', torchZip(huge, { 0: new Uint8Array(16) }), /tensor 'w': size \[1073741824, 1073741824\] has more elements than any file holds/);
+    const wide = pickle(op.proto(), op.emptyDict, op.str('w'), floatTensor('0', 1, 0, [2 ** 30], [0]), op.setitem, op.stop);
+    await refused('expanded.pt', torchZip(wide, { 0: new Uint8Array(4) }), /more than the whole file .* limit for expanded tensors/);
+  });
+  it('a legacy storage whose element count is beyond the file', async () => {
+    const count = [0, 0, 0, 0, 0, 0, 0, 0x10]; // 2^60 little-endian
+    const legacy = pickle(
+      op.proto(), op.long(0x1950a86a20f9469cfc6cn), op.stop, op.proto(), op.int4(1001), op.stop,
+      op.proto(), op.emptyDict, op.str('little_endian'), 0x88, op.setitem, op.stop,
+      op.proto(), op.emptyDict, op.str('w'), floatTensor('k', 4, 0, [4], [1]), op.setitem, op.stop,
+      op.proto(), tupleOf(op.str('k')), op.stop, count, Array(16).fill(0));
+    await refused('legacy-count.pt', legacy, /storage 'k' records 1152921504606846976 elements but the pickle says 4/);
+  });
   it('a storage the archive does not have', async () => {
     const pkl = pickle(op.proto(), op.emptyDict, op.str('w'), floatTensor('7', 4, 0, [4], [1]), op.setitem, op.stop);
     await refused('no-storage.pt', torchZip(pkl), /storage '7' has no entry 'archive\/data\/7'/);
