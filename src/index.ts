@@ -16,6 +16,7 @@ export { checkSubgroupMatrices, type SgmatrixCheck } from './kernels/tuning/inde
 // Files
 export { Checkpoint } from './io/checkpoint.ts';
 export { SafetensorsFile, type TensorInfo } from './io/safetensors.ts';
+export { PytorchCheckpoint } from './io/pytorch/index.ts';
 export { writeSafetensors } from './io/safetensors-writer.ts';
 export { readNpy, writeNpy } from './io/npy.ts';
 export { inspectCheckpoint, formatInspectReport } from './io/inspect.ts';

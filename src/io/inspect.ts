@@ -1,5 +1,7 @@
 /** `egox inspect`: what a checkpoint holds (tensors, dtypes, sizes, files), without reading tensor data. */
 import { Checkpoint, type CheckpointKind } from './checkpoint.ts';
+import { isPytorchCheckpointPath, PytorchCheckpoint, type JsonLike } from './pytorch/index.ts';
+import type { TensorSource } from './safetensors.ts';
 
 export interface InspectTensor {
   name: string;
@@ -11,11 +13,13 @@ export interface InspectTensor {
 
 export interface InspectReport {
   path: string;
-  kind: CheckpointKind;
+  kind: CheckpointKind | 'pytorch';
   /** Sorted by name. */
   tensors: InspectTensor[];
   metadata: Record<string, string>;
   warnings: string[];
+  /** A PyTorch checkpoint's entries besides its state dict (e.g. model_config); {} otherwise. */
+  entries: Record<string, JsonLike>;
   totals: {
     count: number;
     bytes: number;
@@ -27,28 +31,42 @@ export interface InspectReport {
 }
 
 export async function inspectCheckpoint(path: string): Promise<InspectReport> {
+  if (await isPytorchCheckpointPath(path)) {
+    const ckpt = await PytorchCheckpoint.open(path);
+    try {
+      return summarize(path, 'pytorch', ckpt, [path], { ...ckpt.entries });
+    } finally {
+      await ckpt.close();
+    }
+  }
   const ckpt = await Checkpoint.open(path);
   try {
-    const tensors = [...ckpt.tensors.values()]
-      .map((t) => ({ name: t.name, dtype: t.dtype, shape: [...t.shape], bytes: t.byteLength, file: t.file }))
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const bytesByDtype: Record<string, number> = {};
-    let bytes = 0;
-    for (const t of tensors) {
-      bytesByDtype[t.dtype] = (bytesByDtype[t.dtype] ?? 0) + t.bytes;
-      bytes += t.bytes;
-    }
-    return {
-      path,
-      kind: ckpt.kind,
-      tensors,
-      metadata: { ...ckpt.metadata },
-      warnings: [...ckpt.warnings],
-      totals: { count: tensors.length, bytes, bytesByDtype, files: ckpt.files.map((f) => f.path) },
-    };
+    return summarize(path, ckpt.kind, ckpt, ckpt.files.map((f) => f.path), {});
   } finally {
     await ckpt.close();
   }
+}
+
+function summarize(path: string, kind: InspectReport['kind'], ckpt: TensorSource, files: string[],
+  entries: Record<string, JsonLike>): InspectReport {
+  const tensors = [...ckpt.tensors.values()]
+    .map((t) => ({ name: t.name, dtype: t.dtype, shape: [...t.shape], bytes: t.byteLength, file: t.file }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const bytesByDtype: Record<string, number> = {};
+  let bytes = 0;
+  for (const t of tensors) {
+    bytesByDtype[t.dtype] = (bytesByDtype[t.dtype] ?? 0) + t.bytes;
+    bytes += t.bytes;
+  }
+  return {
+    path,
+    kind,
+    tensors,
+    metadata: { ...ckpt.metadata },
+    warnings: [...ckpt.warnings],
+    entries,
+    totals: { count: tensors.length, bytes, bytesByDtype, files },
+  };
 }
 
 const MiB = 1024 * 1024;
@@ -78,6 +96,11 @@ export function formatInspectReport(r: InspectReport): string {
   if (meta.length > 0) {
     out.push('metadata:');
     for (const [k, v] of meta) out.push(`  ${k}: ${v.length > 100 ? `${v.slice(0, 97)}...` : v}`);
+  }
+  const entries = Object.entries(r.entries);
+  if (entries.length > 0) {
+    out.push('entries:');
+    for (const [k, v] of entries) out.push(`  ${k}: ${JSON.stringify(v)}`);
   }
   for (const w of r.warnings) out.push(`warning: ${w}`);
   return out.join('\n');

@@ -140,7 +140,7 @@ export function checkRange(t: TensorInfo, byteStart: number, byteLength: number)
 const MAX_READ = 1 << 30;
 
 /** Reads exactly `length` bytes at `position` into a fresh buffer, looping over short reads. */
-async function readExact(handle: fsp.FileHandle, path: string, position: number, length: number): Promise<Uint8Array> {
+export async function readExact(handle: fsp.FileHandle, path: string, position: number, length: number): Promise<Uint8Array> {
   const out = new Uint8Array(length);
   let done = 0;
   while (done < length) {

@@ -1,9 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { egox } from '../helpers/cli.ts';
 import { writeSafetensors } from '../../src/io/safetensors-writer.ts';
+import { op, pickle, torchZip, tupleOf } from '../io/pytorch/pickle-bytes.ts';
 
 describe('egox info', () => {
   it('--json parses and names the adapter', () => {
@@ -56,6 +57,25 @@ describe('egox inspect', () => {
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/bad\.safetensors/);
+  });
+  it('lists a torch.save checkpoint with its model_config (exit 0)', () => {
+    const r = egox(['inspect', 'test/golden/io/torch-legacy.pt']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^enc\.w_bf16\s+BF16\s+\[2, 3, 4\]/m);
+    expect(r.stdout).toMatch(/^ {2}model_config: \{"name":"tiny"/m);
+    const j = JSON.parse(egox(['inspect', 'test/golden/io/torch-zip.pt', '--json']).stdout);
+    expect(j.kind).toBe('pytorch');
+    expect(j.entries.model_config.layers).toEqual([4, 5, 11]);
+  });
+  it('refuses a pickle that calls os.system: one line, exit 2, nothing run', () => {
+    const marker = join(dir, 'pwned');
+    const file = join(dir, 'evil.pth');
+    writeFileSync(file, torchZip(pickle(op.proto(), op.global('os', 'system'), tupleOf(op.str(`touch ${marker}`)), op.reduce, op.stop)));
+    const r = egox(['inspect', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/evil\.pth: .*refused global 'os\.system'/);
+    expect(existsSync(marker)).toBe(false);
   });
   it('a missing file is exit 2', () => {
     const r = egox(['inspect', join(dir, 'nope.safetensors')]);
