@@ -1,4 +1,5 @@
 // Parsing of CLI values, each failure a one-line usage error (exit 2).
+import type { FloatDType } from '../runtime/dtype.ts';
 
 export class UsageError extends Error {
   readonly exitCode = 2;
@@ -23,7 +24,7 @@ export function parseBytes(s: string, option: string): number {
 }
 
 /** A weight storage dtype option: f32, bf16 or f16. */
-export function parseWeightDtype(s: string, option: string): 'f32' | 'bf16' | 'f16' {
+export function parseWeightDtype(s: string, option: string): FloatDType {
   if (s === 'f32' || s === 'bf16' || s === 'f16') return s;
   throw new UsageError(`${option} '${s}': use f32, bf16 or f16`);
 }

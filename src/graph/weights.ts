@@ -4,7 +4,7 @@
 // (bf16 files stay bf16; f32 files may become bf16 or f16 on request).
 
 import type { StDtype } from '../io/safetensors-dtype.ts';
-import { storageBytes, type DType } from '../runtime/dtype.ts';
+import { storageBytes, type DType, type FloatDType } from '../runtime/dtype.ts';
 import { bf16ToF32Bits, f16ToF32Bits, f32BitsToBf16, f32BitsToF16 } from '../runtime/dtype.ts';
 import { shapeString, type Shape } from '../runtime/tensor.ts';
 import { GraphError } from './ir.ts';
@@ -33,7 +33,7 @@ export class MemoryWeightSource implements WeightSource {
 
 export const WEIGHT_CHUNK_BYTES = 16 * 2 ** 20;
 
-const FLOAT_FILE_TYPES: Partial<Record<StDtype, 'f32' | 'f16' | 'bf16'>> = { F32: 'f32', F16: 'f16', BF16: 'bf16' };
+const FLOAT_FILE_TYPES: Partial<Record<StDtype, FloatDType>> = { F32: 'f32', F16: 'f16', BF16: 'bf16' };
 
 export class WeightStore {
   constructor(
@@ -45,7 +45,7 @@ export class WeightStore {
   ) {}
 
   /** Checks that a weight exists with the expected element count and a float dtype. */
-  check(name: string, shape: Shape): { key: string; fileDtype: 'f32' | 'f16' | 'bf16' } {
+  check(name: string, shape: Shape): { key: string; fileDtype: FloatDType } {
     const key = this.rename(name);
     const t = this.source.tensors.get(key);
     if (!t) throw new GraphError(`weight '${key}' not found in ${this.sourceName}: is this the right model folder or format?`);
@@ -95,7 +95,7 @@ export class WeightStore {
 }
 
 /** Converts a whole number of element pairs between float storage formats. */
-export function convert(bytes: Uint8Array, from: 'f32' | 'f16' | 'bf16', to: 'f32' | 'f16' | 'bf16'): Uint8Array {
+export function convert(bytes: Uint8Array, from: FloatDType, to: FloatDType): Uint8Array {
   if (from === to) return bytes;
   const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
   let f32bits: Uint32Array;

@@ -3,9 +3,10 @@
 // consults. Shape classes bucket M, N, K to powers of two so one tuning serves many shapes.
 
 import type { AdapterSummary, OptionalFeature } from '../../runtime/device.ts';
-import type { FloatDType, GemmVariant, SgmatrixVariant } from './common.ts';
+import type { GemmVariant, SgmatrixVariant } from './common.ts';
 import { sgmatrixWorkgroupBytes } from './sgmatrix.ts';
 import { PORTABLE_WORKGROUP_BYTES, deviceSgmShapes, sgmTilingRunnable, subgroupMatricesTrusted, type SgmShape } from '../shared/subgroup-matrix.ts';
+import type { FloatDType } from '../../runtime/dtype.ts';
 
 /** The parts of an EgoxDevice the choice depends on (an interface, so tests can fake one). */
 export interface GemmDeviceInfo {
@@ -49,8 +50,6 @@ function roundUp(v: number, m: number): number {
 }
 
 // ---- subgroup matrices -------------------------------------------------------------------
-
-
 
 /**
  * The config for this shape, if subgroup matrices may serve it: GPUs only (never lavapipe),

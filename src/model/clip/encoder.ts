@@ -12,9 +12,10 @@ import { ClipModelError, clipConfigFromJson, preprocessConfigFromJson, type Clip
 import { CLIP_IO, buildClipGraph } from './graph.ts';
 import { CLIP_NAMES } from './names.ts';
 import { preprocessPlan, rgb8ToPlanar } from './preprocess.ts';
+import type { FloatDType } from '../../runtime/dtype.ts';
 
 export interface ClipOptions {
-  weightDtype?: 'f32' | 'bf16' | 'f16';
+  weightDtype?: FloatDType;
   gpuMemoryBytes?: number;
 }
 

@@ -2,6 +2,7 @@
 
 import type { EgoxDevice } from '../../runtime/device.ts';
 import { ClipVisionEncoder, findClipVision } from './encoder.ts';
+import type { FloatDType } from '../../runtime/dtype.ts';
 
 export { ClipVisionEncoder, findClipVision, type ClipOptions, type ClipPaths } from './encoder.ts';
 export { CLIP_VIT_H14, OPENAI_CLIP_PREPROCESS, ClipModelError, clipConfigFromJson, preprocessConfigFromJson, type ClipPreprocessConfig, type ClipVisionConfig } from './config.ts';
@@ -24,7 +25,7 @@ export async function encodeImage(
   dev: EgoxDevice,
   modelDir: string,
   image: { width: number; height: number; rgb: Uint8Array },
-  opts: { weightDtype?: 'f32' | 'bf16' | 'f16'; gpuMemoryBytes?: number } = {},
+  opts: { weightDtype?: FloatDType; gpuMemoryBytes?: number } = {},
 ): Promise<Float32Array> {
   const enc = await ClipVisionEncoder.open(dev, modelDir, opts);
   try {

@@ -13,9 +13,10 @@ import { UnigramTokenizer, UMT5_MAX_LENGTH } from '../text/tokenizer.ts';
 import { Umt5ModelError, umt5ConfigFromJson, type Umt5Config } from './config.ts';
 import { UMT5_IO, buildUmt5Graph } from './graph.ts';
 import { UMT5_NAMES } from './names.ts';
+import type { FloatDType } from '../../runtime/dtype.ts';
 
 export interface Umt5Options {
-  weightDtype?: 'f32' | 'bf16' | 'f16';
+  weightDtype?: FloatDType;
   gpuMemoryBytes?: number;
   /** Sequence length of the graph (ids are padded to it); default 512. */
   length?: number;

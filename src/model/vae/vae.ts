@@ -8,7 +8,7 @@ import type { ExecutorOptions } from '../../graph/executor.ts';
 import { WeightStore } from '../../graph/weights.ts';
 import { defaultConvVariant, type ConvShapeSpec, type ConvVariant } from '../../kernels/conv/index.ts';
 import type { EgoxDevice } from '../../runtime/device.ts';
-import type { WeightDType } from './blocks.ts';
+
 import { spatialFactor, temporalFactor, type VaeConfig } from './config.ts';
 import { openVaeCheckpoint } from './checkpoint.ts';
 import { buildDecoderChunk, buildEncoderChunk, encoderChunkFrames, type ChunkGraphOptions } from './graphs.ts';
@@ -17,6 +17,7 @@ import { runChunks, type ChunkGraphs, type ChunkTimings } from './runner.ts';
 import { DEFAULT_TILE, runTiled, type HostTensor, type TileOptions } from './tiling.ts';
 import { valueBytes, type Graph } from '../../graph/ir.ts';
 import { InputError } from '../../runtime/errors.ts';
+import type { FloatDType } from '../../runtime/dtype.ts';
 
 export type { HostTensor, TileOptions } from './tiling.ts';
 export { openVaeCheckpoint } from './checkpoint.ts';
@@ -25,7 +26,7 @@ export class VaeInputError extends InputError {}
 
 export interface VaeOptions {
   /** Storage of the conv weights on the GPU (default f32; bf16 halves weight memory). */
-  weightDtype?: WeightDType;
+  weightDtype?: FloatDType;
   /**
    * Spatial tiling. 'auto' (the default) tiles only when a tensor of the untiled run would not
    * fit one storage binding of the adapter (lavapipe: 128 MiB); false never tiles.
