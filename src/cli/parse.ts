@@ -1,9 +1,8 @@
 // Parsing of CLI values, each failure a one-line usage error (exit 2).
 import type { FloatDType } from '../runtime/dtype.ts';
+import { InputError } from '../runtime/errors.ts';
 
-export class UsageError extends Error {
-  readonly exitCode = 2;
-}
+export class UsageError extends InputError {}
 
 /** '448x784' -> {height: 448, width: 784}. */
 export function parseSize(s: string, option: string): { height: number; width: number } {

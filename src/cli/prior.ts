@@ -6,6 +6,7 @@ import { parseEgoCalibration } from '../recon/cameras.ts';
 import { renderPrior, writePrior, PRIOR_FRAMES, type DynamicSource } from '../recon/prior.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
 import { adapterOption, backendOption, openCliDevice } from './device-options.ts';
+import { InputError } from '../runtime/errors.ts';
 
 interface PriorCliOptions extends GpuOptions {
   meta: string;
@@ -20,9 +21,7 @@ interface PriorCliOptions extends GpuOptions {
   png?: boolean;
 }
 
-class PriorOptionError extends Error {
-  readonly exitCode = 2;
-}
+class PriorOptionError extends InputError {}
 
 function parseFrames(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;

@@ -8,6 +8,7 @@ import { storageBytes, type DType, type FloatDType } from '../runtime/dtype.ts';
 import { bf16ToF32Bits, f16ToF32Bits, f32BitsToBf16, f32BitsToF16 } from '../runtime/dtype.ts';
 import { shapeString, type Shape } from '../runtime/tensor.ts';
 import { GraphError } from './ir.ts';
+import { InputError } from '../runtime/errors.ts';
 
 /** What the store needs from a checkpoint (src/io's Checkpoint and SafetensorsFile fit it). */
 export interface WeightSource {
@@ -26,10 +27,13 @@ export class MemoryWeightSource implements WeightSource {
 
   async *chunks(name: string, chunkBytes: number): AsyncIterable<Uint8Array> {
     const t = this.tensors.get(name);
-    if (!t) throw new GraphError(`weight '${name}' not in memory source`);
+    if (!t) throw new WeightFileError(`weight '${name}' not in memory source`);
     for (let p = 0; p < t.bytes.length; p += chunkBytes) yield t.bytes.slice(p, Math.min(t.bytes.length, p + chunkBytes));
   }
 }
+
+/** A checkpoint the user gave lacks a weight the model needs, or holds it in a shape or dtype egox cannot use. */
+export class WeightFileError extends InputError {}
 
 export const WEIGHT_CHUNK_BYTES = 16 * 2 ** 20;
 
@@ -48,13 +52,13 @@ export class WeightStore {
   check(name: string, shape: Shape): { key: string; fileDtype: FloatDType } {
     const key = this.rename(name);
     const t = this.source.tensors.get(key);
-    if (!t) throw new GraphError(`weight '${key}' not found in ${this.sourceName}: is this the right model folder or format?`);
+    if (!t) throw new WeightFileError(`weight '${key}' not found in ${this.sourceName}: is this the right model folder or format?`);
     const fileDtype = FLOAT_FILE_TYPES[t.dtype];
-    if (!fileDtype) throw new GraphError(`weight '${key}' in ${this.sourceName} is ${t.dtype}; egox loads F32, F16 or BF16 weights`);
+    if (!fileDtype) throw new WeightFileError(`weight '${key}' in ${this.sourceName} is ${t.dtype}; egox loads F32, F16 or BF16 weights`);
     const n = t.shape.reduce((a, b) => a * b, 1);
     const want = shape.reduce((a, b) => a * b, 1);
     if (n !== want) {
-      throw new GraphError(`weight '${key}' has shape ${shapeString(t.shape)} in ${this.sourceName}; the model expects ${shapeString(shape)}`);
+      throw new WeightFileError(`weight '${key}' has shape ${shapeString(t.shape)} in ${this.sourceName}; the model expects ${shapeString(shape)}`);
     }
     return { key, fileDtype };
   }

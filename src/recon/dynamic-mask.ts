@@ -9,13 +9,22 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readPng, type PngImage } from '../io/png.ts';
 import { exoPlacement } from './pointcloud.ts';
+import { InputError } from '../runtime/errors.ts';
 
 /** Bad --masks folder or mask file. */
-export class MaskError extends Error {
-  readonly exitCode = 2;
+export class MaskError extends InputError {
   constructor(message: string) {
     super(message.replace(/\s*\n\s*/g, ' '));
-    this.name = 'MaskError';
+  }
+}
+
+/** The mask folder as a whole is unusable; carries the folder so the CLI can name its option. */
+export class MaskFolderError extends MaskError {
+  constructor(
+    readonly folder: string,
+    readonly problem: string,
+  ) {
+    super(`mask folder ${folder}: ${problem}`);
   }
 }
 
@@ -44,10 +53,10 @@ export function readMaskFolder(dir: string, frames: number, depthShape: [number,
   try {
     names = fs.readdirSync(dir);
   } catch (e) {
-    throw new MaskError(`--masks ${dir}: cannot read folder (${(e as NodeJS.ErrnoException).code ?? String(e)}); give a folder of per-frame PNG masks`);
+    throw new MaskFolderError(dir, `cannot read folder (${(e as NodeJS.ErrnoException).code ?? String(e)}); give a folder of per-frame PNG masks`);
   }
   const files = names.filter((n) => n.toLowerCase().endsWith('.png')).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  if (files.length < frames) throw new MaskError(`--masks ${dir}: holds ${files.length} PNG files, need one per frame (${frames}), named so they sort in frame order`);
+  if (files.length < frames) throw new MaskFolderError(dir, `holds ${files.length} PNG files, need one per frame (${frames}), named so they sort in frame order`);
   const [H, W] = depthShape;
   const [EH, EW] = exoShape;
   const place = exoPlacement(H, W, EH, EW);

@@ -30,6 +30,20 @@ export type DynamicSource = 'auto' | 'none';
 /** Bad prior options or inputs (frame counts): one line, exit code 2. */
 export class PriorInputError extends InputError {}
 
+/** A frame count the clip cannot give; carries the numbers so the CLI can name its option. */
+export class PriorFramesError extends PriorInputError {
+  constructor(
+    readonly frames: number | undefined,
+    readonly clipFrames: number,
+  ) {
+    super(`frames ${frames}: ${priorFramesProblem(clipFrames)}`);
+  }
+}
+
+export function priorFramesProblem(clipFrames: number): string {
+  return `must be a whole number in 1..${clipFrames} (the clip has ${clipFrames} frames)`;
+}
+
 export interface PriorOptions {
   /** Ego camera; default: the meta's ego_intrinsics with the default Aria distortion. */
   egoCalibration?: EgoCalibration;
@@ -94,7 +108,7 @@ export async function renderPrior(dev: EgoxDevice, take: EgoxTakeWithDepth, opti
   const clip = Math.min(PRIOR_FRAMES, take.depthFiles.length, take.egoExtrinsics.length);
   const n = options.frames ?? clip;
   if (!(Number.isInteger(n) && n >= 1 && n <= clip)) {
-    throw new PriorInputError(`--frames ${options.frames}: must be a whole number in 1..${clip} (the clip has ${clip} frames)`);
+    throw new PriorFramesError(options.frames, clip);
   }
   const indices = options.frameIndices ? [...options.frameIndices] : Array.from({ length: n }, (_, i) => i);
   for (const f of indices) if (!(Number.isInteger(f) && f >= 0 && f < clip)) throw new Error(`renderPrior: frame index ${f} outside 0..${clip - 1}`);
