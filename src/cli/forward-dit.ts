@@ -2,11 +2,11 @@
 // file: the tool for checking the port against any reference implementation.
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { Executor } from '../graph/executor.ts';
 import { formatProfile } from '../graph/profiler.ts';
 import { SafetensorsFile } from '../io/safetensors.ts';
 import { writeSafetensors } from '../io/safetensors-writer.ts';
-import { DIT_IO, WanDit } from '../model/wan/dit.ts';
+import { DIT_IO } from '../model/wan/dit.ts';
+import { loadDit } from '../model/wan/dit-load.ts';
 import { openWanCheckpoint } from '../model/wan/load.ts';
 import { attachLora } from '../model/wan/lora-load.ts';
 import { timestepEmbedding } from '../model/wan/timestep.ts';
@@ -92,19 +92,17 @@ export function registerDitForward(forward: Command): void {
         if (o.loraMode !== 'merge' && o.loraMode !== 'fused') throw new UsageError(`--lora-mode '${o.loraMode}': use merge or fused`);
         const lora = o.lora ? await attachLora(base, o.lora, { strength: Number(o.loraStrength), lenient: o.loraLenient }) : undefined;
         const gga = o.ggaLambda !== undefined ? { lambda: Number(o.ggaLambda), egoLatentCols: o.egoCols ? Number(o.egoCols) : x.shape[2]! } : null;
-        const dit = new WanDit(c, {
-          latentShape: x.shape as [number, number, number, number],
-          weightDtype: parseWeightDtype(o.weightDtype, '--weight-dtype'),
-          gga,
-          runtimeLora: o.loraMode === 'fused' ? lora?.runtimeLora : undefined,
-        });
+        const load = { weightDtype: parseWeightDtype(o.weightDtype, '--weight-dtype'), gpuMemoryBytes: o.gpuMemory ? parseBytes(o.gpuMemory, '--gpu-memory') : undefined };
         const dev = ctx.own(await openCliDevice(o));
         await prepareDevice(dev);
-        const exec = await Executor.create(dev, dit.build(), lora?.store ?? base.store, {
-          gpuMemoryBytes: o.gpuMemory ? parseBytes(o.gpuMemory, '--gpu-memory') : undefined,
-          profile: o.profile,
-          weightTransforms: lora && o.loraMode === 'merge' ? lora.mergeTransforms() : undefined,
-        });
+        const { exec } = await loadDit(
+          dev,
+          c,
+          lora?.store ?? base.store,
+          { latentShape: x.shape as [number, number, number, number], gga, runtimeLora: o.loraMode === 'fused' ? lora?.runtimeLora : undefined },
+          load,
+          { profile: o.profile, weightTransforms: lora && o.loraMode === 'merge' ? lora.mergeTransforms() : undefined },
+        );
         const feed: Record<string, Float32Array> = {
           [DIT_IO.latents]: x.data,
           [DIT_IO.timestepEmbedding]: timestepEmbedding(t.data[0]!, c.freqDim),

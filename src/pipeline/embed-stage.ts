@@ -9,6 +9,7 @@ import { sliceFrames } from './latent-frames.ts';
 import { encodePrompts } from '../model/umt5/index.ts';
 import { encodeImage, unitFloatToRgb8 } from '../model/clip/index.ts';
 import type { ProgressTracker } from './progress.ts';
+import type { NetworkLoadOptions } from '../model/load-options.ts';
 
 export interface RunEmbeddings {
   cond: Embedding;
@@ -22,18 +23,18 @@ export async function conditioningEmbeddings(
   latents: Latent,
   decode: (l: Latent) => Promise<Latent>,
   progress: ProgressTracker,
+  load: NetworkLoadOptions,
 ): Promise<RunEmbeddings> {
   const { options: opt, model } = inp;
   const c = inp.dit.config;
   progress.begin('embed', `${opt.promptEmbeds ? 'prompt from --prompt-embeds' : 'umT5 prompt'}, ${opt.imageEmbeds ? 'image from --image-embeds' : 'CLIP first frame'}`);
-  const encOpts = { weightDtype: opt.weightDtype, gpuMemoryBytes: opt.gpuMemoryBytes };
   let cond: Embedding;
   let uncond: Embedding;
   if (inp.given.cond && inp.given.uncond) {
     cond = inp.given.cond;
     uncond = inp.given.uncond;
   } else {
-    const [p, n] = await encodePrompts(dev, model.root, [opt.prompt ?? inp.take.prompt, opt.negativePrompt], encOpts);
+    const [p, n] = await encodePrompts(dev, model.root, [opt.prompt ?? inp.take.prompt, opt.negativePrompt], load);
     const rows = p!.length / c.textDim;
     cond = { shape: [rows, c.textDim], data: p! };
     uncond = { shape: [rows, c.textDim], data: n! };
@@ -47,7 +48,7 @@ export async function conditioningEmbeddings(
     const frame = await decode(sliceFrames(latents, 0, 1)); // [3, 1, H, W] in [-1, 1]
     const [, , H, W] = frame.shape;
     const unit = frame.data.map((v) => (v + 1) / 2); // the processor's input, do_rescale off
-    const data = await encodeImage(dev, model.root, unitFloatToRgb8(unit, W, H), encOpts);
+    const data = await encodeImage(dev, model.root, unitFloatToRgb8(unit, W, H), load);
     clip = { shape: [data.length / c.imageDim!, c.imageDim!], data };
   }
   progress.tick(2, 2);

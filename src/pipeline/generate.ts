@@ -6,9 +6,11 @@
 import { writeFileSync } from 'node:fs';
 import { encodeVideo, decodeVideo } from '../io/video.ts';
 import { encodePng } from '../io/png.ts';
-import { Executor } from '../graph/executor.ts';
+import { GpuResidency } from '../graph/residency.ts';
 import { WanVae } from '../model/vae/index.ts';
-import { WanDit } from '../model/wan/dit.ts';
+import { loadDit } from '../model/wan/dit-load.ts';
+import { tokenCount, tokenGrid } from '../model/wan/grid.ts';
+import type { NetworkLoadOptions } from '../model/load-options.ts';
 import { sampleLatents } from '../model/wan/sample.ts';
 import { renderPrior } from '../recon/prior.ts';
 import { attentionGeometryForTake } from '../recon/attention-geometry.ts';
@@ -63,7 +65,9 @@ async function run(dev: EgoxDevice, inp: CheckedInputs, progress: ProgressTracke
   const priorFrames = await loadPrior(dev, inp, progress);
 
   progress.begin('encode', `exo ${F}x${sizes.exo.height}x${sizes.exo.width} and prior ${F}x${sizes.ego}x${sizes.ego}`);
-  const vae = await WanVae.load(dev, inp.model.vae, { weightDtype: opt.weightDtype, executor: { gpuMemoryBytes: opt.gpuMemoryBytes } });
+  // One budget, networks one after another: each gets all of it while resident (model/load-options.ts).
+  const load: NetworkLoadOptions = { weightDtype: opt.weightDtype, gpuMemoryBytes: opt.gpuMemoryBytes, residency: new GpuResidency() };
+  const vae = await WanVae.load(dev, inp.model.vae, load);
   let decodeLatents: (l: Latent) => Promise<Latent>;
   let x: Float32Array;
   let latentShape: [number, number, number, number];
@@ -77,7 +81,7 @@ async function run(dev: EgoxDevice, inp: CheckedInputs, progress: ProgressTracke
     const cond = buildConditioning(exoLatent, priorLatent, noise);
     decodeLatents = async (l) => asLatent(await vae.decode(l));
 
-    const emb = await conditioningEmbeddings(dev, inp, cond.latents, decodeLatents, progress);
+    const emb = await conditioningEmbeddings(dev, inp, cond.latents, decodeLatents, progress, load);
 
     progress.begin('geometry', opt.ggaLambda === null ? 'off (--no-gga)' : `lambda ${opt.ggaLambda}`);
     const [, T, h, W] = cond.latents.shape;
@@ -91,17 +95,16 @@ async function run(dev: EgoxDevice, inp: CheckedInputs, progress: ProgressTracke
 
     const config = { ...inp.dit.config, textLen: emb.cond.shape[0], imageLen: emb.clip.shape[0] };
     latentShape = [config.inDim, T, h, W];
-    const ditGraph = new WanDit(config, {
-      latentShape,
-      weightDtype: opt.weightDtype,
-      gga: geometry ? { lambda: opt.ggaLambda!, egoLatentCols: cond.egoCols } : null,
-    });
-    tokens = ditGraph.tokens;
+    tokens = tokenCount(tokenGrid(latentShape));
     progress.begin('denoise', `${opt.steps} steps, guidance ${opt.guidance}, ${tokens} tokens, ${inp.model.scheduler.sampler} shift ${inp.model.scheduler.shift}`);
-    const exec = await Executor.create(dev, ditGraph.build(), inp.lora?.store ?? inp.dit.store, {
-      gpuMemoryBytes: opt.gpuMemoryBytes,
-      weightTransforms: inp.lora?.mergeTransforms(),
-    });
+    const { exec } = await loadDit(
+      dev,
+      config,
+      inp.lora?.store ?? inp.dit.store,
+      { latentShape, gga: geometry ? { lambda: opt.ggaLambda!, egoLatentCols: cond.egoCols } : null },
+      load,
+      { weightTransforms: inp.lora?.mergeTransforms() },
+    );
     try {
       x = await sampleLatents(exec, {
         latents: cond.latents.data,

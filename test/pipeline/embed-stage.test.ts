@@ -26,7 +26,7 @@ describe('embed stage prompts', () => {
       const fail = async () => {
         throw new Error('no decode expected with image embeddings given');
       };
-      return conditioningEmbeddings(dev, inp, undefined as never, fail, new ProgressTracker(() => {}));
+      return conditioningEmbeddings(dev, inp, undefined as never, fail, new ProgressTracker(() => {}), { weightDtype: 'f32' });
     };
     const [take, empty, other, neg] = await encodePrompts(dev, model.root, ['a person cooks', '', 'a dog runs', 'blurry'], { weightDtype: 'f32' });
     const plain = await run({});
