@@ -11,9 +11,9 @@ import { openWanCheckpoint } from '../model/wan/load.ts';
 import { attachLora } from '../model/wan/lora-load.ts';
 import { timestepEmbedding } from '../model/wan/timestep.ts';
 import { prepareDevice } from './tuning.ts';
-import { UsageError, parseBytes, parseWeightDtype } from './parse.ts';
+import { UsageError } from './parse.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
-import { adapterOption, backendOption, openCliDevice } from './device-options.ts';
+import { networkLoadOptions, openCliDevice, withDeviceOptions, withNetworkOptions, type NetworkCliOptions } from './device-options.ts';
 
 const HELP = `
 Input tensors (F32 unless noted), by name:
@@ -25,7 +25,7 @@ Input tensors (F32 unless noted), by name:
   gga_key_dirs     [F, L, 3]         EgoX key directions, one set per latent frame
 Output: out [C_out, F, H, W].`;
 
-interface Opts extends GpuOptions {
+interface Opts extends GpuOptions, NetworkCliOptions {
   model: string;
   input: string;
   output: string;
@@ -34,17 +34,14 @@ interface Opts extends GpuOptions {
   loraLenient?: boolean;
   loraMode: string;
   config?: string;
-  weightDtype: string;
   ggaLambda?: string;
   egoCols?: string;
-  gpuMemory?: string;
   profile?: boolean;
   verbose?: boolean;
 }
 
 export function registerDitForward(forward: Command): void {
-  forward
-    .command('dit')
+  withNetworkOptions(withDeviceOptions(forward.command('dit')), 'f32')
     .description('one Wan DiT forward on tensors from a safetensors file')
     .requiredOption('--model <path>', 'diffusers model folder, transformer/ folder, index.json or .safetensors')
     .requiredOption('--input <file>', 'input tensors (.safetensors)')
@@ -54,14 +51,9 @@ export function registerDitForward(forward: Command): void {
     .option('--lora-lenient', 'ignore adapter keys that match no module')
     .option('--lora-mode <mode>', 'merge (W += s B A on the GPU at load, as EgoX does) | fused (extra low-rank GEMM at run time)', 'merge')
     .option('--config <name>', 'force a named config (wan2.1-i2v-14b, wan2.1-t2v-1.3b, tiny)')
-    .option('--weight-dtype <dtype>', 'weight storage on the GPU: f32 | bf16 | f16', 'f32')
     .option('--gga-lambda <l>', 'apply the EgoX geometry bias with this lambda (needs gga_* inputs)')
     .option('--ego-cols <n>', 'latent columns that are ego (default: the latent height, i.e. a square ego view)')
-    .option('--gpu-memory <bytes>', 'GPU memory budget (weights stream past it)')
     .option('--profile', 'print GPU time per kernel family')
-    .addOption(adapterOption())
-    .addOption(backendOption())
-    .option('--verbose', 'print stacks on errors')
     .addHelpText('after', HELP)
     .action((o: Opts) =>
       runCommand(Boolean(o.verbose), async (ctx) => {
@@ -92,7 +84,7 @@ export function registerDitForward(forward: Command): void {
         if (o.loraMode !== 'merge' && o.loraMode !== 'fused') throw new UsageError(`--lora-mode '${o.loraMode}': use merge or fused`);
         const lora = o.lora ? await attachLora(base, o.lora, { strength: Number(o.loraStrength), lenient: o.loraLenient }) : undefined;
         const gga = o.ggaLambda !== undefined ? { lambda: Number(o.ggaLambda), egoLatentCols: o.egoCols ? Number(o.egoCols) : x.shape[2]! } : null;
-        const load = { weightDtype: parseWeightDtype(o.weightDtype, '--weight-dtype'), gpuMemoryBytes: o.gpuMemory ? parseBytes(o.gpuMemory, '--gpu-memory') : undefined };
+        const load = networkLoadOptions(o);
         const dev = ctx.own(await openCliDevice(o));
         await prepareDevice(dev);
         const { exec } = await loadDit(

@@ -5,7 +5,7 @@ import { loadEgoxTake } from '../recon/meta.ts';
 import { parseEgoCalibration } from '../recon/cameras.ts';
 import { renderPrior, writePrior, PRIOR_FRAMES, type DynamicSource } from '../recon/prior.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
-import { adapterOption, backendOption, openCliDevice } from './device-options.ts';
+import { openCliDevice, withDeviceOptions } from './device-options.ts';
 import { InputError } from '../runtime/errors.ts';
 
 interface PriorCliOptions extends GpuOptions {
@@ -36,8 +36,7 @@ function parseDynamic(text: string): DynamicSource {
 }
 
 export function registerPriorCommand(program: Command): void {
-  program
-    .command('prior')
+  withDeviceOptions(program.command('prior'))
     .description("render a take's ego prior (the exo point cloud seen from every ego pose) to ego_Prior.mp4")
     .requiredOption('--meta <file>', 'EgoX meta.json ({"test_datasets": [...]})')
     .option('--take <name>', 'take to render (the folder holding exo_path); needed when the meta has several')
@@ -49,9 +48,6 @@ export function registerPriorCommand(program: Command): void {
     .option('--dynamic-points', "draw masked pixels at their current place each frame (the official renderer without --only_bg)")
     .option('--zbuffer', 'fast preview: nearest point per pixel instead of 20-point alpha compositing')
     .option('--png', 'also write png/frame_NNNNN.png')
-    .addOption(adapterOption())
-    .addOption(backendOption())
-    .option('--verbose', 'print stacks on errors')
     .action((opts: PriorCliOptions) =>
       runCommand(Boolean(opts.verbose), async (ctx) => {
         // Validate every option before the slow parts (device, video decode).
