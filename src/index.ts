@@ -5,8 +5,8 @@
 export { EgoxDevice, type AdapterSummary, type DeviceOptions, type OptionalFeature } from './runtime/device.ts';
 export { openNodeDevice, requestNodeAdapter, type NodeDeviceOptions } from './runtime/node.ts';
 export { Tensor, type Shape } from './runtime/tensor.ts';
-export type { DType } from './runtime/dtype.ts';
-export { EnvironmentError, GpuError } from './runtime/errors.ts';
+export type { DType, FloatDType } from './runtime/dtype.ts';
+export { EnvironmentError, GpuError, InputError } from './runtime/errors.ts';
 
 // Kernel choice: saved tuning and the subgroup-matrix (tensor-core) check; generate() runs the check itself
 export { loadGemmTuning, type TuneStore } from './kernels/tuning/index.ts';
@@ -29,6 +29,9 @@ export { WeightStore, MemoryWeightSource } from './graph/weights.ts';
 
 // Models
 export { WanDit, DIT_IO } from './model/wan/dit.ts';
+export type { LoadedDit } from './model/wan/model.ts';
+export type { NetworkLoadOptions } from './model/load-options.ts';
+export { GpuResidency } from './graph/residency.ts';
 export { WAN_CONFIGS, namedConfig, type WanConfig } from './model/wan/config.ts';
 export { openWanCheckpoint } from './model/wan/load.ts';
 export { attachLora, type AttachedLora, type LoraMode, type LoraRequest } from './model/lora/attach.ts';

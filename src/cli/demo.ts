@@ -6,7 +6,7 @@ import { installInterruptCleanup, printResult } from './generate.ts';
 import { progressMode, progressReporter } from './progress-reporter.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
 import { prepareDevice } from './tuning.ts';
-import { adapterOption, backendOption, openCliDevice } from './device-options.ts';
+import { openCliDevice, withDeviceOptions } from './device-options.ts';
 
 interface DemoCliOptions extends GpuOptions {
   out: string;
@@ -25,8 +25,7 @@ const REAL_MODEL = `For the real model: download Wan-AI/Wan2.1-I2V-14B-480P-Diff
 (see README, "The real model").`;
 
 export function registerDemoCommand(program: Command): void {
-  program
-    .command('demo')
+  withDeviceOptions(program.command('demo'))
     .description('run the whole EgoX path on a built-in synthetic scene with tiny untrained weights (no download)')
     .option('--out <dir>', 'output folder (the scene goes to <out>/scene)', DEMO_DEFAULTS.out)
     .option('--weights <dir>', 'where the generated demo weights are kept', DEMO_DEFAULTS.weightsDir)
@@ -36,9 +35,6 @@ export function registerDemoCommand(program: Command): void {
     .option('--seed <n>', 'noise seed', String(DEMO_DEFAULTS.seed))
     .option('--json', 'machine-readable progress and result (JSON lines on stdout)')
     .option('--quiet', 'no progress output')
-    .addOption(adapterOption())
-    .addOption(backendOption())
-    .option('--verbose', 'print stacks on errors')
     .action((o: DemoCliOptions) =>
       runCommand(Boolean(o.verbose), async (ctx) => {
         installInterruptCleanup();

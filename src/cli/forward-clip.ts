@@ -6,9 +6,9 @@ import { readPng } from '../io/png.ts';
 import { SafetensorsFile } from '../io/safetensors.ts';
 import { writeSafetensors } from '../io/safetensors-writer.ts';
 import { ClipVisionEncoder, rgb8ToPlanar } from '../model/clip/index.ts';
-import { UsageError, parseBytes, parseWeightDtype } from './parse.ts';
+import { UsageError } from './parse.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
-import { adapterOption, backendOption, openCliDevice } from './device-options.ts';
+import { networkLoadOptions, openCliDevice, withDeviceOptions, withNetworkOptions, type NetworkCliOptions } from './device-options.ts';
 import { prepareDevice } from './tuning.ts';
 
 const HELP = `
@@ -20,13 +20,11 @@ Output tensors (F32):
   image_embeds   [tokens, hidden]  hidden_states[-2] (257 x 1280 for ViT-H/14)
   pixel_values   [3, S, S]         the preprocessed image (not with --input pixel_values)`;
 
-interface Opts extends GpuOptions {
+interface Opts extends GpuOptions, NetworkCliOptions {
   model: string;
   image?: string;
   input?: string;
   output: string;
-  weightDtype: string;
-  gpuMemory?: string;
   verbose?: boolean;
 }
 
@@ -46,23 +44,17 @@ function pngToRgb8(path: string): { width: number; height: number; rgb: Uint8Arr
 }
 
 export function registerClipForward(forward: Command): void {
-  forward
-    .command('clip-vision')
+  withNetworkOptions(withDeviceOptions(forward.command('clip-vision')), 'f32')
     .description('CLIP vision (hidden_states[-2]) on a PNG or on tensors from a file')
     .requiredOption('--model <path>', 'diffusers model folder (image_encoder/ + image_processor/) or the image_encoder folder')
     .option('--image <png>', 'an RGB image')
     .option('--input <file>', 'pixel_values or image tensors (.safetensors)')
     .requiredOption('--output <file>', 'where to write image_embeds (.safetensors)')
-    .option('--weight-dtype <dtype>', 'weight storage on the GPU: f32 | bf16 | f16', 'f32')
-    .option('--gpu-memory <bytes>', 'GPU memory budget (weights stream past it)')
-    .addOption(adapterOption())
-    .addOption(backendOption())
-    .option('--verbose', 'print stacks on errors')
     .addHelpText('after', HELP)
     .action((o: Opts) =>
       runCommand(Boolean(o.verbose), async (ctx) => {
         if ((o.image === undefined) === (o.input === undefined)) throw new UsageError('give exactly one of --image PNG and --input FILE');
-        const weightDtype = parseWeightDtype(o.weightDtype, '--weight-dtype');
+        const load = networkLoadOptions(o);
         const png = o.image !== undefined ? pngToRgb8(o.image) : undefined;
         let tensor: { name: string; shape: number[]; data: Float32Array } | undefined;
         if (o.input !== undefined) {
@@ -83,10 +75,7 @@ export function registerClipForward(forward: Command): void {
         }
         const dev = ctx.own(await openCliDevice(o));
         await prepareDevice(dev);
-        const enc = await ClipVisionEncoder.open(dev, o.model, {
-          weightDtype,
-          gpuMemoryBytes: o.gpuMemory ? parseBytes(o.gpuMemory, '--gpu-memory') : undefined,
-        });
+        const enc = await ClipVisionEncoder.open(dev, o.model, load);
         try {
           const S = enc.config.imageSize;
           const t0 = performance.now();

@@ -10,9 +10,9 @@ import { WanModel } from '../model/wan/model.ts';
 import type { LoraMode } from '../model/lora/attach.ts';
 import { timestepEmbedding } from '../model/wan/timestep.ts';
 import { prepareDevice } from './tuning.ts';
-import { UsageError, parseBytes, parseWeightDtype } from './parse.ts';
+import { UsageError } from './parse.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
-import { adapterOption, backendOption, openCliDevice } from './device-options.ts';
+import { networkLoadOptions, openCliDevice, withDeviceOptions, withNetworkOptions, type NetworkCliOptions } from './device-options.ts';
 
 const HELP = `
 Input tensors (F32 unless noted), by name:
@@ -24,7 +24,7 @@ Input tensors (F32 unless noted), by name:
   gga_key_dirs     [F, L, 3]         EgoX key directions, one set per latent frame
 Output: out [C_out, F, H, W].`;
 
-interface Opts extends GpuOptions {
+interface Opts extends GpuOptions, NetworkCliOptions {
   model: string;
   input: string;
   output: string;
@@ -33,17 +33,14 @@ interface Opts extends GpuOptions {
   loraLenient?: boolean;
   loraMode: string;
   config?: string;
-  weightDtype: string;
   ggaLambda?: string;
   egoCols?: string;
-  gpuMemory?: string;
   profile?: boolean;
   verbose?: boolean;
 }
 
 export function registerDitForward(forward: Command): void {
-  forward
-    .command('dit')
+  withNetworkOptions(withDeviceOptions(forward.command('dit')), 'f32')
     .description('one Wan DiT forward on tensors from a safetensors file')
     .requiredOption('--model <path>', 'diffusers model folder, transformer/ folder, index.json or .safetensors')
     .requiredOption('--input <file>', 'input tensors (.safetensors)')
@@ -53,14 +50,9 @@ export function registerDitForward(forward: Command): void {
     .option('--lora-lenient', 'ignore adapter keys that match no module')
     .option('--lora-mode <mode>', 'how --lora is applied: merge (the default: W += s B A on the GPU at load, as EgoX does) | fused (a low-rank GEMM beside each adapted matmul at run time)', 'merge')
     .option('--config <name>', 'force a named config (wan2.1-i2v-14b, wan2.1-t2v-1.3b, tiny)')
-    .option('--weight-dtype <dtype>', 'weight storage on the GPU: f32 | bf16 | f16', 'f32')
     .option('--gga-lambda <l>', 'apply the EgoX geometry bias with this lambda (needs gga_* inputs)')
     .option('--ego-cols <n>', 'latent columns that are ego (default: the latent height, i.e. a square ego view)')
-    .option('--gpu-memory <bytes>', 'GPU memory budget (weights stream past it)')
     .option('--profile', 'print GPU time per kernel family')
-    .addOption(adapterOption())
-    .addOption(backendOption())
-    .option('--verbose', 'print stacks on errors')
     .addHelpText('after', HELP)
     .action((o: Opts) =>
       runCommand(Boolean(o.verbose), async (ctx) => {
@@ -91,10 +83,10 @@ export function registerDitForward(forward: Command): void {
         if (context.shape[1] !== c.textDim) throw new UsageError(`${o.input}: context is [${context.shape}], the model needs [L, ${c.textDim}]`);
         if (c.imageDim && !clip) throw new UsageError(`${o.input}: the model is image-to-video; tensor 'clip' [257, ${c.imageDim}] is missing`);
         const gga = o.ggaLambda !== undefined ? { lambda: Number(o.ggaLambda), egoLatentCols: o.egoCols ? Number(o.egoCols) : x.shape[2]! } : null;
-        const dit = model.graph({ latentShape: x.shape as [number, number, number, number], weightDtype: parseWeightDtype(o.weightDtype, '--weight-dtype'), gga }, c);
+        const load = networkLoadOptions(o);
         const dev = ctx.own(await openCliDevice(o));
         await prepareDevice(dev);
-        const exec = await model.executor(dev, dit, { gpuMemoryBytes: o.gpuMemory ? parseBytes(o.gpuMemory, '--gpu-memory') : undefined, profile: o.profile });
+        const { exec } = await model.load(dev, { latentShape: x.shape as [number, number, number, number], gga }, load, { profile: o.profile }, c);
         const feed: Record<string, Float32Array> = {
           [DIT_IO.latents]: x.data,
           [DIT_IO.timestepEmbedding]: timestepEmbedding(t.data[0]!, c.freqDim),

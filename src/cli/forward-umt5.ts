@@ -6,9 +6,9 @@ import { SafetensorsFile } from '../io/safetensors.ts';
 import { writeSafetensors } from '../io/safetensors-writer.ts';
 import { Umt5Encoder } from '../model/umt5/index.ts';
 import { encodePrompt } from '../model/text/tokenizer.ts';
-import { UsageError, parseBytes, parsePositiveInt, parseWeightDtype } from './parse.ts';
+import { UsageError, parsePositiveInt } from './parse.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
-import { adapterOption, backendOption, openCliDevice } from './device-options.ts';
+import { networkLoadOptions, openCliDevice, withDeviceOptions, withNetworkOptions, type NetworkCliOptions } from './device-options.ts';
 import { prepareDevice } from './tuning.ts';
 
 const HELP = `
@@ -20,14 +20,12 @@ Output tensors (F32 unless noted):
   last_hidden_state  [L, d_model]  the encoder's output on every row
   input_ids          I32 [L], attention_mask I32 [L]`;
 
-interface Opts extends GpuOptions {
+interface Opts extends GpuOptions, NetworkCliOptions {
   model: string;
   prompt?: string;
   ids?: string;
   output: string;
   maxLength: string;
-  weightDtype: string;
-  gpuMemory?: string;
   verbose?: boolean;
 }
 
@@ -58,33 +56,23 @@ async function readIds(path: string): Promise<{ ids: Int32Array; count: number }
 }
 
 export function registerUmt5Forward(forward: Command): void {
-  forward
-    .command('umt5')
+  withNetworkOptions(withDeviceOptions(forward.command('umt5')), 'f32')
     .description('the umT5 text encoder on a prompt or on token ids')
     .requiredOption('--model <path>', 'diffusers model folder (text_encoder/ + tokenizer/) or the text_encoder folder')
     .option('--prompt <text>', 'prompt (cleaned and tokenized as the Wan pipelines do)')
     .option('--ids <file>', 'token ids (.safetensors)')
     .requiredOption('--output <file>', 'where to write the embeddings (.safetensors)')
     .option('--max-length <n>', 'sequence length for --prompt', '512')
-    .option('--weight-dtype <dtype>', 'weight storage on the GPU: f32 | bf16 | f16', 'f32')
-    .option('--gpu-memory <bytes>', 'GPU memory budget (weights stream past it)')
-    .addOption(adapterOption())
-    .addOption(backendOption())
-    .option('--verbose', 'print stacks on errors')
     .addHelpText('after', HELP)
     .action((o: Opts) =>
       runCommand(Boolean(o.verbose), async (ctx) => {
         if ((o.prompt === undefined) === (o.ids === undefined)) throw new UsageError('give exactly one of --prompt TEXT and --ids FILE');
-        const weightDtype = parseWeightDtype(o.weightDtype, '--weight-dtype');
+        const load = networkLoadOptions(o);
         const fromFile = o.ids !== undefined ? await readIds(o.ids) : undefined;
         const length = fromFile ? fromFile.ids.length : parsePositiveInt(o.maxLength, '--max-length');
         const dev = ctx.own(await openCliDevice(o));
         await prepareDevice(dev);
-        const enc = await Umt5Encoder.open(dev, o.model, {
-          length,
-          weightDtype,
-          gpuMemoryBytes: o.gpuMemory ? parseBytes(o.gpuMemory, '--gpu-memory') : undefined,
-        });
+        const enc = await Umt5Encoder.open(dev, o.model, { ...load, length });
         try {
           const { ids, count } = fromFile ?? ((e) => ({ ids: e.ids, count: e.length }))(encodePrompt(enc.tokenizer(), o.prompt!, length));
           const t0 = performance.now();

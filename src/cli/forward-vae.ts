@@ -10,14 +10,12 @@ import { prepareDevice } from './tuning.ts';
 import { WanVae, VaeInputError, type HostTensor, type TileOptions } from '../model/vae/vae.ts';
 import { DEFAULT_TILE } from '../model/vae/tiling.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
-import { adapterOption, backendOption, openCliDevice } from './device-options.ts';
-import { parseWeightDtype } from './parse.ts';
+import { networkLoadOptions, openCliDevice, withDeviceOptions, withNetworkOptions, type NetworkCliOptions } from './device-options.ts';
 
-interface VaeForwardOptions extends GpuOptions {
+interface VaeForwardOptions extends GpuOptions, NetworkCliOptions {
   model: string;
   input: string;
   output: string;
-  weightsDtype?: string;
   vaeTile?: string | boolean;
   timings?: boolean;
 }
@@ -69,27 +67,23 @@ export function parseTile(v: string | boolean | undefined): TileOptions | 'auto'
 
 
 function addCommon(cmd: Command): Command {
-  return cmd
+  return withNetworkOptions(withDeviceOptions(cmd), 'f32')
     .requiredOption('--model <path>', 'diffusers model folder, its vae/ folder, or a VAE .safetensors file')
     .requiredOption('--input <file>', 'input .safetensors')
     .requiredOption('--output <file>', 'output .safetensors (written atomically)')
-    .option('--weights-dtype <dtype>', 'GPU storage of the conv weights: f32 | bf16 | f16', 'f32')
     .option('--vae-tile [size[:overlap]]', 'process frames in overlapping spatial tiles (pixels; default 256:64; without the flag: only when needed)')
     .option('--no-vae-tile', 'never tile (fail if the frames do not fit the adapter)')
-    .option('--timings', 'print seconds per chunk to stderr')
-    .addOption(adapterOption())
-    .addOption(backendOption())
-    .option('--verbose', 'print stacks on errors');
+    .option('--timings', 'print seconds per chunk to stderr');
 }
 
 async function run(opts: VaeForwardOptions, mode: 'encode' | 'decode', ctx: { own: (d: Awaited<ReturnType<typeof openNodeDevice>>) => unknown }): Promise<void> {
   const tile = parseTile(opts.vaeTile);
-  const weightDtype = opts.weightsDtype === undefined ? 'f32' : parseWeightDtype(opts.weightsDtype, '--weights-dtype');
+  const load = networkLoadOptions(opts);
   const input = await readTensor(opts.input, mode === 'encode' ? 'frames' : 'latents', 4);
   const dev = await openCliDevice(opts);
   ctx.own(dev);
   await prepareDevice(dev);
-  const vae = await WanVae.load(dev, opts.model, { weightDtype, tile });
+  const vae = await WanVae.load(dev, opts.model, { ...load, tile });
   const out = mode === 'encode' ? await vae.encode(input) : await vae.decode(input);
   await writeSafetensors(opts.output, { [mode === 'encode' ? 'latents' : 'frames']: { dtype: 'F32', shape: [...out.shape], data: out.data } });
   if (opts.timings) {

@@ -5,13 +5,13 @@ import { generate, type GenerateResult } from '../pipeline/generate.ts';
 import { GENERATE_DEFAULTS, type GenerateOptions } from '../pipeline/generate-options.ts';
 import { parseEgoCalibration } from '../recon/cameras.ts';
 import { abortAllStages } from '../pipeline/staging.ts';
-import { num, parseBytes } from './parse.ts';
+import { num } from './parse.ts';
 import { formatDuration, progressMode, progressReporter } from './progress-reporter.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
 import { prepareDevice } from './tuning.ts';
-import { adapterOption, backendOption, openCliDevice } from './device-options.ts';
+import { networkLoadOptions, openCliDevice, withDeviceOptions, withNetworkOptions, type NetworkCliOptions } from './device-options.ts';
 
-interface GenerateCliOptions extends GpuOptions {
+interface GenerateCliOptions extends GpuOptions, NetworkCliOptions {
   meta: string;
   take?: string;
   depth?: string;
@@ -33,8 +33,6 @@ interface GenerateCliOptions extends GpuOptions {
   imageEmbeds?: string;
   renderPrior?: boolean;
   egoCalibration?: string;
-  gpuMemory?: string;
-  weightDtype: string;
   png?: boolean;
   json?: boolean;
   quiet?: boolean;
@@ -70,8 +68,7 @@ export function printResult(r: GenerateResult, json: boolean, quiet: boolean): v
 
 export function registerGenerateCommand(program: Command): void {
   const d = GENERATE_DEFAULTS;
-  program
-    .command('generate')
+  withNetworkOptions(withDeviceOptions(program.command('generate')), d.weightDtype)
     .description('generate the first-person video of a take (EgoX): exo video + ego prior + cameras -> <out>/<take>.mp4')
     .requiredOption('--meta <file>', 'EgoX meta.json ({"test_datasets": [...]}); depth maps in depth_maps/<take>/ beside it')
     .option('--take <name>', 'take to run (the folder holding exo_path); needed when the meta has several')
@@ -94,14 +91,9 @@ export function registerGenerateCommand(program: Command): void {
     .option('--image-embeds <file>', 'precomputed CLIP features: image_embeds [257, 1280] (.safetensors)')
     .option('--render-prior', "render the ego prior with egox's renderer instead of reading ego_prior_path")
     .option('--ego-calibration <f,cx,cy[,...]>', 'ego fisheye for --render-prior (see egox prior --help)')
-    .option('--gpu-memory <bytes>', 'GPU memory budget, e.g. 24GiB (weights stream past it)')
-    .option('--weight-dtype <dtype>', 'weight storage on the GPU: bf16 | f16 | f32', d.weightDtype)
     .option('--png', 'also write png/<take>_ego_NNNNN.png')
     .option('--json', 'machine-readable progress and result (JSON lines on stdout)')
     .option('--quiet', 'no progress output')
-    .addOption(adapterOption())
-    .addOption(backendOption())
-    .option('--verbose', 'print stacks on errors')
     .action((o: GenerateCliOptions) =>
       runCommand(Boolean(o.verbose), async (ctx) => {
         installInterruptCleanup();
@@ -126,8 +118,7 @@ export function registerGenerateCommand(program: Command): void {
           imageEmbeds: o.imageEmbeds,
           renderPrior: Boolean(o.renderPrior),
           priorOptions: o.egoCalibration ? { egoCalibration: parseEgoCalibration(o.egoCalibration) } : undefined,
-          gpuMemoryBytes: o.gpuMemory ? parseBytes(o.gpuMemory, '--gpu-memory') : undefined,
-          weightDtype: o.weightDtype as GenerateOptions['weightDtype'],
+          ...networkLoadOptions(o),
           png: Boolean(o.png),
           onProgress: progressReporter(progressMode(o)),
         };

@@ -2,16 +2,12 @@
 import type { Command } from 'commander';
 import type { SubgroupMatrixConfig } from '../runtime/device.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
-import { adapterOption, backendOption, openCliDevice } from './device-options.ts';
+import { openCliDevice, withDeviceOptions } from './device-options.ts';
 
 export function registerInfoCommand(program: Command): void {
-  program
-    .command('info')
+  withDeviceOptions(program.command('info'))
     .description('show the GPU adapter, its features and limits')
-    .addOption(adapterOption())
-    .addOption(backendOption())
     .option('--json', 'print one JSON object')
-    .option('--verbose', 'print stacks on errors')
     .action((opts: GpuOptions & { json?: boolean }) =>
       runCommand(Boolean(opts.verbose), async (ctx) => {
         const dev = ctx.own(await openCliDevice(opts));

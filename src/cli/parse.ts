@@ -1,8 +1,8 @@
 // Parsing of CLI values, each failure a one-line usage error (exit 2).
+import type { FloatDType } from '../runtime/dtype.ts';
+import { InputError } from '../runtime/errors.ts';
 
-export class UsageError extends Error {
-  readonly exitCode = 2;
-}
+export class UsageError extends InputError {}
 
 /** '448x784' -> {height: 448, width: 784}. */
 export function parseSize(s: string, option: string): { height: number; width: number } {
@@ -23,7 +23,7 @@ export function parseBytes(s: string, option: string): number {
 }
 
 /** A weight storage dtype option: f32, bf16 or f16. */
-export function parseWeightDtype(s: string, option: string): 'f32' | 'bf16' | 'f16' {
+export function parseWeightDtype(s: string, option: string): FloatDType {
   if (s === 'f32' || s === 'bf16' || s === 'f16') return s;
   throw new UsageError(`${option} '${s}': use f32, bf16 or f16`);
 }

@@ -6,17 +6,16 @@ import { planDitRun } from '../model/wan/plan-run.ts';
 import { planVae } from '../model/vae/plan.ts';
 import { planUmt5 } from '../model/umt5/plan.ts';
 import { planClipVision } from '../model/clip/plan.ts';
-import { parseBytes, parseSize, parseWeightDtype } from './parse.ts';
+import { parseSize } from './parse.ts';
+import { networkLoadOptions, withNetworkOptions, type NetworkCliOptions } from './device-options.ts';
 import { runCommand } from './run-command.ts';
 
-interface PlanOptions {
+interface PlanOptions extends NetworkCliOptions {
   model: string;
   ego: string;
   exo: string;
   frames: string;
   steps: string;
-  gpuMemory?: string;
-  weightDtype: string;
   gga: boolean;
   cfg: boolean;
   json?: boolean;
@@ -24,16 +23,13 @@ interface PlanOptions {
 }
 
 export function registerPlanCommand(program: Command): void {
-  program
-    .command('plan')
+  withNetworkOptions(program.command('plan'), 'bf16')
     .description('peak GPU memory and FLOPs of a DiT run, from the dry-run planner (no GPU needed)')
     .option('--model <name>', 'wan2.1-i2v-14b | wan2.1-t2v-1.3b | tiny', 'wan2.1-i2v-14b')
     .option('--ego <HxW>', 'ego frame size', '448x448')
     .option('--exo <HxW>', "exo frame size ('none' for plain Wan)", '448x784')
     .option('--frames <n>', 'video frames (1 + 4k)', '49')
     .option('--steps <n>', 'denoising steps', '50')
-    .option('--gpu-memory <bytes>', 'GPU memory budget, e.g. 24GiB: weights are streamed past it')
-    .option('--weight-dtype <dtype>', 'weight storage on the GPU: bf16 | f16 | f32', 'bf16')
     .option('--no-gga', 'without the geometry-guided attention inputs')
     .option('--no-cfg', 'one forward per step instead of two')
     .option('--json', 'print one JSON object')
@@ -41,6 +37,7 @@ export function registerPlanCommand(program: Command): void {
     .action((opts: PlanOptions) =>
       runCommand(Boolean(opts.verbose), async () => {
         const config = namedConfig(opts.model);
+        const load = networkLoadOptions(opts);
         const r = planDitRun({
           config,
           ego: parseSize(opts.ego, '--ego'),
@@ -49,8 +46,8 @@ export function registerPlanCommand(program: Command): void {
           steps: Number(opts.steps),
           cfg: opts.cfg,
           gga: opts.gga,
-          weightDtype: parseWeightDtype(opts.weightDtype, '--weight-dtype'),
-          gpuMemoryBytes: opts.gpuMemory ? parseBytes(opts.gpuMemory, '--gpu-memory') : undefined,
+          weightDtype: load.weightDtype!,
+          gpuMemoryBytes: load.gpuMemoryBytes,
         });
         const t = r.plan.totals;
         const frames = Number(opts.frames);
@@ -63,7 +60,7 @@ export function registerPlanCommand(program: Command): void {
           const p = planVae({ width: size.width, height: size.height, frames, dtypes: { weights: vaeWeights as 'bf16' } });
           return { name: name as string, encodePeakBytes: p.encode.peakBytes, decodePeakBytes: p.decode.peakBytes, encodeFlops: p.encode.flops, decodeFlops: p.decode.flops };
         });
-        const encOpts = { weightDtype: vaeWeights as 'bf16', gpuMemoryBytes: opts.gpuMemory ? parseBytes(opts.gpuMemory, '--gpu-memory') : undefined };
+        const encOpts = { ...load, weightDtype: vaeWeights as 'bf16' };
         const ego = parseSize(opts.ego, '--ego');
         const clipFrame = { height: ego.height, width: ego.width + (opts.exo === 'none' ? 0 : parseSize(opts.exo, '--exo').width) }; // CLIP sees the decoded [exo | ego] frame
         const encoders = { umt5: planUmt5(encOpts), clipVision: planClipVision(clipFrame, encOpts) };

@@ -5,7 +5,8 @@ import { loadEgoxTake } from '../io/meta.ts';
 import { parseEgoCalibration } from '../recon/cameras.ts';
 import { renderPrior, writePrior, PRIOR_FRAMES, type DynamicSource } from '../pipeline/prior.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
-import { adapterOption, backendOption, openCliDevice } from './device-options.ts';
+import { openCliDevice, withDeviceOptions } from './device-options.ts';
+import { InputError } from '../runtime/errors.ts';
 
 interface PriorCliOptions extends GpuOptions {
   meta: string;
@@ -20,9 +21,7 @@ interface PriorCliOptions extends GpuOptions {
   png?: boolean;
 }
 
-class PriorOptionError extends Error {
-  readonly exitCode = 2;
-}
+class PriorOptionError extends InputError {}
 
 function parseFrames(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -37,8 +36,7 @@ function parseDynamic(text: string): DynamicSource {
 }
 
 export function registerPriorCommand(program: Command): void {
-  program
-    .command('prior')
+  withDeviceOptions(program.command('prior'))
     .description("render a take's ego prior (the exo point cloud seen from every ego pose) to ego_Prior.mp4")
     .requiredOption('--meta <file>', 'EgoX meta.json ({"test_datasets": [...]})')
     .option('--take <name>', 'take to render (the folder holding exo_path); needed when the meta has several')
@@ -50,9 +48,6 @@ export function registerPriorCommand(program: Command): void {
     .option('--dynamic-points', "draw masked pixels at their current place each frame (the official renderer without --only_bg)")
     .option('--zbuffer', 'fast preview: nearest point per pixel instead of 20-point alpha compositing')
     .option('--png', 'also write png/frame_NNNNN.png')
-    .addOption(adapterOption())
-    .addOption(backendOption())
-    .option('--verbose', 'print stacks on errors')
     .action((opts: PriorCliOptions) =>
       runCommand(Boolean(opts.verbose), async (ctx) => {
         // Validate every option before the slow parts (device, video decode).

@@ -3,6 +3,7 @@
 // body are destroyed and the process exits explicitly (Dawn would keep it alive).
 
 import type { EgoxDevice } from '../runtime/device.ts';
+import { cliMessage } from './error-wording.ts';
 
 export interface CommandContext {
   verbose: boolean;
@@ -31,7 +32,7 @@ export async function runCommand(verbose: boolean, body: (ctx: CommandContext) =
 export function reportError(e: unknown, verbose: boolean): number {
   const err = e instanceof Error ? e : new Error(String(e));
   const exitCode = (err as { exitCode?: number }).exitCode === 2 ? 2 : 1;
-  const firstLine = err.message.split('\n')[0];
+  const firstLine = cliMessage(err);
   if (exitCode === 2) {
     process.stderr.write(`egox: ${firstLine}\n`);
   } else {

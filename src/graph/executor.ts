@@ -9,6 +9,7 @@ import { GpuError } from '../runtime/errors.ts';
 import { foldDispatch, packUniforms } from '../runtime/program.ts';
 import { Tensor } from '../runtime/tensor.ts';
 import { GraphError, bindingRef, rootOf, viewOffsetOf, type BindingRef, type Graph, type LoweringContext, type Value } from './ir.ts';
+import type { ResidencyClaim } from './residency.ts';
 import { planExecution, type ExecutionPlan, type PlanOptions } from './plan.ts';
 import { Profiler, type ProfileRow } from './profiler.ts';
 import type { WeightStore } from './weights.ts';
@@ -21,6 +22,8 @@ export interface ExecutorOptions extends PlanOptions {
    * LoRA into it on the GPU. Recorded with `dev.run`; the executor flushes before computing.
    */
   weightTransforms?: ReadonlyMap<string, (dev: EgoxDevice, weight: Tensor) => Promise<void>>;
+  /** The network this executor belongs to, when several share one budget (graph/residency.ts). */
+  residency?: ResidencyClaim;
 }
 
 interface CompiledDispatch {
@@ -62,6 +65,7 @@ export class Executor {
     private readonly weights: WeightStore | null,
     profile: boolean,
     private readonly transforms?: ExecutorOptions['weightTransforms'],
+    private readonly releaseResidency?: () => void,
   ) {
     this.profiler = profile && dev.has('timestamp-query') ? new Profiler(dev.device, graph.nodes.length) : null;
   }
@@ -77,10 +81,16 @@ export class Executor {
     if (graph.weights.size > graph.constants.size && !weights) throw new GraphError('the graph has weights but no weight store was given');
     for (const [name, v] of graph.weights) if (!graph.constants.has(name)) weights!.check(name, v.shape); // fail before allocating anything
     const plan = planExecution(graph, { ...options, ctx });
-    const exec = new Executor(dev, graph, plan, weights, Boolean(options.profile), options.weightTransforms);
-    exec.allocate();
-    await exec.uploadResidentWeights();
-    exec.compile();
+    const release = options.residency?.tracker.enter(options.residency.network);
+    const exec = new Executor(dev, graph, plan, weights, Boolean(options.profile), options.weightTransforms, release);
+    try {
+      exec.allocate();
+      await exec.uploadResidentWeights();
+      exec.compile();
+    } catch (e) {
+      exec.destroy();
+      throw e;
+    }
     return exec;
   }
 
@@ -133,6 +143,7 @@ export class Executor {
     this.uniformBuffer?.destroy();
     this.profiler?.destroy();
     this.buffers.clear();
+    this.releaseResidency?.();
   }
 
   // ---- setup -----------------------------------------------------------------------------

@@ -7,7 +7,6 @@ import type { DType } from '../runtime/dtype.ts';
 import type { KernelProgram } from '../runtime/program.ts';
 import { numelOf } from '../runtime/tensor.ts';
 import { storageBytes } from '../runtime/dtype.ts';
-import { InputError } from '../runtime/errors.ts';
 
 export type ValueKind = 'input' | 'weight' | 'temp' | 'output';
 
@@ -95,7 +94,16 @@ export interface Node {
   lower(ctx: LoweringContext): Dispatch[];
 }
 
-export class GraphError extends InputError {}
+/**
+ * A graph was built or run wrongly: a fault of egox or of the program embedding it, never of the
+ * user's files (those are InputErrors: WeightFileError, GpuMemoryBudgetError), so the CLI exits 1.
+ */
+export class GraphError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
 
 export interface Graph {
   readonly values: readonly Value[];

@@ -3,7 +3,8 @@
 // `egox plan` and a real run agree on peak memory.
 
 import { KernelChoices } from '../runtime/kernel-context.ts';
-import { GraphError, rootOf, valueBytes, type Dispatch, type Graph, type LoweringContext } from './ir.ts';
+import { rootOf, valueBytes, type Dispatch, type Graph, type LoweringContext } from './ir.ts';
+import { InputError } from '../runtime/errors.ts';
 import { planSlots, slotSize, type SlotPlan } from './liveness.ts';
 
 export type BufferKind = 'activation' | 'input' | 'output' | 'weight' | 'weight-slot' | 'uniform';
@@ -147,9 +148,7 @@ export function planExecution(graph: Graph, options: PlanOptions = {}): Executio
   }
   const peakBytes = buffers.reduce((s, b) => s + b.bytes, 0);
   if (peakBytes > budget) {
-    throw new GraphError(
-      `the run needs ${gib(peakBytes)} of GPU memory even with weights streamed (activations ${gib(sum('activation'))}, weights ${gib(sum('weight') + sum('weight-slot'))}); budget ${gib(budget)}: raise --gpu-memory or use a smaller input`,
-    );
+    throw new GpuMemoryBudgetError(peakBytes, budget, sum('activation'), sum('weight') + sum('weight-slot'));
   }
   return {
     slots,
@@ -181,6 +180,23 @@ export function withBindingLimit(ctx: LoweringContext, maxBindingBytes: number |
   if (maxBindingBytes === undefined) return ctx;
   const limit = Math.min(maxBindingBytes, ctx.limits.maxStorageBufferBindingSize ?? Infinity);
   return { ...ctx, limits: { ...ctx.limits, maxStorageBufferBindingSize: limit } };
+}
+
+/**
+ * A run does not fit the GPU memory budget even with weights streamed. It carries the numbers;
+ * the caller says how to give more memory (the CLI names its --gpu-memory option).
+ */
+export class GpuMemoryBudgetError extends InputError {
+  constructor(
+    readonly neededBytes: number,
+    readonly budgetBytes: number,
+    readonly activationBytes: number,
+    readonly weightBytes: number,
+  ) {
+    super(
+      `the run needs ${gib(neededBytes)} of GPU memory even with weights streamed (activations ${gib(activationBytes)}, weights ${gib(weightBytes)}); budget ${gib(budgetBytes)}: a larger budget or a smaller input is needed`,
+    );
+  }
 }
 
 export function gib(bytes: number): string {

@@ -4,10 +4,11 @@
 // (bf16 files stay bf16; f32 files may become bf16 or f16 on request).
 
 import type { StDtype } from '../io/safetensors-dtype.ts';
-import { storageBytes, type DType } from '../runtime/dtype.ts';
+import { storageBytes, type DType, type FloatDType } from '../runtime/dtype.ts';
 import { bf16ToF32Bits, f16ToF32Bits, f32BitsToBf16, f32BitsToF16 } from '../runtime/dtype.ts';
 import { shapeString, type Shape } from '../runtime/tensor.ts';
 import { GraphError } from './ir.ts';
+import { InputError } from '../runtime/errors.ts';
 
 /** What the store needs from a checkpoint (src/io's Checkpoint and SafetensorsFile fit it). */
 export interface WeightSource {
@@ -26,14 +27,17 @@ export class MemoryWeightSource implements WeightSource {
 
   async *chunks(name: string, chunkBytes: number): AsyncIterable<Uint8Array> {
     const t = this.tensors.get(name);
-    if (!t) throw new GraphError(`weight '${name}' not in memory source`);
+    if (!t) throw new WeightFileError(`weight '${name}' not in memory source`);
     for (let p = 0; p < t.bytes.length; p += chunkBytes) yield t.bytes.slice(p, Math.min(t.bytes.length, p + chunkBytes));
   }
 }
 
+/** A checkpoint the user gave lacks a weight the model needs, or holds it in a shape or dtype egox cannot use. */
+export class WeightFileError extends InputError {}
+
 export const WEIGHT_CHUNK_BYTES = 16 * 2 ** 20;
 
-const FLOAT_FILE_TYPES: Partial<Record<StDtype, 'f32' | 'f16' | 'bf16'>> = { F32: 'f32', F16: 'f16', BF16: 'bf16' };
+const FLOAT_FILE_TYPES: Partial<Record<StDtype, FloatDType>> = { F32: 'f32', F16: 'f16', BF16: 'bf16' };
 
 export class WeightStore {
   constructor(
@@ -45,16 +49,16 @@ export class WeightStore {
   ) {}
 
   /** Checks that a weight exists with the expected element count and a float dtype. */
-  check(name: string, shape: Shape): { key: string; fileDtype: 'f32' | 'f16' | 'bf16' } {
+  check(name: string, shape: Shape): { key: string; fileDtype: FloatDType } {
     const key = this.rename(name);
     const t = this.source.tensors.get(key);
-    if (!t) throw new GraphError(`weight '${key}' not found in ${this.sourceName}: is this the right model folder or format?`);
+    if (!t) throw new WeightFileError(`weight '${key}' not found in ${this.sourceName}: is this the right model folder or format?`);
     const fileDtype = FLOAT_FILE_TYPES[t.dtype];
-    if (!fileDtype) throw new GraphError(`weight '${key}' in ${this.sourceName} is ${t.dtype}; egox loads F32, F16 or BF16 weights`);
+    if (!fileDtype) throw new WeightFileError(`weight '${key}' in ${this.sourceName} is ${t.dtype}; egox loads F32, F16 or BF16 weights`);
     const n = t.shape.reduce((a, b) => a * b, 1);
     const want = shape.reduce((a, b) => a * b, 1);
     if (n !== want) {
-      throw new GraphError(`weight '${key}' has shape ${shapeString(t.shape)} in ${this.sourceName}; the model expects ${shapeString(shape)}`);
+      throw new WeightFileError(`weight '${key}' has shape ${shapeString(t.shape)} in ${this.sourceName}; the model expects ${shapeString(shape)}`);
     }
     return { key, fileDtype };
   }
@@ -95,7 +99,7 @@ export class WeightStore {
 }
 
 /** Converts a whole number of element pairs between float storage formats. */
-export function convert(bytes: Uint8Array, from: 'f32' | 'f16' | 'bf16', to: 'f32' | 'f16' | 'bf16'): Uint8Array {
+export function convert(bytes: Uint8Array, from: FloatDType, to: FloatDType): Uint8Array {
   if (from === to) return bytes;
   const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
   let f32bits: Uint32Array;

@@ -1,9 +1,6 @@
-/**
- * Error for a malformed or unsupported file given by the user (npy, safetensors, index.json).
- * exitCode 2 tells the CLI to print the one-line message and exit 2 without a stack.
- */
-export class FileFormatError extends Error {
-  readonly exitCode = 2;
+/** A malformed or unsupported file given by the user (npy, safetensors, index.json). */
+import { InputError } from '../runtime/errors.ts';
+export class FileFormatError extends InputError {
   /** The file the problem was found in. */
   readonly file: string;
   /** The tensor concerned, when there is one. */
@@ -12,7 +9,6 @@ export class FileFormatError extends Error {
   constructor(file: string, problem: string, tensor?: string) {
     const where = tensor === undefined ? file : `${file}: tensor '${tensor}'`;
     super(`${where}: ${problem}`.replace(/\s*\n\s*/g, ' '));
-    this.name = 'FileFormatError';
     this.file = file;
     this.tensor = tensor;
   }

@@ -6,10 +6,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readNpy } from './npy.ts';
+import { InputError } from '../runtime/errors.ts';
 
-/** Bad meta.json / depth folder. exitCode 2: the CLI prints the message and exits 2. */
-export class MetaError extends Error {
-  readonly exitCode = 2;
+/** Bad meta.json / depth folder: the CLI prints the message and exits 2. */
+export class MetaError extends InputError {
   constructor(
     readonly file: string,
     readonly take: string | undefined,
@@ -20,7 +20,6 @@ export class MetaError extends Error {
       .filter((s) => s !== '')
       .join(': ');
     super(`${where}: ${problem}`.replace(/\s*\n\s*/g, ' '));
-    this.name = 'MetaError';
   }
 }
 

@@ -7,22 +7,19 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { InputError } from '../runtime/errors.ts';
 
 /** ffmpeg/ffprobe is not installed (or EGOX_FFMPEG points nowhere). */
-export class FfmpegMissingError extends Error {
-  readonly exitCode = 2;
+export class FfmpegMissingError extends InputError {
   constructor(tool: string) {
     super(`${tool} not found on PATH: install it (Debian/Ubuntu: apt-get install ffmpeg; macOS: brew install ffmpeg) or set EGOX_FFMPEG to the ffmpeg binary`);
-    this.name = 'FfmpegMissingError';
   }
 }
 
 /** A video the user gave cannot be read or written. */
-export class VideoError extends Error {
-  readonly exitCode = 2;
+export class VideoError extends InputError {
   constructor(readonly file: string, problem: string) {
     super(`${file}: ${problem}`.replace(/\s*\n\s*/g, ' '));
-    this.name = 'VideoError';
   }
 }
 

@@ -9,6 +9,7 @@ import { sliceFrames } from './latent-frames.ts';
 import { encodePrompts } from '../model/umt5/index.ts';
 import { encodeImage, unitFloatToRgb8 } from '../model/clip/index.ts';
 import type { ProgressTracker } from './progress.ts';
+import type { NetworkLoadOptions } from '../model/load-options.ts';
 
 export interface RunEmbeddings {
   cond: Embedding;
@@ -27,7 +28,8 @@ export interface EmbedStageInputs {
   textDim: number;
   imageDim: number;
   /** How the encoders hold their weights. */
-  load: Pick<ResolvedGenerateOptions, 'weightDtype' | 'gpuMemoryBytes'>;
+  /** How the encoders load (weight dtype, the shared memory budget). */
+  load: NetworkLoadOptions;
 }
 
 /** The prompts umT5 encodes: --prompt or the take's, and --negative-prompt (resolved to "" as EgoX). */

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import { SafetensorsFile } from '../io/safetensors.ts';
 import { convert } from '../graph/weights.ts';
 import { InputError } from '../runtime/errors.ts';
+import type { FloatDType } from '../runtime/dtype.ts';
 
 export class EmbeddingsError extends InputError {}
 
@@ -26,7 +27,7 @@ export interface GivenEmbeddings {
   image?: Embedding;
 }
 
-const FLOAT: Record<string, 'f32' | 'bf16' | 'f16'> = { F32: 'f32', BF16: 'bf16', F16: 'f16' };
+const FLOAT: Record<string, FloatDType> = { F32: 'f32', BF16: 'bf16', F16: 'f16' };
 
 /** Reads named [rows, cols] tensors; a missing required one, a wrong width or dtype is one line. */
 export async function readEmbeddings(

@@ -2,6 +2,7 @@
 import type { PriorOptions } from './prior.ts';
 import type { ProgressCallback } from './progress.ts';
 import { InputError } from '../runtime/errors.ts';
+import type { FloatDType } from '../runtime/dtype.ts';
 
 export class GenerateOptionError extends InputError {}
 
@@ -45,7 +46,7 @@ export interface GenerateOptions {
   /** GPU memory budget: weights stream block by block past it. */
   gpuMemoryBytes?: number;
   /** Weight storage on the GPU (bf16, as the official code runs). */
-  weightDtype?: 'f32' | 'bf16' | 'f16';
+  weightDtype?: FloatDType;
   /** Also write png/<take>_ego_NNNNN.png. */
   png?: boolean;
   /** Rows of the contact sheet (5). */

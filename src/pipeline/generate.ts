@@ -6,7 +6,10 @@
 import { writeFileSync } from 'node:fs';
 import { encodeVideo, decodeVideo } from '../io/video.ts';
 import { encodePng } from '../io/png.ts';
+import { GpuResidency } from '../graph/residency.ts';
 import { WanVae } from '../model/vae/index.ts';
+import { tokenCount, tokenGrid } from '../model/wan/grid.ts';
+import type { NetworkLoadOptions } from '../model/load-options.ts';
 import { sampleLatents } from '../model/wan/sample.ts';
 import { renderPrior } from './prior.ts';
 import type { EgoxTakeWithDepth } from '../io/meta.ts';
@@ -62,7 +65,9 @@ async function run(dev: EgoxDevice, inp: CheckedInputs, progress: ProgressTracke
   const priorFrames = await loadPrior(dev, take, { frames: F, size: sizes.ego, render: opt.renderPrior, renderOptions: opt.priorOptions }, progress);
 
   progress.begin('encode', `exo ${F}x${sizes.exo.height}x${sizes.exo.width} and prior ${F}x${sizes.ego}x${sizes.ego}`);
-  const vae = await WanVae.load(dev, inp.model.vae, { weightDtype: opt.weightDtype, executor: { gpuMemoryBytes: opt.gpuMemoryBytes } });
+  // One budget, networks one after another: each gets all of it while resident (model/load-options.ts).
+  const load: NetworkLoadOptions = { weightDtype: opt.weightDtype, gpuMemoryBytes: opt.gpuMemoryBytes, residency: new GpuResidency() };
+  const vae = await WanVae.load(dev, inp.model.vae, load);
   let decodeLatents: (l: Latent) => Promise<Latent>;
   let x: Float32Array;
   let latentShape: [number, number, number, number];
@@ -84,7 +89,7 @@ async function run(dev: EgoxDevice, inp: CheckedInputs, progress: ProgressTracke
         given: inp.given,
         textDim: inp.dit.config.textDim,
         imageDim: inp.dit.config.imageDim!, // checkGenerateInputs refuses a transformer without one
-        load: { weightDtype: opt.weightDtype, gpuMemoryBytes: opt.gpuMemoryBytes },
+        load,
       },
       cond.latents,
       decodeLatents,
@@ -103,17 +108,15 @@ async function run(dev: EgoxDevice, inp: CheckedInputs, progress: ProgressTracke
 
     const config = { ...inp.dit.config, textLen: emb.cond.shape[0], imageLen: emb.clip.shape[0] };
     latentShape = [config.inDim, T, h, W];
-    const ditGraph = inp.dit.graph(
-      {
-        latentShape,
-        weightDtype: opt.weightDtype,
-        gga: geometry ? { lambda: opt.ggaLambda!, egoLatentCols: cond.egoCols } : null,
-      },
+    tokens = tokenCount(tokenGrid(latentShape));
+    progress.begin('denoise', `${opt.steps} steps, guidance ${opt.guidance}, ${tokens} tokens, ${inp.model.scheduler.sampler} shift ${inp.model.scheduler.shift}`);
+    const { exec } = await inp.dit.load(
+      dev,
+      { latentShape, gga: geometry ? { lambda: opt.ggaLambda!, egoLatentCols: cond.egoCols } : null },
+      load,
+      {},
       config,
     );
-    tokens = ditGraph.tokens;
-    progress.begin('denoise', `${opt.steps} steps, guidance ${opt.guidance}, ${tokens} tokens, ${inp.model.scheduler.sampler} shift ${inp.model.scheduler.shift}`);
-    const exec = await inp.dit.executor(dev, ditGraph, { gpuMemoryBytes: opt.gpuMemoryBytes });
     try {
       x = await sampleLatents(exec, {
         latents: cond.latents.data,

@@ -13,7 +13,8 @@ import type { EgoCalibration } from '../recon/cameras.ts';
 import { exoPlacement } from '../recon/pointcloud.ts';
 import { pngToMask } from '../recon/dynamic-mask.ts';
 import { estimateDynamicMasks, type MotionMaskOptions } from '../recon/dynamic-mask-estimate.ts';
-import { PRIOR_FPS, PRIOR_FRAMES, PriorInputError, renderPriorFrames, type DynamicSource } from '../recon/prior.ts';
+import { InputError } from '../runtime/errors.ts';
+import { PRIOR_FPS, PRIOR_FRAMES, PriorFramesError, PriorInputError, renderPriorFrames, type DynamicSource } from '../recon/prior.ts';
 
 export { PRIOR_FPS, PRIOR_FRAMES, PriorInputError, type DynamicSource } from '../recon/prior.ts';
 
@@ -81,7 +82,7 @@ export async function renderPrior(dev: EgoxDevice, take: EgoxTakeWithDepth, opti
   const clip = Math.min(PRIOR_FRAMES, take.depthFiles.length, take.egoExtrinsics.length);
   const n = options.frames ?? clip;
   if (!(Number.isInteger(n) && n >= 1 && n <= clip)) {
-    throw new PriorInputError(`--frames ${options.frames}: must be a whole number in 1..${clip} (the clip has ${clip} frames)`);
+    throw new PriorFramesError(options.frames, clip);
   }
   const indices = options.frameIndices ? [...options.frameIndices] : Array.from({ length: n }, (_, i) => i);
   for (const f of indices) if (!(Number.isInteger(f) && f >= 0 && f < clip)) throw new Error(`renderPrior: frame index ${f} outside 0..${clip - 1}`);
@@ -126,11 +127,19 @@ export async function renderPrior(dev: EgoxDevice, take: EgoxTakeWithDepth, opti
 }
 
 /** Bad --masks folder or mask file. */
-export class MaskError extends Error {
-  readonly exitCode = 2;
+export class MaskError extends InputError {
   constructor(message: string) {
     super(message.replace(/\s*\n\s*/g, ' '));
-    this.name = 'MaskError';
+  }
+}
+
+/** The mask folder as a whole is unusable; carries the folder so the CLI can name its option. */
+export class MaskFolderError extends MaskError {
+  constructor(
+    readonly folder: string,
+    readonly problem: string,
+  ) {
+    super(`mask folder ${folder}: ${problem}`);
   }
 }
 
@@ -144,10 +153,10 @@ export function readMaskFolder(dir: string, frames: number, depthShape: [number,
   try {
     names = fs.readdirSync(dir);
   } catch (e) {
-    throw new MaskError(`--masks ${dir}: cannot read folder (${(e as NodeJS.ErrnoException).code ?? String(e)}); give a folder of per-frame PNG masks`);
+    throw new MaskFolderError(dir, `cannot read folder (${(e as NodeJS.ErrnoException).code ?? String(e)}); give a folder of per-frame PNG masks`);
   }
   const files = names.filter((n) => n.toLowerCase().endsWith('.png')).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  if (files.length < frames) throw new MaskError(`--masks ${dir}: holds ${files.length} PNG files, need one per frame (${frames}), named so they sort in frame order`);
+  if (files.length < frames) throw new MaskFolderError(dir, `holds ${files.length} PNG files, need one per frame (${frames}), named so they sort in frame order`);
   const [H, W] = depthShape;
   const [EH, EW] = exoShape;
   const place = exoPlacement(H, W, EH, EW);

@@ -24,6 +24,20 @@ export type DynamicSource = 'auto' | 'none';
 /** Bad prior options or inputs (frame counts): one line, exit code 2. */
 export class PriorInputError extends InputError {}
 
+/** A frame count the clip cannot give; carries the numbers so the CLI can name its option. */
+export class PriorFramesError extends PriorInputError {
+  constructor(
+    readonly frames: number | undefined,
+    readonly clipFrames: number,
+  ) {
+    super(`frames ${frames}: ${priorFramesProblem(clipFrames)}`);
+  }
+}
+
+export function priorFramesProblem(clipFrames: number): string {
+  return `must be a whole number in 1..${clipFrames} (the clip has ${clipFrames} frames)`;
+}
+
 /** A clip on the depth grid: what the renderer needs, already in memory. */
 export interface PriorClip {
   /** Per-frame metric z-depth, [H, W] each. */

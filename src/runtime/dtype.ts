@@ -7,6 +7,9 @@ export type DType = 'f32' | 'f16' | 'bf16' | 'i32' | 'u32';
 
 export const DTYPES: readonly DType[] = ['f32', 'f16', 'bf16', 'i32', 'u32'];
 
+/** The float storage dtypes: what weights, activations and kernel operands may be. */
+export type FloatDType = 'f32' | 'f16' | 'bf16';
+
 export function isPacked16(dtype: DType): boolean {
   return dtype === 'f16' || dtype === 'bf16';
 }

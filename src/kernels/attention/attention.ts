@@ -18,14 +18,15 @@ import type { KernelContext, KernelDeviceInfo } from '../../runtime/kernel-conte
 import type { KernelProgram } from '../../runtime/program.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
 import { bindingAlign, bindingLimit, elemBytes, rowsPerWindow, wholeBindingBytes, windowOf } from '../shared/binding-window.ts';
-import { attentionUniformValues, flashKeysPerTile, type AttentionDType, type AttentionShape, type AttentionSpec, type AttentionVariant, type EgoGrid } from './common.ts';
+import { attentionUniformValues, flashKeysPerTile, type AttentionShape, type AttentionSpec, type AttentionVariant, type EgoGrid } from './common.ts';
 import { attentionFlashProgram, flashTileQueries } from './flash.ts';
 import { attentionSubgroupProgram, subgroupTileQueries } from './subgroup.ts';
 import { attentionSgmatrixProgram, sgmAttentionTiles, sgmatrixKeyBlock, sgmatrixTileQueries } from './sgmatrix.ts';
 import { deviceSgmShapes, subgroupMatricesTrusted, type SgmShape } from '../shared/subgroup-matrix.ts';
 import { InputError } from '../../runtime/errors.ts';
+import type { FloatDType } from '../../runtime/dtype.ts';
 
-export type { AttentionDType, AttentionShape, AttentionSpec, AttentionVariant, EgoGrid } from './common.ts';
+export type { AttentionShape, AttentionSpec, AttentionVariant, EgoGrid } from './common.ts';
 
 export function attentionProgram(spec: AttentionSpec, shape: AttentionShape): KernelProgram {
   checkSpec(spec);
@@ -107,7 +108,7 @@ export function sgmatrixConfigFor(dev: AttentionDeviceInfo, headDim: number): Sg
 export function chooseAttentionVariant(
   dev: AttentionDeviceInfo,
   headDim: number,
-  dtype: AttentionDType = 'f32',
+  dtype: FloatDType = 'f32',
 ): { variant: AttentionVariant; subgroupSize?: number; sgm?: SgmShape } {
   const sg = fixedSmallSubgroup(dev);
   if (sg && isCpuAdapter(dev) && headDim <= SUBGROUP_MAX_HEAD_DIM) return { variant: 'subgroup', subgroupSize: sg };
@@ -132,7 +133,7 @@ export interface AttentionOptions {
   /** Softmax scale; default 1 / sqrt(D) (umT5 uses 1). */
   scale?: number;
   /** Output dtype (default: q's dtype, or out's). */
-  outDtype?: AttentionDType;
+  outDtype?: FloatDType;
   /** Output tensor to write (or add to, with accumulate). */
   out?: Tensor;
   /** out += attention (Wan I2V cross-attention sums a text and an image attention). */
@@ -177,7 +178,7 @@ function dims(t: Tensor, name: string, heads: number | undefined): [number, numb
   throw new AttentionInputError(`attention: ${name} has shape [${t.shape.join(', ')}]; pass [L, H, D], or [L, H*D] with opts.heads`);
 }
 
-function isFloat(d: string): d is AttentionDType {
+function isFloat(d: string): d is FloatDType {
   return d === 'f32' || d === 'f16' || d === 'bf16';
 }
 

@@ -14,20 +14,19 @@
 // work in base 2) to the score where it is computed, before the running max; both variants
 // mark that place.
 
-import type { DType } from '../../runtime/dtype.ts';
+import type { DType, FloatDType } from '../../runtime/dtype.ts';
 import type { KernelProgram, UniformDecl } from '../../runtime/program.ts';
 import { WGSL_HALF_BITS, f32BitsToHalfCodeExpr, unpackPairFn } from '../shared/wgsl-half.ts';
 import { sgmShapeKey, type SgmShape } from '../shared/subgroup-matrix.ts';
 
-export type AttentionDType = 'f32' | 'f16' | 'bf16';
 export type AttentionVariant = 'subgroup' | 'flash' | 'sgmatrix';
 
 /** Everything the generated WGSL depends on (the pipeline key). */
 export interface AttentionSpec {
   headDim: number;
   /** Storage of q, k and v. */
-  dtype: AttentionDType;
-  outDtype: AttentionDType;
+  dtype: FloatDType;
+  outDtype: FloatDType;
   /** out += attention instead of out = attention (Wan's image + text cross-attention sum). */
   accumulate?: boolean;
   /** EgoX geometry bias; lambda > 1 scales only positive cosines (lambda itself is a uniform). */
@@ -125,7 +124,7 @@ function vec4BindingType(dtype: DType): string {
  * WGSL `fn NAME(i: u32) -> vec4<f32>` reading the i-th group of 4 elements of `buf` (after
  * `offset`, a WGSL expression in groups of 4, when given).
  */
-export function loadVec4Fn(dtype: AttentionDType, buf: string, name: string, offset?: string): string {
+export function loadVec4Fn(dtype: FloatDType, buf: string, name: string, offset?: string): string {
   const at = offset ? `${offset} + i` : 'i';
   if (dtype === 'f32') return `fn ${name}(i: u32) -> vec4<f32> { return ${buf}[${at}]; }`;
   const unpack = `${name}Pair`;
@@ -134,7 +133,7 @@ fn ${name}(i: u32) -> vec4<f32> { let w = ${buf}[${at}]; return vec4<f32>(${unpa
 }
 
 /** WGSL `fn NAME(i: u32, v: vec4<f32>)` writing (or adding to) the i-th group of 4 of `buf`. */
-export function storeVec4Fn(dtype: AttentionDType, buf: string, name: string, accumulate: boolean, offset?: string): string {
+export function storeVec4Fn(dtype: FloatDType, buf: string, name: string, accumulate: boolean, offset?: string): string {
   const at = offset ? `${offset} + i` : 'i';
   if (dtype === 'f32') {
     return `fn ${name}(i: u32, v: vec4<f32>) { ${buf}[${at}] = ${accumulate ? `${buf}[${at}] + v` : 'v'}; }`;

@@ -6,8 +6,7 @@
 // the input instead (the downsample time conv concatenates its cached frame that way).
 
 import type { KernelProgram } from '../../runtime/program.ts';
-
-export type WeightDType = 'f32' | 'f16' | 'bf16';
+import type { FloatDType } from '../../runtime/dtype.ts';
 
 export interface ConvPadding {
   /** Zero frames in front (causal: nothing at the back). */
@@ -32,7 +31,7 @@ export interface ConvShapeSpec {
   cacheFrames: number;
   /** Frames the cache tensor holds; its LAST `cacheFrames` frames are used. */
   cacheTotalFrames: number;
-  weight: WeightDType;
+  weight: FloatDType;
   /**
    * Input channels of the weight tensor and the first one this conv uses (default: Cin, 0):
    * a conv over a channel slice of x with the matching weight columns, so a tensor too big
@@ -127,7 +126,7 @@ export function weightLayout(s: ConvShapeSpec): { rowStride: number; base: numbe
 }
 
 /** WGSL function `wAt(i: u32) -> f32` reading weight element i from binding `wts`. */
-export function weightReader(weight: WeightDType): string {
+export function weightReader(weight: FloatDType): string {
   if (weight === 'f32') return 'fn wAt(i: u32) -> f32 { return wts[i]; }';
   const pair =
     weight === 'bf16'

@@ -10,14 +10,15 @@
 import type { KernelContext, KernelDeviceInfo } from '../../runtime/kernel-context.ts';
 import type { KernelProgram } from '../../runtime/program.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
-import { checkConvSpec, convUniforms, type ConvPadding, type ConvShapeSpec, type WeightDType } from './common.ts';
+import { checkConvSpec, convUniforms, type ConvPadding, type ConvShapeSpec } from './common.ts';
 import { DEFAULT_REGTILE, convRegTileProgram, type ConvRegTileParams } from './regtile.ts';
 import { DEFAULT_WGTILE, convWgTileProgram, type ConvWgTileParams } from './wgtile.ts';
 import { DEFAULT_CHANLANES, convChanLanesProgram, type ConvChanLanesParams } from './chanlanes.ts';
 import { subgroupMatricesTrusted } from '../shared/subgroup-matrix.ts';
 import { convSgmConfig, convSgmatrixProgram, convSgmatrixVariant, type ConvSgmatrixParams } from './sgmatrix.ts';
+import type { FloatDType } from '../../runtime/dtype.ts';
 
-export type { ConvPadding, ConvShapeSpec, WeightDType } from './common.ts';
+export type { ConvPadding, ConvShapeSpec } from './common.ts';
 export { convGeometry } from './common.ts';
 export type ConvVariant = ConvRegTileParams | ConvChanLanesParams | ConvWgTileParams | ConvSgmatrixParams;
 export type { ConvSgmatrixParams } from './sgmatrix.ts';
@@ -179,7 +180,7 @@ function triple(v: number | readonly [number, number, number] | undefined, dflt:
   return typeof v === 'number' ? [v, v, v] : [v[0], v[1], v[2]];
 }
 
-function weightDType(w: Tensor): WeightDType {
+function weightDType(w: Tensor): FloatDType {
   if (w.dtype !== 'f32' && w.dtype !== 'f16' && w.dtype !== 'bf16') throw new Error(`conv: weight dtype ${w.dtype} is not a float type`);
   return w.dtype;
 }

@@ -16,6 +16,7 @@
 import type { KernelProgram } from '../../runtime/program.ts';
 import { CONV_UNIFORMS, checkConvSpec, convBindings, convShapeKey, weightLayout, weightReader, type ConvShapeSpec } from './common.ts';
 import { PORTABLE_WORKGROUP_BYTES, SubgroupMatrixWgsl, deviceSgmShapes, sgmShapeKey, sgmTilingRunnable, type SgmDeviceInfo, type SgmShape, type SgmTiling } from '../shared/subgroup-matrix.ts';
+import type { FloatDType } from '../../runtime/dtype.ts';
 
 /** Cout along the matrices' M, output voxels along N, Cin x taps along K. */
 export interface ConvSgmatrixParams extends SgmTiling {
@@ -48,7 +49,7 @@ export function convSgmatrixWorkgroupBytes(v: ConvSgmatrixParams): number {
  * for 16-bit weights (X is rounded to the component type, so an f32 conv would lose its
  * precision), f32-component configs for any weights.
  */
-export function convSgmConfig(dev: SgmDeviceInfo, weight: 'f32' | 'f16' | 'bf16' | undefined): SgmShape | undefined {
+export function convSgmConfig(dev: SgmDeviceInfo, weight: FloatDType | undefined): SgmShape | undefined {
   const shapes = deviceSgmShapes(dev).filter((c) => c.result === 'f32');
   return weight === 'f16' || weight === 'bf16' ? shapes[0] : shapes.find((c) => c.component === 'f32');
 }

@@ -4,12 +4,11 @@
 // and rounded back to nearest even. Element counts are uniforms (KernelProgram.uniformValues),
 // so one pipeline per op and dtype serves every size.
 
-import type { DType } from '../../runtime/dtype.ts';
+import type { DType, FloatDType } from '../../runtime/dtype.ts';
 import type { KernelProgram } from '../../runtime/program.ts';
 import { WGSL_HALF_BITS, f32BitsToHalfCodeExpr, halfCodeToF32BitsExpr } from '../shared/wgsl-half.ts';
 
 const WG = 256;
-type FloatDType = 'f32' | 'f16' | 'bf16';
 
 function checkFloat(dtype: DType, family: string): FloatDType {
   if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16') throw new Error(`${family}: dtype ${dtype} not supported`);

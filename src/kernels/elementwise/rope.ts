@@ -16,8 +16,7 @@ import type { KernelProgram } from '../../runtime/program.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
 import { WGSL_HALF_BITS, f32BitsToHalfCodeExpr, unpackPairFn } from '../shared/wgsl-half.ts';
 import { bindingAlign, bindingLimit, elemBytes, rowsPerWindow, wholeBindingBytes, windowOf } from '../shared/binding-window.ts';
-
-export type RopeDType = 'f32' | 'f16' | 'bf16';
+import type { FloatDType } from '../../runtime/dtype.ts';
 
 /** Token grid: frames, rows, columns (the patch grid of the latent video). */
 export type RopeGrid = readonly [frames: number, rows: number, cols: number];
@@ -26,7 +25,7 @@ export interface RopeSpec {
   grid: RopeGrid;
   heads: number;
   headDim: number;
-  dtype: RopeDType;
+  dtype: FloatDType;
   /** Rotate x itself (one read_write binding) instead of writing a separate output. */
   inPlace: boolean;
   /**

@@ -5,8 +5,8 @@
 
 import type { BindingDecl, UniformDecl } from '../../runtime/program.ts';
 import { sgmShapeKey, type SgmTiling } from '../shared/subgroup-matrix.ts';
+import type { FloatDType } from '../../runtime/dtype.ts';
 
-export type FloatDType = 'f32' | 'f16' | 'bf16';
 export type GemmActivation = 'none' | 'gelu_tanh' | 'gelu_erf' | 'silu';
 /** What happens to y = alpha * X W^T (+ bias) before the store. */
 export type GemmEpilogue = GemmActivation | 'gated_residual';

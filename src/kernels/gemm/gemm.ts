@@ -16,9 +16,10 @@ import { tiledGemmProgram } from './tiled.ts';
 import { chooseGemmVariant, fixedSubgroupSize } from './variants.ts';
 import { sgmTilingRunnable } from '../shared/subgroup-matrix.ts';
 import { elemBytes, windowBytes, windowOf } from '../shared/binding-window.ts';
-import type { FloatDType, GemmEpilogue, GemmSpec, GemmVariant, OperandLayout } from './common.ts';
+import type { GemmEpilogue, GemmSpec, GemmVariant, OperandLayout } from './common.ts';
+import type { FloatDType } from '../../runtime/dtype.ts';
 
-export type { FloatDType, GemmActivation, GemmEpilogue, GemmSpec, GemmVariant } from './common.ts';
+export type { GemmActivation, GemmEpilogue, GemmSpec, GemmVariant } from './common.ts';
 
 export function gemmProgram(spec: GemmSpec): KernelProgram {
   switch (spec.variant.kind) {

@@ -10,7 +10,8 @@ import type { KernelContext } from '../../runtime/kernel-context.ts';
 import type { KernelProgram } from '../../runtime/program.ts';
 import { Tensor, shapeString } from '../../runtime/tensor.ts';
 import { WGSL_HALF_BITS } from '../shared/wgsl-half.ts';
-import { loaderFns, type FloatDType } from './common.ts';
+import { loaderFns } from './common.ts';
+import type { FloatDType } from '../../runtime/dtype.ts';
 
 export interface LoraMergeSpec {
   N: number;

@@ -3,9 +3,10 @@
 // consults. Shape classes bucket M, N, K to powers of two so one tuning serves many shapes.
 
 import type { KernelDeviceInfo } from '../../runtime/kernel-context.ts';
-import type { FloatDType, GemmVariant, SgmatrixVariant } from './common.ts';
+import type { GemmVariant, SgmatrixVariant } from './common.ts';
 import { sgmatrixWorkgroupBytes } from './sgmatrix.ts';
 import { PORTABLE_WORKGROUP_BYTES, deviceSgmShapes, sgmTilingRunnable, subgroupMatricesTrusted, type SgmShape } from '../shared/subgroup-matrix.ts';
+import type { FloatDType } from '../../runtime/dtype.ts';
 
 /** The parts of a kernel context the choice depends on (tests fake it with plain objects). */
 export type GemmDeviceInfo = KernelDeviceInfo;
@@ -46,8 +47,6 @@ function roundUp(v: number, m: number): number {
 }
 
 // ---- subgroup matrices -------------------------------------------------------------------
-
-
 
 /**
  * The config for this shape, if subgroup matrices may serve it: GPUs only (never lavapipe),

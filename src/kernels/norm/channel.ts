@@ -8,7 +8,7 @@
 // whole words. S is a uniform (`channelRmsNormUniforms`): one pipeline per channel count
 // serves every clip size; C stays a constant (the loops over it are the work).
 
-import type { DType } from '../../runtime/dtype.ts';
+import type { DType, FloatDType } from '../../runtime/dtype.ts';
 import type { KernelProgram } from '../../runtime/program.ts';
 import type { KernelContext } from '../../runtime/kernel-context.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
@@ -30,7 +30,7 @@ export interface ChannelRmsNormSpec {
 const WG = 64;
 const EPS = '1e-12';
 
-function checkSpec(spec: ChannelRmsNormSpec): { dtype: 'f32' | 'f16' | 'bf16'; outDtype: 'f32' | 'f16' | 'bf16' } {
+function checkSpec(spec: ChannelRmsNormSpec): { dtype: FloatDType; outDtype: FloatDType } {
   if (!Number.isInteger(spec.C) || spec.C <= 0 || !Number.isInteger(spec.S) || spec.S <= 0) throw new Error(`channel rms norm: bad shape C ${spec.C} S ${spec.S}`);
   return { dtype: asFloat(spec.dtype, 'channel rms norm'), outDtype: asFloat(spec.outDtype ?? spec.dtype, 'channel rms norm') };
 }

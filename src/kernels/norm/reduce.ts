@@ -5,13 +5,11 @@
 // workgroup that is either subgroupAdd (one subgroup per row: CPU adapters) or workgroup
 // memory with two barriers (GPUs).
 
-import type { DType } from '../../runtime/dtype.ts';
+import type { DType, FloatDType } from '../../runtime/dtype.ts';
 import type { KernelProgram } from '../../runtime/program.ts';
 import type { KernelContext } from '../../runtime/kernel-context.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
 import { f32BitsToHalfCodeExpr } from '../shared/wgsl-half.ts';
-
-export type FloatDType = 'f32' | 'f16' | 'bf16';
 
 export function asFloat(dtype: DType, what: string): FloatDType {
   if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16') throw new Error(`${what}: dtype ${dtype} not supported (f32, f16, bf16)`);

@@ -9,7 +9,7 @@
 // kernel writes whole words (two dispatches instead of one).
 // Rows over the storage binding limit run in blocks of rows bound as windows (fused path).
 
-import type { DType } from '../../runtime/dtype.ts';
+import type { DType, FloatDType } from '../../runtime/dtype.ts';
 import type { KernelProgram } from '../../runtime/program.ts';
 import type { KernelContext } from '../../runtime/kernel-context.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
@@ -35,7 +35,6 @@ import {
   unitLoadFn,
   unitStoreFn,
   unitWidthFor,
-  type FloatDType,
   type UnitWidth,
 } from './reduce.ts';
 

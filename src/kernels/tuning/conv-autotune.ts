@@ -8,7 +8,7 @@
 import type { AdapterSummary, EgoxDevice } from '../../runtime/device.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
 import { tuneStoreName, type TuneStore } from './gemm-autotune.ts';
-import { convGeometry, type ConvShapeSpec, type WeightDType } from '../conv/common.ts';
+import { convGeometry, type ConvShapeSpec } from '../conv/common.ts';
 import {
   convCandidates,
   convRun,
@@ -23,6 +23,7 @@ import {
 } from '../conv/conv.ts';
 import { convSgmatrixRunnable } from '../conv/sgmatrix.ts';
 import { relativeL2 } from './output-compare.ts';
+import type { FloatDType } from '../../runtime/dtype.ts';
 
 /** The fields that make a conv shape class (sizes are uniforms, so they do not). */
 export interface ConvTuneSpec {
@@ -30,7 +31,7 @@ export interface ConvTuneSpec {
   cout: number;
   kernel: readonly [number, number, number];
   stride: readonly [number, number, number];
-  weight: WeightDType;
+  weight: FloatDType;
 }
 
 export interface ConvTuneOptions {
@@ -179,7 +180,6 @@ function random(n: number, scale: number): Float32Array {
   for (let i = 0; i < n; i++) a[i] = (Math.random() * 2 - 1) * scale;
   return a;
 }
-
 
 /** Every f32-class variant accumulates in f32 in its own order: agreement is far tighter than this. */
 const MAX_REL_ERR = 1e-3;

@@ -1,5 +1,6 @@
 // CLIP vision configuration (image_encoder/config.json, HF CLIPVisionConfig) and the image
 // processor settings (image_processor/preprocessor_config.json, CLIPImageProcessor).
+import { InputError } from '../../runtime/errors.ts';
 
 export interface ClipVisionConfig {
   hiddenSize: number;
@@ -31,11 +32,9 @@ export const OPENAI_CLIP_PREPROCESS: ClipPreprocessConfig = {
   std: [0.26862954, 0.26130258, 0.27577711],
 };
 
-export class ClipModelError extends Error {
-  readonly exitCode = 2;
+export class ClipModelError extends InputError {
   constructor(message: string) {
     super(message.replace(/\s*\n\s*/g, ' '));
-    this.name = 'ClipModelError';
   }
 }
 

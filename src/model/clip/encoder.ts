@@ -12,11 +12,7 @@ import { ClipModelError, clipConfigFromJson, preprocessConfigFromJson, type Clip
 import { CLIP_IO, buildClipGraph } from './graph.ts';
 import { CLIP_NAMES } from './names.ts';
 import { preprocessPlan, rgb8ToPlanar } from './preprocess.ts';
-
-export interface ClipOptions {
-  weightDtype?: 'f32' | 'bf16' | 'f16';
-  gpuMemoryBytes?: number;
-}
+import { executorBudget, type NetworkLoadOptions } from '../load-options.ts';
 
 export interface ClipPaths {
   encoderDir: string;
@@ -66,10 +62,10 @@ export class ClipVisionEncoder {
     readonly paths: ClipPaths,
     private readonly checkpoint: Checkpoint,
     private readonly store: WeightStore,
-    private readonly opts: ClipOptions,
+    private readonly opts: NetworkLoadOptions,
   ) {}
 
-  static async open(dev: EgoxDevice, modelDir: string, opts: ClipOptions = {}): Promise<ClipVisionEncoder> {
+  static async open(dev: EgoxDevice, modelDir: string, opts: NetworkLoadOptions = {}): Promise<ClipVisionEncoder> {
     const paths = findClipVision(modelDir);
     if (!paths) throw new ClipModelError(`${modelDir}: no CLIP image encoder here (expected image_encoder/config.json with its safetensors, and image_processor/preprocessor_config.json)`);
     const config = clipConfigFromJson(readJson(paths.configJson), paths.configJson);
@@ -95,7 +91,7 @@ export class ClipVisionEncoder {
   private async executor(key: string, build: () => ReturnType<typeof buildClipGraph>): Promise<Executor> {
     let e = this.graphs.get(key);
     if (!e) {
-      e = await Executor.create(this.dev, build(), this.store, { gpuMemoryBytes: this.opts.gpuMemoryBytes });
+      e = await Executor.create(this.dev, build(), this.store, executorBudget('clip-vision', this.opts));
       this.graphs.set(key, e);
     }
     return e;

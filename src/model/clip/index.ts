@@ -2,8 +2,9 @@
 
 import type { EgoxDevice } from '../../runtime/device.ts';
 import { ClipVisionEncoder, findClipVision } from './encoder.ts';
+import type { NetworkLoadOptions } from '../load-options.ts';
 
-export { ClipVisionEncoder, findClipVision, type ClipOptions, type ClipPaths } from './encoder.ts';
+export { ClipVisionEncoder, findClipVision, type ClipPaths } from './encoder.ts';
 export { CLIP_VIT_H14, OPENAI_CLIP_PREPROCESS, ClipModelError, clipConfigFromJson, preprocessConfigFromJson, type ClipPreprocessConfig, type ClipVisionConfig } from './config.ts';
 export { CLIP_IO, buildClipGraph } from './graph.ts';
 export { planClipVision } from './plan.ts';
@@ -24,7 +25,7 @@ export async function encodeImage(
   dev: EgoxDevice,
   modelDir: string,
   image: { width: number; height: number; rgb: Uint8Array },
-  opts: { weightDtype?: 'f32' | 'bf16' | 'f16'; gpuMemoryBytes?: number } = {},
+  opts: NetworkLoadOptions = {},
 ): Promise<Float32Array> {
   const enc = await ClipVisionEncoder.open(dev, modelDir, opts);
   try {

@@ -4,10 +4,11 @@ import type { EncoderPlanSummary } from '../umt5/plan.ts';
 import { CLIP_VIT_H14, OPENAI_CLIP_PREPROCESS, type ClipPreprocessConfig, type ClipVisionConfig } from './config.ts';
 import { buildClipGraph } from './graph.ts';
 import { preprocessPlan } from './preprocess.ts';
+import type { NetworkLoadOptions } from '../load-options.ts';
 
 export function planClipVision(
   frame: { height: number; width: number },
-  opts: { config?: ClipVisionConfig; preprocess?: ClipPreprocessConfig; weightDtype?: 'f32' | 'bf16' | 'f16'; gpuMemoryBytes?: number } = {},
+  opts: NetworkLoadOptions & { config?: ClipVisionConfig; preprocess?: ClipPreprocessConfig } = {},
 ): EncoderPlanSummary {
   const pre = opts.preprocess ?? OPENAI_CLIP_PREPROCESS;
   const graph = buildClipGraph(opts.config ?? CLIP_VIT_H14, { weightDtype: opts.weightDtype ?? 'bf16', source: { image: preprocessPlan(frame.height, frame.width, pre, true), preprocess: pre } });

@@ -1,9 +1,6 @@
-/**
- * A tokenizer.json given by the user is malformed or uses a feature egox does not implement.
- * exitCode 2 tells the CLI to print the one-line message and exit 2 without a stack.
- */
-export class TokenizerFileError extends Error {
-  readonly exitCode = 2;
+/** A tokenizer.json given by the user is malformed or uses a feature egox does not implement. */
+import { InputError } from '../../runtime/errors.ts';
+export class TokenizerFileError extends InputError {
   /** The file (or label) the tokenizer came from. */
   readonly source: string;
   /** The JSON path concerned, e.g. 'normalizer.normalizers[0].type'. */
@@ -11,7 +8,6 @@ export class TokenizerFileError extends Error {
 
   constructor(source: string, field: string, problem: string) {
     super(`${source}: ${field}: ${problem}`.replace(/\s*\n\s*/g, ' '));
-    this.name = 'TokenizerFileError';
     this.source = source;
     this.field = field;
   }

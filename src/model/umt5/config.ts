@@ -1,5 +1,6 @@
 // umT5 encoder configuration from a Hugging Face text_encoder/config.json (UMT5EncoderModel;
 // wan21-architecture.md section 3). Only the gated-GELU(tanh) feed-forward of umT5 is built.
+import { InputError } from '../../runtime/errors.ts';
 
 export interface Umt5Config {
   vocabSize: number;
@@ -17,11 +18,9 @@ export interface Umt5Config {
 export const UMT5_XXL: Umt5Config = { vocabSize: 256384, dModel: 4096, numHeads: 64, dKv: 64, dFf: 10240, numLayers: 24, numBuckets: 32, maxDistance: 128, eps: 1e-6 };
 
 /** Missing or unusable encoder files (exit code 2). */
-export class Umt5ModelError extends Error {
-  readonly exitCode = 2;
+export class Umt5ModelError extends InputError {
   constructor(message: string) {
     super(message.replace(/\s*\n\s*/g, ' '));
-    this.name = 'Umt5ModelError';
   }
 }
 

@@ -13,10 +13,9 @@ import { UnigramTokenizer, UMT5_MAX_LENGTH } from '../text/tokenizer.ts';
 import { Umt5ModelError, umt5ConfigFromJson, type Umt5Config } from './config.ts';
 import { UMT5_IO, buildUmt5Graph } from './graph.ts';
 import { UMT5_NAMES } from './names.ts';
+import { executorBudget, type NetworkLoadOptions } from '../load-options.ts';
 
-export interface Umt5Options {
-  weightDtype?: 'f32' | 'bf16' | 'f16';
-  gpuMemoryBytes?: number;
+export interface Umt5Options extends NetworkLoadOptions {
   /** Sequence length of the graph (ids are padded to it); default 512. */
   length?: number;
 }
@@ -83,7 +82,7 @@ export class Umt5Encoder {
       }
       if (opts.weightDtype === 'f16' && !dev.has('shader-f16')) throw new Umt5ModelError('weight dtype f16 needs the shader-f16 feature, which this adapter lacks; use bf16');
       const store = new WeightStore(checkpoint, paths.encoderDir);
-      const exec = await Executor.create(dev, buildUmt5Graph(config, length, opts.weightDtype ?? 'f32'), store, { gpuMemoryBytes: opts.gpuMemoryBytes });
+      const exec = await Executor.create(dev, buildUmt5Graph(config, length, opts.weightDtype ?? 'f32'), store, executorBudget('umt5', opts));
       return new Umt5Encoder(config, paths, length, checkpoint, embeddingKey, exec);
     } catch (e) {
       await checkpoint.close();

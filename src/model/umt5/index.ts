@@ -3,6 +3,7 @@
 import type { EgoxDevice } from '../../runtime/device.ts';
 import { encodePrompt } from '../text/tokenizer.ts';
 import { Umt5Encoder, findUmt5 } from './encoder.ts';
+import type { NetworkLoadOptions } from '../load-options.ts';
 
 export { Umt5Encoder, findUmt5, type Umt5Options, type Umt5Paths } from './encoder.ts';
 export { UMT5_XXL, Umt5ModelError, umt5ConfigFromJson, type Umt5Config } from './config.ts';
@@ -24,7 +25,7 @@ export async function encodePrompts(
   dev: EgoxDevice,
   modelDir: string,
   prompts: string[],
-  opts: { weightDtype?: 'f32' | 'bf16' | 'f16'; gpuMemoryBytes?: number } = {},
+  opts: NetworkLoadOptions = {},
 ): Promise<Float32Array[]> {
   const enc = await Umt5Encoder.open(dev, modelDir, opts);
   try {

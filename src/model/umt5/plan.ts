@@ -3,6 +3,7 @@ import { planExecution } from '../../graph/plan.ts';
 import { UMT5_MAX_LENGTH } from '../text/tokenizer.ts';
 import { UMT5_XXL, type Umt5Config } from './config.ts';
 import { buildUmt5Graph } from './graph.ts';
+import type { NetworkLoadOptions } from '../load-options.ts';
 
 export interface EncoderPlanSummary {
   peakBytes: number;
@@ -11,7 +12,7 @@ export interface EncoderPlanSummary {
   flops: number;
 }
 
-export function planUmt5(opts: { config?: Umt5Config; length?: number; weightDtype?: 'f32' | 'bf16' | 'f16'; gpuMemoryBytes?: number } = {}): EncoderPlanSummary {
+export function planUmt5(opts: NetworkLoadOptions & { config?: Umt5Config; length?: number } = {}): EncoderPlanSummary {
   const graph = buildUmt5Graph(opts.config ?? UMT5_XXL, opts.length ?? UMT5_MAX_LENGTH, opts.weightDtype ?? 'bf16');
   const p = planExecution(graph, { gpuMemoryBytes: opts.gpuMemoryBytes });
   return { peakBytes: p.totals.peakBytes, weightBytes: p.totals.weightBytes, streaming: p.streaming, flops: p.totals.flops };

@@ -11,18 +11,17 @@ import { cacheUpdateOp, stateOp } from '../../graph/ops/vae-cache.ts';
 import { channelRmsNormOp } from '../../graph/ops/vae-norm.ts';
 import { frameAttentionOp } from '../../graph/ops/vae-attention.ts';
 import { timeInterleaveOp, upsampleNearest2xOp } from '../../graph/ops/vae-resample.ts';
+import type { FloatDType } from '../../runtime/dtype.ts';
 
 /** Frames a causal 3x3x3 conv keeps between chunks (its front padding). */
 export const CACHE_FRAMES = 2;
-
-export type WeightDType = 'f32' | 'f16' | 'bf16';
 
 export interface ChunkContext {
   g: GraphBuilder;
   /** The first chunk: zero padding instead of caches; the resamplers' time convs are skipped. */
   first: boolean;
   /** Storage of conv weights (biases and norm scales stay f32). */
-  weightDtype: WeightDType;
+  weightDtype: FloatDType;
   /** Conv kernel variant, or a rule choosing it per conv (from the adapter, when the graph is built). */
   variant?: ConvVariant | ((spec: ConvShapeSpec) => ConvVariant);
 }

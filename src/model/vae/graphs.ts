@@ -6,15 +6,16 @@
 import { GraphBuilder } from '../../graph/builder.ts';
 import type { Graph } from '../../graph/ir.ts';
 import type { ConvShapeSpec, ConvVariant } from '../../kernels/conv/index.ts';
-import { cachedConv, downsample, midBlock, pointConv, resBlock, rmsNorm, upsample, type ChunkContext, type WeightDType } from './blocks.ts';
+import { cachedConv, downsample, midBlock, pointConv, resBlock, rmsNorm, upsample, type ChunkContext } from './blocks.ts';
 import { decoderBlocks, encoderLayers, spatialFactor, temporalFactor, type VaeConfig } from './config.ts';
+import type { FloatDType } from '../../runtime/dtype.ts';
 
 export interface ChunkGraphOptions {
   /** Pixel height and width of the frames (multiples of 8). */
   height: number;
   width: number;
   first: boolean;
-  weightDtype?: WeightDType;
+  weightDtype?: FloatDType;
   variant?: ConvVariant | ((spec: ConvShapeSpec) => ConvVariant);
 }
 

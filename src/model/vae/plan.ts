@@ -6,17 +6,18 @@
 import { planExecution, type ExecutionPlan, type PlanOptions } from '../../graph/plan.ts';
 import type { Graph } from '../../graph/ir.ts';
 import { valueBytes } from '../../graph/ir.ts';
-import type { WeightDType } from './blocks.ts';
+
 import { spatialFactor, temporalFactor, WAN21_VAE, type VaeConfig } from './config.ts';
 import { buildDecoderChunk, buildEncoderChunk, stateNames } from './graphs.ts';
 import { tileStarts, type TileOptions } from './tiling.ts';
+import type { FloatDType } from '../../runtime/dtype.ts';
 
 export interface VaePlanRequest {
   width: number;
   height: number;
   /** Video frames (1 + 4k). */
   frames: number;
-  dtypes?: { weights?: WeightDType };
+  dtypes?: { weights?: FloatDType };
   config?: VaeConfig;
   tile?: TileOptions;
   plan?: PlanOptions;

@@ -4,11 +4,10 @@
 // with the causal convs' frame caches carried between chunks, so GPU memory does not depend
 // on the clip length. Optional spatial tiling bounds it in the frame size too.
 
-import type { ExecutorOptions } from '../../graph/executor.ts';
 import { WeightStore } from '../../graph/weights.ts';
 import { defaultConvVariant, type ConvShapeSpec, type ConvVariant } from '../../kernels/conv/index.ts';
 import type { EgoxDevice } from '../../runtime/device.ts';
-import type { WeightDType } from './blocks.ts';
+
 import { spatialFactor, temporalFactor, type VaeConfig } from './config.ts';
 import { openVaeCheckpoint } from './checkpoint.ts';
 import { buildDecoderChunk, buildEncoderChunk, encoderChunkFrames, type ChunkGraphOptions } from './graphs.ts';
@@ -17,15 +16,15 @@ import { runChunks, type ChunkGraphs, type ChunkTimings } from './runner.ts';
 import { DEFAULT_TILE, runTiled, type HostTensor, type TileOptions } from './tiling.ts';
 import { valueBytes, type Graph } from '../../graph/ir.ts';
 import { InputError } from '../../runtime/errors.ts';
+import type { ExecutorOptions } from '../../graph/executor.ts';
+import { executorBudget, type NetworkLoadOptions } from '../load-options.ts';
 
 export type { HostTensor, TileOptions } from './tiling.ts';
 export { openVaeCheckpoint } from './checkpoint.ts';
 
 export class VaeInputError extends InputError {}
 
-export interface VaeOptions {
-  /** Storage of the conv weights on the GPU (default f32; bf16 halves weight memory). */
-  weightDtype?: WeightDType;
+export interface VaeOptions extends NetworkLoadOptions {
   /**
    * Spatial tiling. 'auto' (the default) tiles only when a tensor of the untiled run would not
    * fit one storage binding of the adapter (lavapipe: 128 MiB); false never tiles.
@@ -33,8 +32,8 @@ export interface VaeOptions {
   tile?: TileOptions | 'auto' | false;
   /** Conv kernel variant; default conv.ts's choice for the adapter and each conv. */
   variant?: ConvVariant;
-  /** Passed to every executor (profiling, memory budget). */
-  executor?: ExecutorOptions;
+  /** Time every node of every executor (graph/executor.ts). */
+  profile?: boolean;
 }
 
 export interface VaeRunStats {
@@ -69,6 +68,10 @@ export class WanVae {
   async close(): Promise<void> {
     const src = this.weights.source as Partial<{ close: () => Promise<void> }>;
     await src.close?.();
+  }
+
+  private executorOptions(): ExecutorOptions {
+    return { profile: this.options.profile, ...executorBudget('vae', this.options) };
   }
 
   private graphOptions(height: number, width: number, first: boolean): ChunkGraphOptions {
@@ -169,7 +172,7 @@ export class WanVae {
           for (let p = 0; p < plane; p++) out[dst + p] = (data[src + p]! - mean) * inv;
         }
       },
-      this.options.executor,
+      this.executorOptions(),
     );
     this.lastStats.runs.push(timings);
     return { data: out, shape: [cfg.zDim, count, lh, lw] };
@@ -220,7 +223,7 @@ export class WanVae {
           }
         }
       },
-      this.options.executor,
+      this.executorOptions(),
     );
     this.lastStats.runs.push(timings);
     return { data: out, shape: [3, frames, h, w] };

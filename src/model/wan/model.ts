@@ -5,6 +5,7 @@
 import { Executor, type ExecutorOptions } from '../../graph/executor.ts';
 import type { WeightStore } from '../../graph/weights.ts';
 import type { EgoxDevice } from '../../runtime/device.ts';
+import { executorBudget, type NetworkLoadOptions } from '../load-options.ts';
 import { attachLora, type AttachedLora, type LoraRequest } from '../lora/attach.ts';
 import type { WanConfig } from './config.ts';
 import { WanDit, type DitGraphOptions } from './dit.ts';
@@ -15,6 +16,12 @@ export interface WanModelOptions {
   /** Force a named config (or give one) instead of config.json / the tensor shapes. */
   config?: string | WanConfig;
   lora?: LoraRequest;
+}
+
+/** The DiT of one input shape on a device: its graph and the executor running it. */
+export interface LoadedDit {
+  dit: WanDit;
+  exec: Executor;
 }
 
 export class WanModel {
@@ -53,6 +60,22 @@ export class WanModel {
   /** An executor of `dit` on `dev`; a merged adapter is added to each weight as it uploads. */
   executor(dev: EgoxDevice, dit: WanDit, options: Omit<ExecutorOptions, 'weightTransforms'> = {}): Promise<Executor> {
     return Executor.create(dev, dit.build(), this.store, { ...options, weightTransforms: this.lora?.weightTransforms });
+  }
+
+  /**
+   * The DiT for one input shape on `dev`, loaded like every network (weight dtype, the memory
+   * budget and its residency claim); `config` may override a run's text and image lengths.
+   */
+  async load(
+    dev: EgoxDevice,
+    shape: Omit<DitGraphOptions, 'weightDtype' | 'runtimeLora'>,
+    load: NetworkLoadOptions = {},
+    run: Pick<ExecutorOptions, 'profile'> = {},
+    config: WanConfig = this.config,
+  ): Promise<LoadedDit> {
+    const dit = this.graph({ ...shape, weightDtype: load.weightDtype }, config);
+    const exec = await this.executor(dev, dit, { ...run, ...executorBudget('dit', load) });
+    return { dit, exec };
   }
 
   async close(): Promise<void> {

@@ -5,6 +5,7 @@ import type { DType } from '../../runtime/dtype.ts';
 import { planExecution, type ExecutionPlan } from '../../graph/plan.ts';
 import type { WanConfig } from './config.ts';
 import { WanDit } from './dit.ts';
+import { InputError } from '../../runtime/errors.ts';
 
 export interface DitRunPlanOptions {
   config: WanConfig;
@@ -29,12 +30,25 @@ export interface DitRunPlan {
   flopsPerRun: number;
 }
 
-export function latentShapeFor(o: Pick<DitRunPlanOptions, 'config' | 'ego' | 'exo' | 'frames'>): [number, number, number, number] {
-  if ((o.frames - 1) % 4 !== 0) throw Object.assign(new Error(`--frames ${o.frames}: the Wan VAE needs 1 + 4k frames (e.g. 49)`), { exitCode: 2 });
-  for (const [what, s] of [['ego', o.ego], ['exo', o.exo]] as const) {
-    if (s && (s.height % 16 !== 0 || s.width % 16 !== 0)) throw Object.assign(new Error(`--${what} ${s.height}x${s.width}: sizes must be multiples of 16`), { exitCode: 2 });
+/** A run size the Wan VAE or EgoX cannot take; `setting` names the size (frames, ego, exo). */
+export class RunSizeError extends InputError {
+  constructor(
+    readonly setting: 'frames' | 'ego' | 'exo',
+    readonly value: string,
+    readonly problem: string,
+  ) {
+    super(`${setting} ${value}: ${problem}`);
   }
-  if (o.exo && o.exo.height !== o.ego.height) throw Object.assign(new Error(`--ego and --exo must have the same height (EgoX concatenates them along width)`), { exitCode: 2 });
+}
+
+export function latentShapeFor(o: Pick<DitRunPlanOptions, 'config' | 'ego' | 'exo' | 'frames'>): [number, number, number, number] {
+  if ((o.frames - 1) % 4 !== 0) throw new RunSizeError('frames', String(o.frames), 'the Wan VAE needs 1 + 4k frames (e.g. 49)');
+  for (const [what, s] of [['ego', o.ego], ['exo', o.exo]] as const) {
+    if (s && (s.height % 16 !== 0 || s.width % 16 !== 0)) throw new RunSizeError(what, `${s.height}x${s.width}`, 'sizes must be multiples of 16');
+  }
+  if (o.exo && o.exo.height !== o.ego.height) {
+    throw new RunSizeError('exo', `${o.exo.height}x${o.exo.width}`, `must have the ego height ${o.ego.height} (EgoX concatenates them along width)`);
+  }
   const width = o.ego.width + (o.exo?.width ?? 0);
   return [o.config.inDim, (o.frames - 1) / 4 + 1, o.ego.height / 8, width / 8];
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { randomF32, relL2, useDevice } from '../../helpers/gpu.ts';
 import { refAttention, refIsEgoQuery, type RefEgoBias } from '../../ref/attention.ts';
 import { attention, chooseAttentionVariant, type AttentionVariant } from '../../../src/kernels/attention/index.ts';
-import { roundThrough, type DType } from '../../../src/runtime/dtype.ts';
+import { roundThrough, type DType, type FloatDType } from '../../../src/runtime/dtype.ts';
 import { encodeForStorage, type EgoxDevice } from '../../../src/runtime/device.ts';
 import type { Tensor } from '../../../src/runtime/tensor.ts';
 import { KernelChoices } from '../../../src/runtime/kernel-context.ts';
@@ -13,7 +13,7 @@ const BOUND = { f32: 1e-5, f16: 3e-3, bf16: 3e-3 } as const;
 interface Case {
   variant: AttentionVariant;
   D: number;
-  dtype: 'f32' | 'f16' | 'bf16';
+  dtype: FloatDType;
   lambda?: number; // EgoX bias on when set
   scale?: number;
   accumulate?: boolean;

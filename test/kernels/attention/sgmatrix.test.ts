@@ -10,7 +10,7 @@ import { refAttention, refIsEgoQuery, type RefEgoBias } from '../../ref/attentio
 import { attention, attentionProgram, chooseAttentionVariant, type AttentionSpec } from '../../../src/kernels/attention/index.ts';
 import { sgmAttentionTiles } from '../../../src/kernels/attention/sgmatrix.ts';
 import { setSubgroupMatricesTrusted, type SgmShape } from '../../../src/kernels/shared/subgroup-matrix.ts';
-import { roundThrough, type DType } from '../../../src/runtime/dtype.ts';
+import { roundThrough, type DType, type FloatDType } from '../../../src/runtime/dtype.ts';
 import { encodeForStorage, type EgoxDevice } from '../../../src/runtime/device.ts';
 import type { Tensor } from '../../../src/runtime/tensor.ts';
 import { KernelChoices } from '../../../src/runtime/kernel-context.ts';
@@ -39,8 +39,8 @@ interface Problem {
   lk: number;
   H: number;
   D: number;
-  dtype: 'f32' | 'f16' | 'bf16';
-  outDtype?: 'f32' | 'f16' | 'bf16';
+  dtype: FloatDType;
+  outDtype?: FloatDType;
   /** EgoX bias with this lambda (EGO grid). */
   lambda?: number;
   accumulate?: boolean;

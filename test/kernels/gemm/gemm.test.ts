@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { randomF32, relL2, useDevice } from '../../helpers/gpu.ts';
-import { gemm, type FloatDType, type GemmEpilogue, type GemmVariant } from '../../../src/kernels/gemm/index.ts';
+import { gemm, type GemmEpilogue, type GemmVariant } from '../../../src/kernels/gemm/index.ts';
 import { defaultGemmVariant } from '../../../src/kernels/gemm/variants.ts';
-import { roundThrough } from '../../../src/runtime/dtype.ts';
+import { roundThrough, type FloatDType } from '../../../src/runtime/dtype.ts';
 import type { EgoxDevice } from '../../../src/runtime/device.ts';
 import type { Tensor } from '../../../src/runtime/tensor.ts';
 import { erf64, erfc64, refGemm } from '../../ref/gemm.ts';

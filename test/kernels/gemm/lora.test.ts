@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { randomF32, relL2, useDevice } from '../../helpers/gpu.ts';
-import type { FloatDType, GemmVariant } from '../../../src/kernels/gemm/index.ts';
+import type { GemmVariant } from '../../../src/kernels/gemm/index.ts';
 import { loraDown, loraUp } from '../../../src/kernels/gemm/lora.ts';
 import { loraMerge } from '../../../src/kernels/gemm/lora-merge.ts';
-import { f32ToHalfCodes, roundThrough } from '../../../src/runtime/dtype.ts';
+import { f32ToHalfCodes, roundThrough, type FloatDType } from '../../../src/runtime/dtype.ts';
 import type { EgoxDevice } from '../../../src/runtime/device.ts';
 import type { Tensor } from '../../../src/runtime/tensor.ts';
 import { refGemm, refLoraMerge } from '../../ref/gemm.ts';

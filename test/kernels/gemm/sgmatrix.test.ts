@@ -5,13 +5,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { randomF32, relL2, useDevice } from '../../helpers/gpu.ts';
 import { closeNullBackendDevice, tintDiagnostics } from '../../helpers/null-backend.ts';
-import { gemm, type FloatDType, type GemmVariant } from '../../../src/kernels/gemm/index.ts';
+import { gemm, type GemmVariant } from '../../../src/kernels/gemm/index.ts';
 import { loraDown, loraUp } from '../../../src/kernels/gemm/lora.ts';
 import { tuneGemm } from '../../../src/kernels/tuning/gemm-autotune.ts';
 import type { SgmatrixVariant } from '../../../src/kernels/gemm/common.ts';
 import { chooseGemmVariant, defaultGemmVariant, gemmCandidates, gemmShapeClass, recordGemmChoice, type GemmDeviceInfo } from '../../../src/kernels/gemm/variants.ts';
 import { setSubgroupMatricesTrusted, type SgmShape } from '../../../src/kernels/shared/subgroup-matrix.ts';
-import { roundThrough } from '../../../src/runtime/dtype.ts';
+import { roundThrough, type FloatDType } from '../../../src/runtime/dtype.ts';
 import type { AdapterSummary, EgoxDevice, OptionalFeature, SubgroupMatrixConfig } from '../../../src/runtime/device.ts';
 import type { KernelProgram } from '../../../src/runtime/program.ts';
 import type { Tensor } from '../../../src/runtime/tensor.ts';

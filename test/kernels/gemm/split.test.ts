@@ -3,10 +3,10 @@
 // Tested with a small artificial limit instead of a real 128 MiB tensor.
 import { describe, expect, it } from 'vitest';
 import { randomF32, relL2, useDevice } from '../../helpers/gpu.ts';
-import { gemm, type FloatDType, type GemmVariant } from '../../../src/kernels/gemm/index.ts';
+import { gemm, type GemmVariant } from '../../../src/kernels/gemm/index.ts';
 import { loraDown, loraUp } from '../../../src/kernels/gemm/lora.ts';
 import { loraMerge } from '../../../src/kernels/gemm/lora-merge.ts';
-import { roundThrough } from '../../../src/runtime/dtype.ts';
+import { roundThrough, type FloatDType } from '../../../src/runtime/dtype.ts';
 import type { EgoxDevice } from '../../../src/runtime/device.ts';
 import type { Tensor } from '../../../src/runtime/tensor.ts';
 import { refGemm, refLoraMerge } from '../../ref/gemm.ts';

@@ -4,9 +4,10 @@ import { concat, gatherProgram, patchify, permute, sliceAxis, transpose, unpatch
 import type { EgoxDevice } from '../../../src/runtime/device.ts';
 import type { Tensor } from '../../../src/runtime/tensor.ts';
 import { refConcat, refPatchify, refPermute, refSlice, refUnpatchify } from '../../ref/layout.ts';
+import type { FloatDType } from '../../../src/runtime/dtype.ts';
 
 const device = useDevice();
-type Dt = 'f32' | 'bf16' | 'f16';
+type Dt = FloatDType;
 
 /** Random raw bit patterns (NaN payloads included): copies must keep every bit. */
 function randomBits(n: number, dtype: Dt): Uint32Array | Uint16Array {
