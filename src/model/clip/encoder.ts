@@ -2,11 +2,10 @@
 // image_encoder folder itself) and running it on an 8-bit RGB image or on pixel_values.
 // A graph is built per input image size (the resize tables depend on it) and cached.
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { Executor } from '../../graph/executor.ts';
 import { WeightStore } from '../../graph/weights.ts';
 import { Checkpoint } from '../../io/checkpoint.ts';
+import { findClipVision, readJsonFile, type ClipPaths } from '../../io/model-layout.ts';
 import type { EgoxDevice } from '../../runtime/device.ts';
 import { ClipModelError, clipConfigFromJson, preprocessConfigFromJson, type ClipPreprocessConfig, type ClipVisionConfig } from './config.ts';
 import { CLIP_IO, buildClipGraph } from './graph.ts';
@@ -14,42 +13,12 @@ import { CLIP_NAMES } from './names.ts';
 import { preprocessPlan, rgb8ToPlanar } from './preprocess.ts';
 import { executorBudget, type NetworkLoadOptions } from '../load-options.ts';
 
-export interface ClipPaths {
-  encoderDir: string;
-  configJson: string;
-  preprocessorJson?: string;
-}
-
-export function findClipVision(modelDir: string): ClipPaths | undefined {
-  const isDir = (p: string) => existsSync(p) && statSync(p).isDirectory();
-  const file = (p: string) => (existsSync(p) && statSync(p).isFile() ? p : undefined);
-  if (!isDir(modelDir)) return undefined;
-  const sub = join(modelDir, 'image_encoder');
-  const enc = isDir(sub) && file(join(sub, 'config.json')) ? sub : undefined;
-  const encoderDir = enc ?? modelDir;
-  const configJson = file(join(encoderDir, 'config.json'));
-  if (!configJson) return undefined;
-  if (!enc) {
-    try {
-      const j = JSON.parse(readFileSync(configJson, 'utf8'));
-      if (!String(j.model_type ?? '').startsWith('clip') && !j.vision_config) return undefined;
-    } catch {
-      return undefined;
-    }
-  }
-  const processor =
-    file(join(modelDir, 'image_processor', 'preprocessor_config.json')) ??
-    file(join(encoderDir, 'preprocessor_config.json')) ??
-    file(join(dirname(encoderDir), 'image_processor', 'preprocessor_config.json'));
-  return { encoderDir, configJson, preprocessorJson: processor };
-}
+export { findClipVision, type ClipPaths };
 
 function readJson(path: string): Record<string, unknown> {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new ClipModelError(`${path}: invalid JSON (${(e as Error).message.split('\n')[0]})`);
-  }
+  const { json, error } = readJsonFile(path);
+  if (!json) throw new ClipModelError(`${path}: invalid JSON (${error})`);
+  return json;
 }
 
 export class ClipVisionEncoder {

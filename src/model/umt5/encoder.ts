@@ -3,11 +3,10 @@
 // read from the checkpoint on the host -> the graph -> last_hidden_state, rows past the real
 // tokens zeroed (what the Wan pipelines hand the DiT, egox-official.md C.5).
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { Executor } from '../../graph/executor.ts';
 import { WeightStore, convert } from '../../graph/weights.ts';
 import { Checkpoint } from '../../io/checkpoint.ts';
+import { findUmt5, readJsonFile, readTextFile, type Umt5Paths } from '../../io/model-layout.ts';
 import type { EgoxDevice } from '../../runtime/device.ts';
 import { UnigramTokenizer, UMT5_MAX_LENGTH } from '../text/tokenizer.ts';
 import { Umt5ModelError, umt5ConfigFromJson, type Umt5Config } from './config.ts';
@@ -20,33 +19,7 @@ export interface Umt5Options extends NetworkLoadOptions {
   length?: number;
 }
 
-export interface Umt5Paths {
-  encoderDir: string;
-  configJson: string;
-  /** tokenizer.json, when there is one. */
-  tokenizerJson?: string;
-}
-
-/** Finds text_encoder/ and the tokenizer in a model folder (undefined when not there). */
-export function findUmt5(modelDir: string): Umt5Paths | undefined {
-  const isDir = (p: string) => existsSync(p) && statSync(p).isDirectory();
-  const file = (p: string) => (existsSync(p) && statSync(p).isFile() ? p : undefined);
-  if (!isDir(modelDir)) return undefined;
-  const sub = join(modelDir, 'text_encoder');
-  if (isDir(sub) && file(join(sub, 'config.json'))) {
-    return { encoderDir: sub, configJson: join(sub, 'config.json'), tokenizerJson: file(join(modelDir, 'tokenizer', 'tokenizer.json')) ?? file(join(sub, 'tokenizer.json')) };
-  }
-  const cfg = file(join(modelDir, 'config.json'));
-  if (!cfg) return undefined;
-  let json: { model_type?: unknown; d_kv?: unknown };
-  try {
-    json = JSON.parse(readFileSync(cfg, 'utf8'));
-  } catch {
-    return undefined;
-  }
-  if (json.model_type !== 'umt5' && json.model_type !== 't5' && json.d_kv === undefined) return undefined;
-  return { encoderDir: modelDir, configJson: cfg, tokenizerJson: file(join(modelDir, 'tokenizer.json')) ?? file(join(dirname(modelDir), 'tokenizer', 'tokenizer.json')) };
-}
+export { findUmt5, type Umt5Paths };
 
 export class Umt5Encoder {
   private readonly rows = new Map<number, Float32Array>();
@@ -64,12 +37,8 @@ export class Umt5Encoder {
   static async open(dev: EgoxDevice, modelDir: string, opts: Umt5Options = {}): Promise<Umt5Encoder> {
     const paths = findUmt5(modelDir);
     if (!paths) throw new Umt5ModelError(`${modelDir}: no umT5 text encoder here (expected text_encoder/config.json with its safetensors, and tokenizer/tokenizer.json)`);
-    let json: Record<string, unknown>;
-    try {
-      json = JSON.parse(readFileSync(paths.configJson, 'utf8'));
-    } catch (e) {
-      throw new Umt5ModelError(`${paths.configJson}: invalid JSON (${(e as Error).message.split('\n')[0]})`);
-    }
+    const { json, error } = readJsonFile(paths.configJson);
+    if (!json) throw new Umt5ModelError(`${paths.configJson}: invalid JSON (${error})`);
     const config = umt5ConfigFromJson(json, paths.configJson);
     const length = opts.length ?? UMT5_MAX_LENGTH;
     const checkpoint = await Checkpoint.open(paths.encoderDir);
@@ -95,7 +64,7 @@ export class Umt5Encoder {
     if (this.tok) return this.tok;
     const p = this.paths.tokenizerJson;
     if (!p) throw new Umt5ModelError(`${this.paths.encoderDir}: no tokenizer.json found (looked in ../tokenizer/ and beside the encoder); pass token ids instead`);
-    this.tok = UnigramTokenizer.fromJsonText(readFileSync(p, 'utf8'), p);
+    this.tok = UnigramTokenizer.fromJsonText(readTextFile(p), p);
     return this.tok;
   }
 

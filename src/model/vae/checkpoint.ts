@@ -2,10 +2,9 @@
 // diffusion_pytorch_model.safetensors) or a .safetensors file, in the diffusers or the original
 // Wan2.1 key layout; the config comes from config.json, the file's metadata, or the shapes.
 
-import { promises as fsp } from 'node:fs';
-import * as nodePath from 'node:path';
 import type { WeightSource } from '../../graph/weights.ts';
 import { Checkpoint } from '../../io/checkpoint.ts';
+import { readTextIfPresent, vaeFiles } from '../../io/model-layout.ts';
 import { checkConfig, configFromJson, VaeConfigError, WAN21_VAE, type VaeConfig } from './config.ts';
 import { detectLayout, type VaeLayout } from './names.ts';
 
@@ -16,17 +15,8 @@ export interface OpenedVae {
   where: string;
 }
 
-async function isDir(p: string): Promise<boolean> {
-  return fsp.stat(p).then((s) => s.isDirectory(), () => false);
-}
-
 export async function openVaeCheckpoint(path: string): Promise<OpenedVae> {
-  let dir: string | null = null;
-  let target = path;
-  if (await isDir(path)) {
-    dir = (await isDir(nodePath.join(path, 'vae'))) ? nodePath.join(path, 'vae') : path;
-    target = dir;
-  }
+  const { target, configJson } = vaeFiles(path);
   const ckpt = await Checkpoint.open(target);
   const layout = detectLayout(ckpt.tensors.keys());
   if (!layout) {
@@ -34,9 +24,9 @@ export async function openVaeCheckpoint(path: string): Promise<OpenedVae> {
     throw new VaeConfigError(`${target}: no VAE weights found (expected 'encoder.conv_in.weight' (diffusers) or 'encoder.conv1.weight' (original Wan2.1)); pass the model's vae folder or its safetensors file`);
   }
   let config: VaeConfig | null = null;
-  if (dir) {
-    const cfgPath = nodePath.join(dir, 'config.json');
-    const text = await fsp.readFile(cfgPath, 'utf8').catch(() => null);
+  if (configJson) {
+    const cfgPath = configJson;
+    const text = await readTextIfPresent(cfgPath);
     if (text !== null) {
       let json: unknown;
       try {

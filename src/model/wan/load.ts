@@ -2,9 +2,8 @@
 // subfolder), an index.json, or a single .safetensors file, in diffusers or original layout;
 // the config comes from config.json when present, else from the tensor shapes.
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { Checkpoint } from '../../io/checkpoint.ts';
+import { pathExists, readJsonFile, transformerFiles } from '../../io/model-layout.ts';
 import { WeightStore } from '../../graph/weights.ts';
 import { ModelConfigError, configFromDiffusersJson, configFromShapes, namedConfig, type WanConfig } from './config.ts';
 import { checkpointKeyFor, detectLayout, originalToDiffusers, ORIGINAL_PREFIX, type WanLayout } from './names.ts';
@@ -18,14 +17,8 @@ export interface WanCheckpoint {
 
 /** Resolves a model path to the transformer checkpoint and its optional config.json. */
 function transformerPath(path: string): { ckpt: string; configJson?: string } {
-  if (!existsSync(path)) throw new ModelConfigError(`model path '${path}' does not exist`);
-  if (statSync(path).isDirectory()) {
-    const sub = join(path, 'transformer');
-    const dir = existsSync(sub) && statSync(sub).isDirectory() ? sub : path;
-    const cfg = join(dir, 'config.json');
-    return { ckpt: dir, configJson: existsSync(cfg) ? cfg : undefined };
-  }
-  return { ckpt: path };
+  if (!pathExists(path)) throw new ModelConfigError(`model path '${path}' does not exist`);
+  return transformerFiles(path);
 }
 
 export async function openWanCheckpoint(path: string, options: { config?: string | WanConfig } = {}): Promise<WanCheckpoint> {
@@ -41,12 +34,8 @@ export async function openWanCheckpoint(path: string, options: { config?: string
   let config: WanConfig;
   if (options.config) config = typeof options.config === 'string' ? namedConfig(options.config) : options.config;
   else if (configJson) {
-    let json: Record<string, unknown>;
-    try {
-      json = JSON.parse(readFileSync(configJson, 'utf8'));
-    } catch (e) {
-      throw new ModelConfigError(`${configJson}: invalid JSON (${(e as Error).message.split('\n')[0]})`);
-    }
+    const { json, error } = readJsonFile(configJson);
+    if (!json) throw new ModelConfigError(`${configJson}: invalid JSON (${error})`);
     config = configFromDiffusersJson(json, configJson);
   } else {
     // Shapes under diffusers names, whatever the file's layout.
