@@ -8,6 +8,7 @@ import type { WeightStore } from '../../src/graph/weights.ts';
 import { valueBytes } from '../../src/graph/ir.ts';
 import { buildDecoderChunk } from '../../src/model/vae/graphs.ts';
 import type { EgoxDevice } from '../../src/runtime/device.ts';
+import { KernelChoices } from '../../src/runtime/kernel-context.ts';
 
 describe('planVae (Wan2.1 widths, dry run)', () => {
   const short = planVae({ width: 64, height: 48, frames: 13 }); // 4 latent frames
@@ -45,6 +46,7 @@ describe('automatic tiling (no device: only the limits are read)', () => {
     limits: { maxStorageBufferBindingSize: 128 * 2 ** 20 },
     adapter: { vendor: 'test', architecture: 'gpu', device: 'test', description: 'test gpu', isFallbackAdapter: false },
     has: () => false,
+    choices: new KernelChoices(),
   } as unknown as EgoxDevice;
   const vae = (tile?: TileOptions | 'auto' | false) => new WanVae(fakeDevice, WAN21_VAE, null as unknown as WeightStore, 'diffusers', { tile });
 
