@@ -247,6 +247,34 @@ def forward(sd, image, tokens):
     }
 
 
+# Resize rules as weight matrices [out, in]: interpolate a one-hot batch along the width.
+RESIZES = [
+    ("bilinear_aa", 52, 42, dict(mode="bilinear", align_corners=False, antialias=True)),
+    ("bilinear_aa_up", 38, 56, dict(mode="bilinear", align_corners=False, antialias=True)),
+    ("bilinear", 64, 45, dict(mode="bilinear", align_corners=False)),
+    ("bilinear_up", 48, 61, dict(mode="bilinear", align_corners=False)),
+    ("bilinear_x2", 5, None, dict(mode="bilinear", align_corners=False, scale_factor=2)),
+    ("bicubic_sf_down", 37, None, dict(mode="bicubic", scale_factor=4.1 / 37)),
+    ("bicubic_sf_up", 37, None, dict(mode="bicubic", scale_factor=50.1 / 37)),
+    ("bicubic_aa_down", 37, 4, dict(mode="bicubic", antialias=True, align_corners=False)),
+    ("bicubic_aa_up", 37, 50, dict(mode="bicubic", antialias=True, align_corners=False)),
+]
+
+
+def resize_matrices():
+    out = {}
+    for name, n_in, n_out, kw in RESIZES:
+        eye = torch.eye(n_in, dtype=torch.float64)[None, :, None, :]   # [1, in (channels), 1, in]
+        kw = dict(kw)
+        if "scale_factor" in kw:
+            kw["scale_factor"] = (1.0, kw["scale_factor"])
+        else:
+            kw["size"] = (1, n_out)
+        y = F.interpolate(eye, **kw)[0, :, 0, :]                        # [in, out]
+        out[name] = y.t().contiguous().numpy()
+    return out
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     sd = make_weights()
@@ -267,6 +295,7 @@ def main():
         print(f"case {n}: {W}x{H}, {tokens} tokens, grid {out['grid'].tolist()}, scale {out['metric_scale'].item():.4f}, "
               f"|points| {out['points'].abs().max().item():.3f}, mask {out['mask'].min().item():.3f}..{out['mask'].max().item():.3f}")
     write_safetensors(os.path.join(OUT, "cases.safetensors"), cases)
+    write_safetensors(os.path.join(OUT, "resize.safetensors"), resize_matrices())
 
 
 if __name__ == "__main__":
