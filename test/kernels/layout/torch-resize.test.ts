@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { randomF32, relL2, useDevice } from '../../helpers/gpu.ts';
-import { SafetensorsFile } from '../../../src/io/safetensors.ts';
+import { readGoldenF32 } from '../../helpers/golden.ts';
 import { scaledSize, torchResizeTable, type TorchResizeRule } from '../../../src/kernels/layout/torch-resize.ts';
 import { resizeAxis } from '../../../src/kernels/render/index.ts';
 
@@ -20,16 +20,6 @@ const RULES: [string, number, number | { factor: number }, TorchResizeRule][] = 
   ['bicubic_aa_up', 37, 50, { mode: 'bicubic', antialias: true }],
 ];
 
-async function matrices(): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
-  const f = await SafetensorsFile.open('test/golden/moge/resize.safetensors');
-  const out = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const [name, info] of f.tensors) {
-    const b = await f.read(name);
-    out.set(name, { shape: info.shape, data: new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4) });
-  }
-  await f.close();
-  return out;
-}
 
 function dense(nIn: number, nOut: number, t: { taps: number; table: Float32Array }): Float64Array {
   const m = new Float64Array(nOut * nIn);
@@ -42,7 +32,7 @@ function dense(nIn: number, nOut: number, t: { taps: number; table: Float32Array
 
 describe('PyTorch interpolate rules as resize tables', () => {
   it('match torch weight matrices for every rule MoGe-2 uses', async () => {
-    const want = await matrices();
+    const want = await readGoldenF32('test/golden/moge/resize.safetensors');
     for (const [name, nIn, out, rule] of RULES) {
       const nOut = typeof out === 'number' ? out : scaledSize(nIn, out.factor);
       const m = want.get(name)!;

@@ -1,0 +1,63 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import * as fs from 'node:fs';
+import { relL2, useDevice } from '../helpers/gpu.ts';
+import { readGoldenF32 } from '../helpers/golden.ts';
+import { SafetensorsFile } from '../../src/io/safetensors.ts';
+import { MogeModel, mogeConfig, tokenGrid } from '../../src/model/moge/index.ts';
+
+// Goldens: test/reference/moge2_reference.py (float64 PyTorch on tiny random weights saved with
+// the official MoGe-2 names; model.pt holds the same weights).
+const GOLDEN = 'test/golden/moge';
+const device = useDevice();
+let model: MogeModel | undefined;
+afterAll(async () => model?.close());
+
+const readAll = readGoldenF32;
+
+describe('MoGe-2 network vs the PyTorch reference', () => {
+  for (const n of [0, 1]) {
+    it(`case ${n}: points, normal, mask, metric scale within 1e-4`, async () => {
+      const dev = await device();
+      model ??= await MogeModel.openSafetensors(dev, `${GOLDEN}/weights.safetensors`, `${GOLDEN}/config.json`);
+      const cases = await readAll(`${GOLDEN}/cases.safetensors`);
+      const image = cases.get(`${n}.image`)!;
+      const [, H, W] = image.shape as [number, number, number];
+      const tokens = cases.get(`${n}.num_tokens`)!.data[0]!;
+      const out = await model.forward(image.data, H, W, tokens);
+      const grid = cases.get(`${n}.grid`)!.data;
+      expect([out.grid.rows, out.grid.cols]).toEqual([grid[0], grid[1]]);
+      const errs = {
+        points: relL2(out.points!, cases.get(`${n}.points`)!.data),
+        normal: relL2(out.normal!, cases.get(`${n}.normal`)!.data),
+        mask: relL2(out.mask!, cases.get(`${n}.mask`)!.data),
+        metric_scale: relL2([out.metricScale!], cases.get(`${n}.metric_scale`)!.data),
+      };
+      console.log(`moge case ${n} (${W}x${H}, grid ${out.grid.rows}x${out.grid.cols}) rel L2:`, JSON.stringify(errs));
+      for (const [k, e] of Object.entries(errs)) expect(e, k).toBeLessThan(1e-4);
+    });
+  }
+});
+
+describe('MoGe-2 config', () => {
+  const cfg = JSON.parse(fs.readFileSync(`${GOLDEN}/config.json`, 'utf8'));
+
+  it('infers the backbone shape from the weights, not the name', async () => {
+    const f = await SafetensorsFile.open(`${GOLDEN}/weights.safetensors`);
+    const c = mogeConfig({ ...cfg, encoder: { ...cfg.encoder, backbone: 'some_unseen_vit' } }, f.tensors, 'golden');
+    await f.close();
+    expect(c.backbone).toMatchObject({ width: 64, depth: 4, heads: 1, patch: 14, registers: 0, posGrid: 37, mlpHidden: 256 });
+    expect(c.intermediateLayers).toEqual([0, 2, 3]);
+  });
+
+  it('rounds the token grid as Python does', () => {
+    expect(tokenGrid(45, 61, 12)).toEqual({ rows: 3, cols: 4 });
+    expect(tokenGrid(448, 784, 3600)).toEqual({ rows: 45, cols: 79 });
+  });
+
+  it('refuses a config that does not fit, naming the field', async () => {
+    const f = await SafetensorsFile.open(`${GOLDEN}/weights.safetensors`);
+    expect(() => mogeConfig({ ...cfg, remap_output: 'cubic' }, f.tensors, 'x.json')).toThrow(/x.json: model_config.remap_output/);
+    expect(() => mogeConfig({ ...cfg, encoder: { ...cfg.encoder, intermediate_layers: [0, 9] } }, f.tensors, 'x.json')).toThrow(/intermediate_layers/);
+    await f.close();
+  });
+});
