@@ -9,32 +9,47 @@ import { MogeModel, mogeConfig, tokenGrid } from '../../src/model/moge/index.ts'
 // the official MoGe-2 names; model.pt holds the same weights).
 const GOLDEN = 'test/golden/moge';
 const device = useDevice();
-let model: MogeModel | undefined;
-afterAll(async () => model?.close());
 
 const readAll = readGoldenF32;
 
+// The published structure (golden/moge) and a model that uses the other options (variant-b:
+// registers, intermediate_layers as a count, group / layer / instance norms, pixel_shuffle,
+// nearest and bilinear resamplers, remap sinh_exp, no normal head).
+const MODELS = [
+  { name: 'MoGe-2 structure', dir: GOLDEN },
+  { name: 'variant b', dir: `${GOLDEN}/variant-b` },
+];
+const models = new Map<string, MogeModel>();
+afterAll(async () => {
+  for (const m of models.values()) await m.close();
+});
+
 describe('MoGe-2 network vs the PyTorch reference', () => {
-  for (const n of [0, 1]) {
-    it(`case ${n}: points, normal, mask, metric scale within 1e-4`, async () => {
-      const dev = await device();
-      model ??= await MogeModel.openSafetensors(dev, `${GOLDEN}/weights.safetensors`, `${GOLDEN}/config.json`);
-      const cases = await readAll(`${GOLDEN}/cases.safetensors`);
-      const image = cases.get(`${n}.image`)!;
-      const [, H, W] = image.shape as [number, number, number];
-      const tokens = cases.get(`${n}.num_tokens`)!.data[0]!;
-      const out = await model.forward(image.data, H, W, tokens);
-      const grid = cases.get(`${n}.grid`)!.data;
-      expect([out.grid.rows, out.grid.cols]).toEqual([grid[0], grid[1]]);
-      const errs = {
-        points: relL2(out.points!, cases.get(`${n}.points`)!.data),
-        normal: relL2(out.normal!, cases.get(`${n}.normal`)!.data),
-        mask: relL2(out.mask!, cases.get(`${n}.mask`)!.data),
-        metric_scale: relL2([out.metricScale!], cases.get(`${n}.metric_scale`)!.data),
-      };
-      console.log(`moge case ${n} (${W}x${H}, grid ${out.grid.rows}x${out.grid.cols}) rel L2:`, JSON.stringify(errs));
-      for (const [k, e] of Object.entries(errs)) expect(e, k).toBeLessThan(1e-4);
-    });
+  for (const { name, dir } of MODELS) {
+    for (const n of [0, 1]) {
+      it(`${name}, case ${n}: points, normal, mask, metric scale within 1e-4`, async () => {
+        const dev = await device();
+        let model = models.get(dir);
+        if (!model) models.set(dir, (model = await MogeModel.openSafetensors(dev, `${dir}/weights.safetensors`, `${dir}/config.json`)));
+        const cases = await readAll(`${dir}/cases.safetensors`);
+        const image = cases.get(`${n}.image`)!;
+        const [, H, W] = image.shape as [number, number, number];
+        const tokens = cases.get(`${n}.num_tokens`)!.data[0]!;
+        const out = await model.forward(image.data, H, W, tokens);
+        const grid = cases.get(`${n}.grid`)!.data;
+        expect([out.grid.rows, out.grid.cols]).toEqual([grid[0], grid[1]]);
+        const errs: Record<string, number> = {
+          points: relL2(out.points!, cases.get(`${n}.points`)!.data),
+          mask: relL2(out.mask!, cases.get(`${n}.mask`)!.data),
+          metric_scale: relL2([out.metricScale!], cases.get(`${n}.metric_scale`)!.data),
+        };
+        const normal = cases.get(`${n}.normal`);
+        expect(out.normal === undefined).toBe(normal === undefined);
+        if (normal) errs.normal = relL2(out.normal!, normal.data);
+        console.log(`moge ${name} case ${n} (${W}x${H}, grid ${out.grid.rows}x${out.grid.cols}) rel L2:`, JSON.stringify(errs));
+        for (const [k, e] of Object.entries(errs)) expect(e, k).toBeLessThan(1e-4);
+      });
+    }
   }
 });
 
@@ -47,6 +62,15 @@ describe('MoGe-2 config', () => {
     await f.close();
     expect(c.backbone).toMatchObject({ width: 64, depth: 4, heads: 1, patch: 14, registers: 0, posGrid: 37, mlpHidden: 256 });
     expect(c.intermediateLayers).toEqual([0, 2, 3]);
+  });
+
+  it('reads registers and the registered backbones\' position rule, and a count of last layers', async () => {
+    const f = await SafetensorsFile.open(`${GOLDEN}/variant-b/weights.safetensors`);
+    const c = mogeConfig(JSON.parse(fs.readFileSync(`${GOLDEN}/variant-b/config.json`, 'utf8')), f.tensors, 'variant-b');
+    await f.close();
+    expect(c.backbone).toMatchObject({ registers: 4, posInterpolation: { offset: 0, antialias: true } });
+    expect(c.intermediateLayers).toEqual([2, 3]);
+    expect(c.heads.normal_head).toBeUndefined();
   });
 
   it('rounds the token grid as Python does', () => {

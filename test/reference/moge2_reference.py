@@ -21,7 +21,12 @@ Network, on an image [1, 3, H, W] in 0..1 and a token budget T:
   metric_scale: exp(MLP(cls)).
 
 Writes test/golden/moge/: model.pt (torch.save {'model_config', 'model'}), weights.safetensors +
-config.json (the same weights), cases.safetensors (images and outputs, computed in float64).
+config.json (the same weights), cases.safetensors (images and outputs, computed in float64), for
+the published MoGe-2 structure; and the same under variant-b/ for a model that uses the other
+options: register tokens (antialiased bicubic position resize by size), intermediate_layers as
+a count, group / layer / instance norms in the residual blocks, a wider hidden conv,
+pixel_shuffle / nearest / bilinear resamplers, remap sinh_exp, no normal head, a one-layer
+scale head.
 Run: /usr/bin/python3 test/reference/moge2_reference.py
 """
 import json
@@ -60,6 +65,25 @@ CONFIG = {
     "remap_output": "exp",
     "num_tokens_range": [1200, 3600],
 }
+VARIANT_B = {
+    "encoder": {"backbone": "dinov2_vits14_reg", "intermediate_layers": 2, "dim_out": 64},
+    "neck": {"dim_in": [66, 2, 2, 2, 2], "dim_out": None, "dim_res_blocks": [64, 32, 32, 32, 32],
+             "num_res_blocks": [1, 1, 0, 1, 0], "dim_times_res_block_hidden": 2,
+             "res_block_in_norm": "group_norm", "res_block_hidden_norm": "layer_norm",
+             "resamplers": ["pixel_shuffle", "nearest", "conv_transpose", "bilinear"]},
+    "points_head": {"dim_in": [64, 32, 32, 32, 32], "dim_out": [None, None, None, None, 3],
+                    "dim_res_blocks": [64, 32, 32, 32, 32], "num_res_blocks": 1,
+                    "res_block_in_norm": "instance_norm", "res_block_hidden_norm": "group_norm",
+                    "resamplers": "bilinear"},
+    "mask_head": {"dim_in": [64, 32, 32, 32, 32], "dim_out": [None, None, None, None, 1],
+                  "dim_res_blocks": [64, 32, 32, 32, 32], "num_res_blocks": [0, 1, 0, 0, 1],
+                  "res_block_in_norm": "none", "res_block_hidden_norm": "none",
+                  "resamplers": ["conv_transpose", "conv_transpose", "conv_transpose", "bilinear"]},
+    "scale_head": {"dims": [64, 1]},
+    "remap_output": "sinh_exp",
+    "num_tokens_range": [1200, 3600],
+}
+REGISTERS = 0
 # (H, W, num_tokens): a landscape image shrunk into the grid, a portrait one enlarged.
 CASES = [(45, 61, 12), (52, 38, 10)]
 
@@ -76,6 +100,8 @@ def make_weights():
     sd[b + "cls_token"] = rand(1, 1, D, std=0.5)
     sd[b + "pos_embed"] = rand(1, GRID * GRID + 1, D, std=0.5)
     sd[b + "mask_token"] = torch.zeros(1, D)
+    if REGISTERS:
+        sd[b + "register_tokens"] = rand(1, REGISTERS, D, std=0.5)
     sd[b + "patch_embed.proj.weight"] = rand(D, 3, PATCH, PATCH, std=1 / math.sqrt(3 * PATCH * PATCH))
     sd[b + "patch_embed.proj.bias"] = rand(D, std=0.1)
     for i in range(DEPTH):
@@ -96,7 +122,7 @@ def make_weights():
     sd[b + "norm.weight"] = rand(D, std=0.2, mean=1.0)
     sd[b + "norm.bias"] = rand(D, std=0.1)
     enc = CONFIG["encoder"]
-    for i in range(len(enc["intermediate_layers"])):
+    for i in range(len(taken_layers())):
         sd[f"encoder.output_projections.{i}.weight"] = rand(enc["dim_out"], D, 1, 1, std=1 / math.sqrt(D))
         sd[f"encoder.output_projections.{i}.bias"] = rand(enc["dim_out"], std=0.1)
     sd["encoder.image_mean"] = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
@@ -106,24 +132,38 @@ def make_weights():
         sd[name + ".weight"] = rand(cout, cin, k, k, std=gain / math.sqrt(cin * k * k))
         sd[name + ".bias"] = rand(cout, std=0.1)
 
+    def norm(name, kind, c):
+        if kind in ("group_norm", "layer_norm"):
+            sd[name + ".weight"] = rand(c, std=0.2, mean=1.0)
+            sd[name + ".bias"] = rand(c, std=0.1)
+
     for stack in ("neck", "points_head", "mask_head", "normal_head"):
+        if stack not in CONFIG:
+            continue
         c = CONFIG[stack]
         dims = c["dim_res_blocks"]
         for i, d in enumerate(dims):
             if c["dim_in"][i] is not None:
                 conv(f"{stack}.input_blocks.{i}", d, c["dim_in"][i], 1)
-            for j in range(c["num_res_blocks"][i]):
-                conv(f"{stack}.res_blocks.{i}.{j}.layers.2", d, d, 3)
-                conv(f"{stack}.res_blocks.{i}.{j}.layers.5", d, d, 3)
+            hid = d * c.get("dim_times_res_block_hidden", 1)
+            for j in range(per_level(c["num_res_blocks"], i)):
+                norm(f"{stack}.res_blocks.{i}.{j}.layers.0", c["res_block_in_norm"], d)
+                conv(f"{stack}.res_blocks.{i}.{j}.layers.2", hid, d, 3)
+                norm(f"{stack}.res_blocks.{i}.{j}.layers.3", c["res_block_hidden_norm"], hid)
+                conv(f"{stack}.res_blocks.{i}.{j}.layers.5", d, hid, 3)
             dout = c["dim_out"][i] if isinstance(c["dim_out"], list) else c["dim_out"]
             if dout is not None:
                 conv(f"{stack}.output_blocks.{i}", dout, d, 1, gain=0.3)
-        for i, kind in enumerate(c["resamplers"]):
+        for i in range(len(dims) - 1):
+            kind = per_level(c["resamplers"], i)
             p = f"{stack}.resamplers.{i}"
             if kind == "conv_transpose":
                 sd[p + ".0.weight"] = rand(dims[i], dims[i + 1], 2, 2, std=1 / math.sqrt(dims[i]))
                 sd[p + ".0.bias"] = rand(dims[i + 1], std=0.1)
                 conv(p + ".1", dims[i + 1], dims[i + 1], 3)
+            elif kind == "pixel_shuffle":
+                conv(p + ".0", 4 * dims[i + 1], dims[i], 3)
+                conv(p + ".2", dims[i + 1], dims[i + 1], 3)
             else:
                 conv(p + ".1", dims[i + 1], dims[i], 3)
     dims = CONFIG["scale_head"]["dims"]
@@ -134,6 +174,15 @@ def make_weights():
 
 
 # ---- the network, float64 -------------------------------------------------------------------
+
+
+def per_level(v, i):
+    return v[i] if isinstance(v, list) else v
+
+
+def taken_layers():
+    il = CONFIG["encoder"]["intermediate_layers"]
+    return list(range(DEPTH - il, DEPTH)) if isinstance(il, int) else il
 
 
 def grid_of(h, w, tokens):
@@ -156,7 +205,10 @@ def vit(sd, x, rows, cols):
     t = torch.cat([sd[b + "cls_token"], t], dim=1)
     pos = sd[b + "pos_embed"]
     table = pos[:, 1:].reshape(1, GRID, GRID, D).permute(0, 3, 1, 2)
-    table = F.interpolate(table, scale_factor=((rows + 0.1) / GRID, (cols + 0.1) / GRID), mode="bicubic")
+    if REGISTERS:   # the hub's *_reg backbones: by size, antialiased
+        table = F.interpolate(table, size=(rows, cols), mode="bicubic", antialias=True)
+    else:
+        table = F.interpolate(table, scale_factor=((rows + 0.1) / GRID, (cols + 0.1) / GRID), mode="bicubic")
     assert table.shape[-2:] == (rows, cols)
     t = t + torch.cat([pos[:, :1], table.flatten(2).transpose(1, 2)], dim=1)
     if b + "register_tokens" in sd:
@@ -173,7 +225,7 @@ def vit(sd, x, rows, cols):
         t = t + sd[p + "ls1.gamma"] * F.linear(att, sd[p + "attn.proj.weight"], sd[p + "attn.proj.bias"])
         m = F.gelu(F.linear(ln(t, "norm2"), sd[p + "mlp.fc1.weight"], sd[p + "mlp.fc1.bias"]))
         t = t + sd[p + "ls2.gamma"] * F.linear(m, sd[p + "mlp.fc2.weight"], sd[p + "mlp.fc2.bias"])
-        if i in CONFIG["encoder"]["intermediate_layers"]:
+        if i in taken_layers():
             out.append(F.layer_norm(t, (D,), sd[b + "norm.weight"], sd[b + "norm.bias"], 1e-6))
     return out
 
@@ -194,6 +246,17 @@ def conv3(sd, name, x):
     return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), sd[name + ".weight"], sd[name + ".bias"])
 
 
+def norm2d(sd, name, kind, x):
+    C = x.shape[1]
+    if kind == "group_norm":
+        return F.group_norm(x, C // 32, sd[name + ".weight"], sd[name + ".bias"], 1e-5)
+    if kind == "layer_norm":
+        return F.group_norm(x, 1, sd[name + ".weight"], sd[name + ".bias"], 1e-5)
+    if kind == "instance_norm":
+        return F.instance_norm(x, eps=1e-5)
+    return x
+
+
 def conv_stack(sd, stack, feats):
     c = CONFIG[stack]
     outs, x = [], None
@@ -202,18 +265,23 @@ def conv_stack(sd, stack, feats):
         if c["dim_in"][i] is not None:
             f = F.conv2d(f, sd[f"{stack}.input_blocks.{i}.weight"], sd[f"{stack}.input_blocks.{i}.bias"])
         x = f if i == 0 else x + f
-        for j in range(c["num_res_blocks"][i]):
+        for j in range(per_level(c["num_res_blocks"], i)):
             p = f"{stack}.res_blocks.{i}.{j}.layers"
-            x = x + conv3(sd, p + ".5", F.relu(conv3(sd, p + ".2", F.relu(x))))
+            h = conv3(sd, p + ".2", F.relu(norm2d(sd, p + ".0", c["res_block_in_norm"], x)))
+            x = x + conv3(sd, p + ".5", F.relu(norm2d(sd, p + ".3", c["res_block_hidden_norm"], h)))
         dout = c["dim_out"][i] if isinstance(c["dim_out"], list) else c["dim_out"]
         outs.append(F.conv2d(x, sd[f"{stack}.output_blocks.{i}.weight"], sd[f"{stack}.output_blocks.{i}.bias"]) if dout is not None else x)
-        if i < len(c["resamplers"]):
+        if i < len(c["dim_res_blocks"]) - 1:
             p = f"{stack}.resamplers.{i}"
-            if c["resamplers"][i] == "conv_transpose":
-                x = F.conv_transpose2d(x, sd[p + ".0.weight"], sd[p + ".0.bias"], stride=2)
+            kind = per_level(c["resamplers"], i)
+            if kind == "conv_transpose":
+                x = conv3(sd, p + ".1", F.conv_transpose2d(x, sd[p + ".0.weight"], sd[p + ".0.bias"], stride=2))
+            elif kind == "pixel_shuffle":
+                x = conv3(sd, p + ".2", F.pixel_shuffle(conv3(sd, p + ".0", x), 2))
+            elif kind == "nearest":
+                x = conv3(sd, p + ".1", F.interpolate(x, scale_factor=2, mode="nearest"))
             else:
-                x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-            x = conv3(sd, p + ".1", x)
+                x = conv3(sd, p + ".1", F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False))
     return outs
 
 
@@ -227,24 +295,32 @@ def forward(sd, image, tokens):
     neck = conv_stack(sd, "neck", feats)
     out = {}
     for head in ("points", "normal", "mask"):
+        if head + "_head" not in CONFIG:
+            continue
         y = conv_stack(sd, head + "_head", neck)[-1]
         out[head] = F.interpolate(y, (H, W), mode="bilinear", align_corners=False)
     pts = out["points"].permute(0, 2, 3, 1)
-    z = torch.exp(pts[..., 2:])
-    pts = torch.cat([pts[..., :2] * z, z], dim=-1)
+    if CONFIG["remap_output"] == "exp":
+        z = torch.exp(pts[..., 2:])
+        pts = torch.cat([pts[..., :2] * z, z], dim=-1)
+    else:
+        assert CONFIG["remap_output"] == "sinh_exp"
+        pts = torch.cat([torch.sinh(pts[..., :2]), torch.exp(pts[..., 2:])], dim=-1)
     h = cls
     dims = CONFIG["scale_head"]["dims"]
     for k in range(len(dims) - 1):
         h = F.linear(h, sd[f"scale_head.{2 * k}.weight"], sd[f"scale_head.{2 * k}.bias"])
         if k < len(dims) - 2:
             h = F.relu(h)
-    return {
+    res = {
         "points": pts[0],
-        "normal": F.normalize(out["normal"].permute(0, 2, 3, 1), dim=-1)[0],
         "mask": torch.sigmoid(out["mask"][0, 0]),
         "metric_scale": torch.exp(h[:, 0]),
         "grid": torch.tensor([rows, cols], dtype=torch.float64),
     }
+    if "normal" in out:
+        res["normal"] = F.normalize(out["normal"].permute(0, 2, 3, 1), dim=-1)[0]
+    return res
 
 
 # Resize rules as weight matrices [out, in]: interpolate a one-hot batch along the width.
@@ -275,10 +351,11 @@ def resize_matrices():
     return out
 
 
-def main():
+def write_variant(OUT, with_pt=True):
     os.makedirs(OUT, exist_ok=True)
     sd = make_weights()
-    torch.save({"model_config": CONFIG, "model": sd}, os.path.join(OUT, "model.pt"))
+    if with_pt:
+        torch.save({"model_config": CONFIG, "model": sd}, os.path.join(OUT, "model.pt"))
     write_safetensors(os.path.join(OUT, "weights.safetensors"), {k: v.numpy() for k, v in sd.items()})
     with open(os.path.join(OUT, "config.json"), "w") as f:
         json.dump(CONFIG, f, indent=1)
@@ -295,7 +372,14 @@ def main():
         print(f"case {n}: {W}x{H}, {tokens} tokens, grid {out['grid'].tolist()}, scale {out['metric_scale'].item():.4f}, "
               f"|points| {out['points'].abs().max().item():.3f}, mask {out['mask'].min().item():.3f}..{out['mask'].max().item():.3f}")
     write_safetensors(os.path.join(OUT, "cases.safetensors"), cases)
+
+
+def main():
+    global CONFIG, REGISTERS
+    write_variant(OUT)
     write_safetensors(os.path.join(OUT, "resize.safetensors"), resize_matrices())
+    CONFIG, REGISTERS = VARIANT_B, 4
+    write_variant(os.path.join(OUT, "variant-b"), with_pt=False)   # the safetensors copy is enough here
 
 
 if __name__ == "__main__":

@@ -34,10 +34,13 @@ export function convTranspose2x2Op(g: GraphBuilder, x: Value, w: Value, b: Value
   const w1 = gather(g, `${name}.weight_reorder`, w, [cout, 2, 2, cin], [4, 2, 1, 4 * cout]);
   const b1 = gather(g, `${name}.bias_repeat`, b, [cout, 4], [1, 0]);
   const y = conv2dOp(g, x, g.reshape(w1, [4 * cout, cin, 1, 1]), g.reshape(b1, [4 * cout]), { name: `${name}.pointwise`, variant: opts.variant });
-  // out[co, f, 2y + dy, 2x + dx] = y[4 co + 2 dy + dx, f, y, x]
+  return depthToSpace2Op(g, y, `${name}.depth_to_space`);
+}
+
+/** PixelShuffle(2) per frame: [4C, F, H, W] -> [C, F, 2H, 2W], out[c, f, 2y + i, 2x + j] = in[4c + 2i + j, f, y, x]. */
+export function depthToSpace2Op(g: GraphBuilder, x: Value, name = 'pixel_shuffle'): Value {
+  if (x.shape.length !== 4 || x.shape[0]! % 4 !== 0) throw new GraphError(`${name}: input ${shapeString(x.shape)} must be [4C, F, H, W]`);
+  const [c4, f, h, wd] = x.shape as [number, number, number, number];
   const plane = f * h * wd;
-  return g.reshape(
-    gather(g, `${name}.depth_to_space`, y, [cout, f, h, 2, wd, 2], [4 * plane, h * wd, wd, 2 * plane, 1, plane]),
-    [cout, f, 2 * h, 2 * wd],
-  );
+  return g.reshape(gather(g, name, x, [c4 / 4, f, h, 2, wd, 2], [4 * plane, h * wd, wd, 2 * plane, 1, plane]), [c4 / 4, f, 2 * h, 2 * wd]);
 }

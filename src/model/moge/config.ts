@@ -14,7 +14,7 @@ export class MogeModelError extends Error {
 }
 
 export type Resampler = 'conv_transpose' | 'bilinear' | 'nearest' | 'pixel_shuffle';
-export type StackNorm = 'none' | 'layer_norm' | 'group_norm';
+export type StackNorm = 'none' | 'layer_norm' | 'group_norm' | 'instance_norm';
 export type Remap = 'linear' | 'sinh' | 'exp' | 'sinh_exp';
 
 export interface ConvStackConfig {
@@ -74,7 +74,7 @@ function perLevel<T>(v: unknown, n: number, ok: (x: unknown) => boolean, source:
 }
 
 const RESAMPLERS: readonly string[] = ['conv_transpose', 'bilinear', 'nearest', 'pixel_shuffle'];
-const NORMS: readonly string[] = ['none', 'layer_norm', 'group_norm'];
+const NORMS: readonly string[] = ['none', 'layer_norm', 'group_norm', 'instance_norm'];
 
 function convStack(raw: unknown, source: string, field: string): ConvStackConfig {
   if (!isObj(raw)) fail(source, field, 'must be an object');
