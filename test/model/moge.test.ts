@@ -35,7 +35,7 @@ describe('MoGe-2 network vs the PyTorch reference', () => {
         const image = cases.get(`${n}.image`)!;
         const [, H, W] = image.shape as [number, number, number];
         const tokens = cases.get(`${n}.num_tokens`)!.data[0]!;
-        const out = await model.forward(image.data, H, W, tokens);
+        const out = await model.infer(image.data, H, W, tokens);
         const grid = cases.get(`${n}.grid`)!.data;
         expect([out.grid.rows, out.grid.cols]).toEqual([grid[0], grid[1]]);
         const errs: Record<string, number> = {
@@ -46,6 +46,13 @@ describe('MoGe-2 network vs the PyTorch reference', () => {
         const normal = cases.get(`${n}.normal`);
         expect(out.normal === undefined).toBe(normal === undefined);
         if (normal) errs.normal = relL2(out.normal!, normal.data);
+        // Depth and intrinsics after the post-processing (the fit on egox's own points).
+        const want = cases.get(`${n}.post.depth`)!.data;
+        const finite = [...want.keys()].filter((i) => Number.isFinite(want[i]!));
+        expect(finite.every((i) => Number.isFinite(out.geometry.depth[i]!)), 'mask').toBe(true);
+        expect(out.geometry.depth.filter((d) => Number.isFinite(d)).length).toBe(finite.length);
+        errs.depth = relL2(finite.map((i) => out.geometry.depth[i]!), finite.map((i) => want[i]!));
+        errs.intrinsics = relL2(out.geometry.intrinsics, cases.get(`${n}.post.intrinsics`)!.data);
         console.log(`moge ${name} case ${n} (${W}x${H}, grid ${out.grid.rows}x${out.grid.cols}) rel L2:`, JSON.stringify(errs));
         for (const [k, e] of Object.entries(errs)) expect(e, k).toBeLessThan(1e-4);
       });

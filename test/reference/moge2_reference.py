@@ -337,6 +337,44 @@ RESIZES = [
 ]
 
 
+def postprocess(points, mask, metric_scale):
+    """MoGe's infer after the network (fov unknown, force_projection, apply_mask): the focal and
+    z shift that best project the points onto the view plane, fitted on a 64x64 nearest
+    downsample of the masked points by scipy's least_squares(method='lm', ftol=1e-3) from
+    shift 0 (its default x_scale=1 of scipy < 1.16), then depth = (z + shift) * scale, inf
+    outside the mask, intrinsics normalised to the image."""
+    from scipy.optimize import least_squares
+    pts = points.float()
+    H, W = pts.shape[:2]
+    aspect = W / H
+    uv = view_plane_uv(W, H, aspect)[0].permute(1, 2, 0).float()
+    near = lambda t: F.interpolate(t.permute(2, 0, 1)[None], (64, 64), mode="nearest")[0].permute(1, 2, 0)
+    mask_b = mask > 0.5
+    keep = near(mask_b.float()[..., None])[..., 0] > 0
+    p_lr = near(pts)[keep].numpy()
+    uv_lr = near(uv)[keep].numpy()
+    xy, z = p_lr[:, :2], p_lr[:, 2]
+
+    def residuals(shift):
+        proj = xy / (z + shift)[:, None]
+        f = (proj * uv_lr).sum() / np.square(proj).sum()
+        return (f * proj - uv_lr).ravel()
+
+    sol = least_squares(residuals, x0=0, ftol=1e-3, method="lm")
+    shift = sol.x.squeeze().astype(np.float32)
+    proj = xy / (z + shift)[:, None]
+    focal = float((proj * uv_lr).sum() / np.square(proj).sum())
+    fx = focal / 2 * (1 + aspect ** 2) ** 0.5 / aspect
+    fy = focal / 2 * (1 + aspect ** 2) ** 0.5
+    K = torch.tensor([[fx, 0, 0.5], [0, fy, 0.5], [0, 0, 1]], dtype=torch.float64)
+    depth = pts[..., 2].double() + float(shift)
+    mask_b = mask_b & (depth > 0)
+    depth = depth * float(metric_scale)
+    depth = torch.where(mask_b, depth, torch.full_like(depth, float("inf")))
+    return {"depth": depth, "intrinsics": K, "shift": torch.tensor([float(shift)]), "focal": torch.tensor([focal]),
+            "nfev": torch.tensor([float(sol.nfev)])}
+
+
 def resize_matrices():
     out = {}
     for name, n_in, n_out, kw in RESIZES:
@@ -369,8 +407,13 @@ def write_variant(OUT, with_pt=True):
             out = forward(sd64, img.double(), tokens)
         for k, v in out.items():
             cases[f"{n}.{k}"] = v.numpy()
+        # The post-processing from the float32 points the official forward would hand it.
+        post = postprocess(out["points"].float(), out["mask"].float(), out["metric_scale"][0].float())
+        for k, v in post.items():
+            cases[f"{n}.post.{k}"] = v.numpy()
         print(f"case {n}: {W}x{H}, {tokens} tokens, grid {out['grid'].tolist()}, scale {out['metric_scale'].item():.4f}, "
-              f"|points| {out['points'].abs().max().item():.3f}, mask {out['mask'].min().item():.3f}..{out['mask'].max().item():.3f}")
+              f"|points| {out['points'].abs().max().item():.3f}, mask {out['mask'].min().item():.3f}..{out['mask'].max().item():.3f}, "
+              f"focal {post['focal'].item():.4f} shift {post['shift'].item():.4f} nfev {int(post['nfev'].item())}")
     write_safetensors(os.path.join(OUT, "cases.safetensors"), cases)
 
 

@@ -3,3 +3,5 @@ export { MogeModel, type MogeOptions, type MogeOutputs } from './model.ts';
 export { MogeModelError, mogeConfig, inferBackbone, tokenGrid, tokensForLevel, type MogeConfig, type BackboneShape, type ConvStackConfig } from './config.ts';
 export { MOGE_IO, buildMogeGraph, viewPlaneUv } from './graph.ts';
 export { MOGE_NAMES, MOGE_HEADS } from './names.ts';
+export { mogeGeometry, recoverFocalShift, type MogeGeometry } from './postprocess.ts';
+export { lmdif, type LmdifOptions, type LmdifResult } from './lmdif.ts';

@@ -11,6 +11,7 @@ import { defaultConvVariant, type ConvShapeSpec } from '../../kernels/conv/index
 import type { EgoxDevice } from '../../runtime/device.ts';
 import { MogeModelError, mogeConfig, tokenGrid, tokensForLevel, type MogeConfig } from './config.ts';
 import { MOGE_IO, buildMogeGraph } from './graph.ts';
+import { mogeGeometry, type MogeGeometry } from './postprocess.ts';
 
 export interface MogeOptions {
   weightDtype?: 'f32' | 'bf16' | 'f16';
@@ -92,6 +93,13 @@ export class MogeModel {
       metricScale: this.config.scaleDims ? (await exec.read(MOGE_IO.metricScale))[0] : undefined,
       grid,
     };
+  }
+
+  /** forward, then the official infer's post-processing: depth and normalised intrinsics. */
+  async infer(image: Float32Array, height: number, width: number, numTokens = this.defaultTokens()): Promise<MogeOutputs & { geometry: MogeGeometry }> {
+    const out = await this.forward(image, height, width, numTokens);
+    if (!out.points) throw new MogeModelError('this checkpoint has no points head; depth and intrinsics need one');
+    return { ...out, geometry: mogeGeometry(out.points, out.mask, out.metricScale, height, width) };
   }
 
   async close(): Promise<void> {
