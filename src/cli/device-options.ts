@@ -1,5 +1,5 @@
 // The --adapter / --backend options every GPU command takes, and opening the device from them.
-import { Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { openNodeDevice } from '../runtime/node.ts';
 import type { EgoxDevice } from '../runtime/device.ts';
 import type { GpuOptions } from './run-command.ts';
@@ -14,4 +14,17 @@ export function backendOption(): Option {
 
 export function openCliDevice(o: GpuOptions): Promise<EgoxDevice> {
   return openNodeDevice({ adapter: o.adapter, backend: o.backend });
+}
+
+/**
+ * The options a one-network `egox forward` command shares: weight storage dtype, GPU memory
+ * budget, adapter, backend, --verbose.
+ */
+export function networkOptions(cmd: Command): Command {
+  return cmd
+    .option('--weight-dtype <dtype>', 'weight storage on the GPU: f32 | bf16 | f16', 'f32')
+    .option('--gpu-memory <bytes>', 'GPU memory budget (weights stream past it)')
+    .addOption(adapterOption())
+    .addOption(backendOption())
+    .option('--verbose', 'print stacks on errors');
 }

@@ -3,7 +3,8 @@
 // reader once it lands), the config is the checkpoint's model_config. One graph per (image
 // size, token budget), built on first use and cached.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Executor } from '../../graph/executor.ts';
 import { WeightStore, type WeightSource } from '../../graph/weights.ts';
 import { Checkpoint } from '../../io/checkpoint.ts';
@@ -62,6 +63,27 @@ export class MogeModel {
       await ckpt.close();
       throw e;
     }
+  }
+
+  /**
+   * A MoGe-2 model by path: a folder holding model.safetensors (or weights.safetensors) and
+   * config.json (the model_config), or such a .safetensors file with config.json beside it
+   * (or at configPath). model.pt needs the PyTorch checkpoint reader.
+   */
+  static async open(dev: EgoxDevice, path: string, opts: MogeOptions & { configPath?: string } = {}): Promise<MogeModel> {
+    if (!existsSync(path)) throw new MogeModelError(`${path}: not found`);
+    if (/\.(pt|pth)$/i.test(path)) {
+      throw new MogeModelError(`${path}: reading PyTorch checkpoints is not in this build yet; pass the weights as .safetensors with the model_config as config.json beside them`);
+    }
+    let weights = path;
+    if (statSync(path).isDirectory()) {
+      const found = ['model.safetensors', 'weights.safetensors'].map((f) => join(path, f)).find((f) => existsSync(f));
+      if (!found) throw new MogeModelError(`${path}: no model.safetensors or weights.safetensors in this folder`);
+      weights = found;
+    }
+    const config = opts.configPath ?? join(dirname(weights), 'config.json');
+    if (!existsSync(config)) throw new MogeModelError(`${config}: the model_config JSON is missing (write checkpoint['model_config'] there)`);
+    return MogeModel.openSafetensors(dev, weights, config, opts);
   }
 
   /** The official default token budget (resolution_level 9 = the most tokens). */
