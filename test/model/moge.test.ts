@@ -60,6 +60,24 @@ describe('MoGe-2 network vs the PyTorch reference', () => {
   }
 });
 
+describe('MoGe-2 with 16-bit weights', () => {
+  it('bf16 weights on the GPU stay close to the float64 reference', async () => {
+    const dev = await device();
+    const model = await MogeModel.openSafetensors(dev, `${GOLDEN}/weights.safetensors`, `${GOLDEN}/config.json`, { weightDtype: 'bf16' });
+    try {
+      const cases = await readAll(`${GOLDEN}/cases.safetensors`);
+      const image = cases.get('0.image')!;
+      const [, H, W] = image.shape as [number, number, number];
+      const out = await model.forward(image.data, H, W, cases.get('0.num_tokens')!.data[0]!);
+      // bf16 keeps 8 mantissa bits: ~4e-3 per weight, a few of them in series.
+      expect(relL2(out.points!, cases.get('0.points')!.data)).toBeLessThan(3e-2);
+      expect(relL2(out.normal!, cases.get('0.normal')!.data)).toBeLessThan(3e-2);
+    } finally {
+      await model.close();
+    }
+  });
+});
+
 describe('MoGe-2 config', () => {
   const cfg = JSON.parse(fs.readFileSync(`${GOLDEN}/config.json`, 'utf8'));
 
