@@ -5,3 +5,4 @@ export { MOGE_IO, buildMogeGraph, viewPlaneUv } from './graph.ts';
 export { MOGE_NAMES, MOGE_HEADS } from './names.ts';
 export { mogeGeometry, recoverFocalShift, type MogeGeometry } from './postprocess.ts';
 export { lmdif, type LmdifOptions, type LmdifResult } from './lmdif.ts';
+export { planMoge, publishedLikeConfig, MOGE_BACKBONES, type MogeBackbone, type MogePlanSummary } from './plan.ts';
