@@ -78,6 +78,21 @@ describe('MoGe-2 with 16-bit weights', () => {
   });
 });
 
+describe('MoGe-2 past the binding limit', () => {
+  it('names a token budget that fits instead of a deep planner error', async () => {
+    const dev = await device();
+    const model = await MogeModel.openSafetensors(dev, `${GOLDEN}/weights.safetensors`, `${GOLDEN}/config.json`);
+    try {
+      // 16 channels at 256x the grid: past 128 MiB above ~8200 tokens.
+      const limit = dev.limits.maxStorageBufferBindingSize;
+      const tokens = Math.ceil((limit / (16 * 256 * 4)) * 1.5);
+      await expect(model.forward(new Float32Array(3 * 30 * 40).fill(0.5), 30, 40, tokens)).rejects.toThrow(/use --num-tokens \d+ or fewer/);
+    } finally {
+      await model.close();
+    }
+  });
+});
+
 describe('MoGe-2 config', () => {
   const cfg = JSON.parse(fs.readFileSync(`${GOLDEN}/config.json`, 'utf8'));
 

@@ -103,7 +103,7 @@ export class MogeModel {
     if (!exec) {
       const variant = (spec: ConvShapeSpec) => defaultConvVariant(this.dev, spec);
       const graph = buildMogeGraph(this.config, { height, width, ...grid, weightDtype: this.opts.weightDtype, variant });
-      exec = await Executor.create(this.dev, graph, this.store, { gpuMemoryBytes: this.opts.gpuMemoryBytes });
+      exec = await this.createExecutor(graph, numTokens);
       this.graphs.set(key, exec);
     }
     await exec.run({ [MOGE_IO.image]: image });
@@ -122,6 +122,22 @@ export class MogeModel {
     const out = await this.forward(image, height, width, numTokens);
     if (!out.points) throw new MogeModelError('this checkpoint has no points head; depth and intrinsics need one');
     return { ...out, geometry: mogeGeometry(out.points, out.mask, out.metricScale, height, width) };
+  }
+
+  /**
+   * The feature maps grow with the token budget (the last neck levels hold 256x the grid):
+   * past the adapter's storage binding limit (128 MiB on lavapipe) the planner refuses a
+   * binding; say which budget fits instead.
+   */
+  private async createExecutor(graph: ReturnType<typeof buildMogeGraph>, numTokens: number): Promise<Executor> {
+    try {
+      return await Executor.create(this.dev, graph, this.store, { gpuMemoryBytes: this.opts.gpuMemoryBytes });
+    } catch (e) {
+      const m = /a (\d+)-byte binding exceeds this adapter's maxStorageBufferBindingSize \((\d+)\)/.exec((e as Error).message);
+      if (!m) throw e;
+      const fit = Math.floor((numTokens * Number(m[2])) / Number(m[1]) * 0.95);
+      throw new MogeModelError(`MoGe-2 at ${numTokens} tokens needs a ${(Number(m[1]) / 2 ** 20).toFixed(0)} MiB buffer binding; this adapter allows ${(Number(m[2]) / 2 ** 20).toFixed(0)} MiB: use --num-tokens ${fit} or fewer`);
+    }
   }
 
   async close(): Promise<void> {
