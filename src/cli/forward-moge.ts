@@ -29,6 +29,7 @@ interface Opts extends GpuOptions {
   input: string;
   output: string;
   numTokens?: string;
+  fovX?: string;
   weightDtype: string;
   gpuMemory?: string;
   verbose?: boolean;
@@ -58,7 +59,8 @@ export function registerMogeForward(forward: Command): void {
     .option('--config <json>', 'the model_config JSON (default: config.json beside the weights)')
     .requiredOption('--input <file>', 'the image tensor (.safetensors)')
     .requiredOption('--output <file>', 'where to write the outputs (.safetensors)')
-    .option('--num-tokens <n>', 'ViT token budget (default: the most of the config range, resolution level 9)');
+    .option('--num-tokens <n>', 'ViT token budget (default: the most of the config range, resolution level 9)')
+    .option('--fov-x <degrees>', 'known horizontal field of view: only the depth shift is fitted');
   networkOptions(cmd)
     .addHelpText('after', HELP)
     .action((o: Opts) =>
@@ -69,6 +71,8 @@ export function registerMogeForward(forward: Command): void {
           tokens = Number(o.numTokens);
           if (!Number.isInteger(tokens) || tokens < 1) throw new UsageError(`--num-tokens ${o.numTokens}: give a positive integer (1200..3600 is the trained range)`);
         }
+        const fovX = o.fovX === undefined ? undefined : Number(o.fovX);
+        if (fovX !== undefined && !(fovX > 0 && fovX < 180)) throw new UsageError(`--fov-x ${o.fovX}: give the horizontal field of view in degrees, between 0 and 180`);
         const image = await readImage(o.input);
         const dev = ctx.own(await openCliDevice(o));
         await prepareDevice(dev);
@@ -80,7 +84,7 @@ export function registerMogeForward(forward: Command): void {
         try {
           const { height: H, width: W } = image;
           const t0 = performance.now();
-          const r = await model.infer(image.data, H, W, tokens ?? model.defaultTokens());
+          const r = await model.infer(image.data, H, W, tokens ?? model.defaultTokens(), fovX);
           const ms = performance.now() - t0;
           const out: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {};
           if (r.points) out.points = { dtype: 'F32', shape: [H, W, 3], data: r.points };

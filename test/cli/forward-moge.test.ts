@@ -45,6 +45,7 @@ describe('egox forward moge', () => {
       [['--model', `${GOLDEN}/weights.safetensors`, '--input', `${GOLDEN}/cases.safetensors`], /needs a tensor 'image'/],
       [['--model', `${GOLDEN}/weights.safetensors`, '--input', join(tmp, 'missing.safetensors')], /file not found/],
       [['--model', `${GOLDEN}/weights.safetensors`, '--input', `${GOLDEN}/cases.safetensors`, '--num-tokens', '0'], /--num-tokens/],
+      [['--model', `${GOLDEN}/weights.safetensors`, '--input', input, '--fov-x', '200'], /--fov-x/],
     ];
     for (const [args, fragment] of cases) {
       const r = egox(['forward', 'moge', ...args, '--output', out]);

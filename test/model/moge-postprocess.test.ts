@@ -39,6 +39,18 @@ describe('MoGe-2 post-processing vs scipy', () => {
         expect(d.sameMask, 'masked pixels').toBe(true);
         expect(d.err, 'depth').toBeLessThan(1e-4);
       });
+
+      it(`${dir} case ${n}: with a known 60 degree field of view, only the shift is fitted`, async () => {
+        const c = await readGoldenF32(`${dir}/cases.safetensors`);
+        const [H, W] = c.get(`${n}.mask`)!.shape as [number, number];
+        const geo = mogeGeometry(c.get(`${n}.points`)!.data, c.get(`${n}.mask`)!.data, c.get(`${n}.metric_scale`)!.data[0], H, W, 60);
+        const shift = c.get(`${n}.post_fov60.shift`)!.data[0]!;
+        expect(Math.abs(geo.shift - shift) / Math.max(1, Math.abs(shift)), 'shift').toBeLessThan(1e-5);
+        expect(relL2(geo.intrinsics, c.get(`${n}.post_fov60.intrinsics`)!.data), 'intrinsics').toBeLessThan(1e-6);
+        const d = depthError(geo.depth, c.get(`${n}.post_fov60.depth`)!.data);
+        expect(d.sameMask, 'masked pixels').toBe(true);
+        expect(d.err, 'depth').toBeLessThan(1e-4);
+      });
     }
   }
 

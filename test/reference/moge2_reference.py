@@ -337,7 +337,7 @@ RESIZES = [
 ]
 
 
-def postprocess(points, mask, metric_scale):
+def postprocess(points, mask, metric_scale, fov_x=None):
     """MoGe's infer after the network (fov unknown, force_projection, apply_mask): the focal and
     z shift that best project the points onto the view plane, fitted on a 64x64 nearest
     downsample of the masked points by scipy's least_squares(method='lm', ftol=1e-3) from
@@ -360,10 +360,15 @@ def postprocess(points, mask, metric_scale):
         f = (proj * uv_lr).sum() / np.square(proj).sum()
         return (f * proj - uv_lr).ravel()
 
-    sol = least_squares(residuals, x0=0, ftol=1e-3, method="lm")
-    shift = sol.x.squeeze().astype(np.float32)
-    proj = xy / (z + shift)[:, None]
-    focal = float((proj * uv_lr).sum() / np.square(proj).sum())
+    if fov_x is None:
+        sol = least_squares(residuals, x0=0, ftol=1e-3, method="lm")
+        shift = sol.x.squeeze().astype(np.float32)
+        proj = xy / (z + shift)[:, None]
+        focal = float((proj * uv_lr).sum() / np.square(proj).sum())
+    else:   # a known horizontal field of view: only the shift is fitted
+        focal = aspect / (1 + aspect ** 2) ** 0.5 / math.tan(math.radians(fov_x) / 2)
+        sol = least_squares(lambda s: (focal * (xy / (z + s)[:, None]) - uv_lr).ravel(), x0=0, ftol=1e-3, method="lm")
+        shift = sol.x.squeeze().astype(np.float32)
     fx = focal / 2 * (1 + aspect ** 2) ** 0.5 / aspect
     fy = focal / 2 * (1 + aspect ** 2) ** 0.5
     K = torch.tensor([[fx, 0, 0.5], [0, fy, 0.5], [0, 0, 1]], dtype=torch.float64)
@@ -411,6 +416,9 @@ def write_variant(OUT, with_pt=True):
         post = postprocess(out["points"].float(), out["mask"].float(), out["metric_scale"][0].float())
         for k, v in post.items():
             cases[f"{n}.post.{k}"] = v.numpy()
+        post = postprocess(out["points"].float(), out["mask"].float(), out["metric_scale"][0].float(), fov_x=60.0)
+        for k, v in post.items():
+            cases[f"{n}.post_fov60.{k}"] = v.numpy()
         print(f"case {n}: {W}x{H}, {tokens} tokens, grid {out['grid'].tolist()}, scale {out['metric_scale'].item():.4f}, "
               f"|points| {out['points'].abs().max().item():.3f}, mask {out['mask'].min().item():.3f}..{out['mask'].max().item():.3f}, "
               f"focal {post['focal'].item():.4f} shift {post['shift'].item():.4f} nfev {int(post['nfev'].item())}")

@@ -117,11 +117,12 @@ export class MogeModel {
     };
   }
 
-  /** forward, then the official infer's post-processing: depth and normalised intrinsics. */
-  async infer(image: Float32Array, height: number, width: number, numTokens = this.defaultTokens()): Promise<MogeOutputs & { geometry: MogeGeometry }> {
+  /** forward, then the official infer's post-processing: depth and normalised intrinsics (fovX: a known horizontal FoV in degrees). */
+  async infer(image: Float32Array, height: number, width: number, numTokens = this.defaultTokens(), fovX?: number): Promise<MogeOutputs & { geometry: MogeGeometry }> {
+    if (fovX !== undefined && !(fovX > 0 && fovX < 180)) throw new MogeModelError(`fov_x ${fovX}: give the horizontal field of view in degrees, between 0 and 180`);
     const out = await this.forward(image, height, width, numTokens);
     if (!out.points) throw new MogeModelError('this checkpoint has no points head; depth and intrinsics need one');
-    return { ...out, geometry: mogeGeometry(out.points, out.mask, out.metricScale, height, width) };
+    return { ...out, geometry: mogeGeometry(out.points, out.mask, out.metricScale, height, width, fovX) };
   }
 
   /**

@@ -29,8 +29,11 @@ function nearestIndex(dst: number, nIn: number, nOut: number): number {
   return Math.min(Math.floor(Math.fround(dst * scale)), nIn - 1);
 }
 
-/** The official focal/shift fit on a points map [H, W, 3] and a boolean mask [H, W]. */
-export function recoverFocalShift(points: Float32Array, mask: Uint8Array | undefined, height: number, width: number, size = 64): { focal: number; shift: number } {
+/**
+ * The official focal/shift fit on a points map [H, W, 3] and a boolean mask [H, W]; with a
+ * known focal (relative to half the diagonal) only the shift is fitted.
+ */
+export function recoverFocalShift(points: Float32Array, mask: Uint8Array | undefined, height: number, width: number, knownFocal?: number, size = 64): { focal: number; shift: number } {
   const plane = viewPlaneUv(width, height, width / height);
   const uv: number[] = [];
   const xy: number[] = [];
@@ -47,7 +50,7 @@ export function recoverFocalShift(points: Float32Array, mask: Uint8Array | undef
     }
   }
   const n = z.length;
-  if (n < 2) return { focal: 1, shift: 0 };
+  if (n < 2) return { focal: knownFocal ?? 1, shift: 0 };
   const focalFor = (shift: number, proj: Float64Array) => {
     let num = 0;
     let den = 0;
@@ -61,22 +64,27 @@ export function recoverFocalShift(points: Float32Array, mask: Uint8Array | undef
   };
   const residuals = (s: Float64Array) => {
     const proj = new Float64Array(2 * n);
-    const f = focalFor(s[0]!, proj);
+    const solved = focalFor(s[0]!, proj);
+    const f = knownFocal ?? solved;
     for (let i = 0; i < 2 * n; i++) proj[i] = f * proj[i]! - uv[i]!;
     return proj;
   };
   // scipy: least_squares(fn, x0=0, ftol=1e-3, method='lm') -> xtol = gtol = 1e-8, max_nfev = 100 n (n + 1).
   const sol = lmdif(residuals, [0], { ftol: 1e-3, xtol: 1e-8, gtol: 1e-8, maxfev: 200 });
   const shift = Math.fround(sol.x[0]!);
-  return { focal: focalFor(shift, new Float64Array(2 * n)), shift };
+  return { focal: knownFocal ?? focalFor(shift, new Float64Array(2 * n)), shift };
 }
 
-/** depth and intrinsics as the official infer returns them (fov unknown, mask applied). */
-export function mogeGeometry(points: Float32Array, mask: Float32Array | undefined, metricScale: number | undefined, height: number, width: number): MogeGeometry {
+/**
+ * depth and intrinsics as the official infer returns them (mask applied); fovX (degrees, the
+ * horizontal field of view) fixes the focal as infer(fov_x=...) does.
+ */
+export function mogeGeometry(points: Float32Array, mask: Float32Array | undefined, metricScale: number | undefined, height: number, width: number, fovX?: number): MogeGeometry {
   const hw = height * width;
   const binary = mask ? Uint8Array.from(mask, (m) => (m > 0.5 ? 1 : 0)) : undefined;
-  const { focal, shift } = recoverFocalShift(points, binary, height, width);
   const aspect = width / height;
+  const known = fovX === undefined ? undefined : aspect / Math.sqrt(1 + aspect * aspect) / Math.tan((fovX * Math.PI) / 180 / 2);
+  const { focal, shift } = recoverFocalShift(points, binary, height, width, known);
   const diag = Math.sqrt(1 + aspect * aspect);
   const fx = (focal / 2) * (diag / aspect);
   const fy = (focal / 2) * diag;
