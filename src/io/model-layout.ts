@@ -106,3 +106,30 @@ export function findUmt5(modelDir: string): Umt5Paths | undefined {
     tokenizerJson: fileOrUndefined(join(modelDir, 'tokenizer.json')) ?? fileOrUndefined(join(dirname(modelDir), 'tokenizer', 'tokenizer.json')),
   };
 }
+
+/**
+ * MoGe-2 weights by path: the published model.pt (a PyTorch checkpoint holding model_config and
+ * the state dict), or a folder / .safetensors file of the state dict with its model_config as
+ * config.json beside it (or at `configJson`). A string is the problem with the path.
+ */
+export function mogeFiles(
+  path: string,
+  configJson?: string,
+): { pytorch: string } | { safetensors: string; configJson: string } | { problem: string } {
+  if (!existsSync(path)) return { problem: `${path}: not found` };
+  if (isDir(path)) {
+    const pt = fileOrUndefined(join(path, 'model.pt'));
+    if (pt && !configJson) return { pytorch: pt };
+    const found = ['model.safetensors', 'weights.safetensors'].map((f) => join(path, f)).find((f) => existsSync(f));
+    if (!found) return { problem: `${path}: no model.pt, model.safetensors or weights.safetensors in this folder` };
+    return withConfig(found, configJson);
+  }
+  if (/\.(pt|pth)$/i.test(path)) return { pytorch: path };
+  return withConfig(path, configJson);
+}
+
+function withConfig(weights: string, configJson?: string): { safetensors: string; configJson: string } | { problem: string } {
+  const config = configJson ?? join(dirname(weights), 'config.json');
+  if (!existsSync(config)) return { problem: `${config}: the model_config JSON is missing (write checkpoint['model_config'] there, or pass model.pt)` };
+  return { safetensors: weights, configJson: config };
+}

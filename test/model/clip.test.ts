@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { relL2, useDevice } from '../helpers/gpu.ts';
-import { SafetensorsFile } from '../../src/io/safetensors.ts';
+import { readGoldenF32, type GoldenTensor } from '../helpers/golden.ts';
 import { ClipVisionEncoder, encodeImage, hasClipVision, planClipVision, unitFloatToRgb8 } from '../../src/model/clip/index.ts';
 
 // Goldens: test/reference/clip_reference.py (float64 PyTorch, HF CLIPVisionModel names; its
@@ -15,17 +15,8 @@ const S: number = cfg.image_size;
 const tmp = fs.mkdtempSync(join(os.tmpdir(), 'egox-clip-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-type T = { shape: number[]; data: Float32Array };
-async function readAll(path: string): Promise<Map<string, T>> {
-  const f = await SafetensorsFile.open(path);
-  const out = new Map<string, T>();
-  for (const [name, info] of f.tensors) {
-    const b = await f.read(name);
-    out.set(name, { shape: info.shape, data: new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4) });
-  }
-  await f.close();
-  return out;
-}
+type T = GoldenTensor;
+const readAll = readGoldenF32;
 
 /** A diffusers-layout folder: image_encoder/{config.json, model.safetensors}, image_processor/. */
 export function clipModelFolder(root: string, name: string, config: Record<string, unknown> = cfg): string {

@@ -26,13 +26,14 @@ export const refGeluTanh = (x: number): number => 0.5 * x * (1 + Math.tanh(Math.
 
 export const refGeluErf = (x: number): number => 0.5 * x * (1 + refErf(x / Math.SQRT2));
 
-export type RefActivation = 'silu' | 'gelu_tanh' | 'gelu_erf' | 'erf';
+export type RefActivation = 'silu' | 'gelu_tanh' | 'gelu_erf' | 'erf' | 'relu';
 
 export const REF_ACTIVATIONS: Record<RefActivation, (x: number) => number> = {
   silu: refSilu,
   gelu_tanh: refGeluTanh,
   gelu_erf: refGeluErf,
   erf: refErf,
+  relu: (x) => (x > 0 ? x : 0),
 };
 
 /** y = act(x) [* gate]. */

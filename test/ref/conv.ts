@@ -118,6 +118,27 @@ export function zeroPadRef(
   return { data: out, shape: [c, f, oh, ow] };
 }
 
+/** Edge-replicating padding of the two last axes of [c, f, h, w] (F.pad mode='replicate'). */
+export function replicatePadRef(
+  x: ArrayLike<number>,
+  c: number,
+  f: number,
+  h: number,
+  w: number,
+  pad: { top: number; bottom: number; left: number; right: number },
+): RefTensor {
+  const oh = pad.top + h + pad.bottom;
+  const ow = pad.left + w + pad.right;
+  const out = new Float64Array(c * f * oh * ow);
+  const clamp = (v: number, n: number) => Math.min(Math.max(v, 0), n - 1);
+  for (let p = 0; p < c * f; p++) {
+    for (let y = 0; y < oh; y++) {
+      for (let xx = 0; xx < ow; xx++) out[(p * oh + y) * ow + xx] = x[(p * h + clamp(y - pad.top, h)) * w + clamp(xx - pad.left, w)]!;
+    }
+  }
+  return { data: out, shape: [c, f, oh, ow] };
+}
+
 /**
  * The upsample3d reshuffle, step by step as diffusers writes it: y [2c, t, h, w] ->
  * reshape [2, c, t, h, w] -> stack parts on a new axis after t -> [c, t, 2, h, w] -> [c, 2t, h, w].

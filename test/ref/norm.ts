@@ -63,3 +63,22 @@ export function refChannelRmsNorm(
   }
   return out;
 }
+
+/** GroupNorm(groups, C) of x [C, S]: per group of C/groups channels, (x - mean) / sqrt(var + eps), then * w[c] + b[c]. */
+export function refGroupNorm(x: ArrayLike<number>, C: number, S: number, groups: number, w: ArrayLike<number>, b: ArrayLike<number>, eps: number): Float64Array {
+  const out = new Float64Array(C * S);
+  const n = (C / groups) * S;
+  for (let g = 0; g < groups; g++) {
+    let mean = 0;
+    for (let i = 0; i < n; i++) mean += x[g * n + i]!;
+    mean /= n;
+    let v = 0;
+    for (let i = 0; i < n; i++) v += (x[g * n + i]! - mean) ** 2;
+    const r = 1 / Math.sqrt(v / n + eps);
+    for (let i = 0; i < n; i++) {
+      const c = Math.floor((g * n + i) / S);
+      out[g * n + i] = (x[g * n + i]! - mean) * r * w[c]! + b[c]!;
+    }
+  }
+  return out;
+}

@@ -51,6 +51,9 @@ export class ModelGraph extends GraphBuilder {
   silu(x: Value, name?: string): Value {
     return activationOp(this, 'silu', x, name);
   }
+  relu(x: Value, name?: string): Value {
+    return activationOp(this, 'relu', x, name);
+  }
   gelu(x: Value, approximate: 'tanh' | 'none' = 'none', name?: string): Value {
     return activationOp(this, approximate === 'tanh' ? 'gelu_tanh' : 'gelu_erf', x, name);
   }

@@ -78,13 +78,18 @@ export const WGSL_GELU_ERF = /* wgsl */ `${WGSL_ERF}
 fn egoxGeluErf(x: f32) -> f32 { return 0.5 * x * (1.0 + egoxErf(x * 0.7071067811865476)); }
 `;
 
-export type ActivationKind = 'silu' | 'gelu_tanh' | 'gelu_erf' | 'erf';
+const WGSL_RELU = /* wgsl */ `
+fn egoxRelu(x: f32) -> f32 { return max(x, 0.0); }
+`;
+
+export type ActivationKind = 'silu' | 'gelu_tanh' | 'gelu_erf' | 'erf' | 'relu';
 
 const SNIPPETS: Record<ActivationKind, { wgsl: string; fn: string }> = {
   silu: { wgsl: WGSL_SILU, fn: 'egoxSilu' },
   gelu_tanh: { wgsl: WGSL_GELU_TANH, fn: 'egoxGeluTanh' },
   gelu_erf: { wgsl: WGSL_GELU_ERF, fn: 'egoxGeluErf' },
   erf: { wgsl: WGSL_ERF, fn: 'egoxErf' },
+  relu: { wgsl: WGSL_RELU, fn: 'egoxRelu' },
 };
 
 /** WGSL helper functions an activation needs (paste once per shader). */

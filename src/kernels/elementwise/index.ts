@@ -3,3 +3,4 @@ export * from './activation.ts';
 export * from './binary.ts';
 export * from './cast.ts';
 export * from './rope.ts';
+export * from './channels-last.ts';

@@ -73,12 +73,15 @@ export interface ZeroPadSpec extends PlanesSpec {
   bottom: number;
   left: number;
   right: number;
+  /** 'replicate' repeats the edge pixels (PyTorch padding_mode='replicate'); default zeros. */
+  mode?: 'zeros' | 'replicate';
 }
 
 export function zeroPadProgram(s: ZeroPadSpec): KernelProgram {
+  const replicate = s.mode === 'replicate';
   return moveProgram(
-    'zeropad',
-    `zeropad:t${s.top}b${s.bottom}l${s.left}r${s.right}`,
+    replicate ? 'replicatepad' : 'zeropad',
+    `${replicate ? 'replicatepad' : 'zeropad'}:t${s.top}b${s.bottom}l${s.left}r${s.right}`,
     zeroPadUniforms(s).n!,
     'f32',
     'f32',
@@ -89,7 +92,7 @@ export function zeroPadProgram(s: ZeroPadSpec): KernelProgram {
   let p = r / params.oh;
   let inside = u32(x) < params.w && u32(y) < params.h;
   let j = (p * params.h + u32(clamp(y, 0, i32(params.h) - 1))) * params.w + u32(clamp(x, 0, i32(params.w) - 1));
-  dst[i] = select(0.0, src[j], inside);`,
+  dst[i] = ${replicate ? 'src[j];' : 'select(0.0, src[j], inside);'}`,
   );
 }
 
@@ -151,12 +154,16 @@ export function upsampleNearest2x(dev: KernelContext, x: Tensor, out?: Tensor): 
   return y;
 }
 
-/** Zero padding of the last two axes (ZeroPad2d((left, right, top, bottom)) in PyTorch). */
+/**
+ * Zero padding of the last two axes (ZeroPad2d((left, right, top, bottom)) in PyTorch), or with
+ * mode 'replicate' edge replication (F.pad(..., mode='replicate'), the conv padding of MoGe).
+ */
 export function zeroPad2d(
   dev: KernelContext,
   x: Tensor,
   pad: { top: number; bottom: number; left: number; right: number },
   out?: Tensor,
+  mode: 'zeros' | 'replicate' = 'zeros',
 ): Tensor {
   const p = planes(x, 'zeropad');
   for (const [k, v] of Object.entries(pad)) {
@@ -165,7 +172,7 @@ export function zeroPad2d(
   const shape = [...p.lead, pad.top + p.h + pad.bottom, pad.left + p.w + pad.right];
   const y = out ?? dev.empty(shape, 'f32', 'zeropad');
   if (y.shape.join() !== shape.join() || y.dtype !== 'f32') throw new Error(`zeropad: output [${y.shape.join(', ')}] should be [${shape.join(', ')}] f32`);
-  dev.run(zeroPadProgram({ ...p, ...pad }), [x, y], zeroPadUniforms({ ...p, ...pad }));
+  dev.run(zeroPadProgram({ ...p, ...pad, mode }), [x, y], zeroPadUniforms({ ...p, ...pad }));
   return y;
 }
 

@@ -3,3 +3,4 @@ export * from './channel.ts';
 export * from './reduce.ts';
 export * from './rows.ts';
 export * from './softmax.ts';
+export * from './group.ts';

@@ -30,7 +30,7 @@ describe('activations', () => {
     ['f16', 1001, false],
     ['f16', 1000, true],
   ];
-  for (const kind of ['silu', 'gelu_tanh', 'gelu_erf'] as const) {
+  for (const kind of ['silu', 'gelu_tanh', 'gelu_erf', 'relu'] as const) {
     it(`${kind} matches float64 on f32/f16/bf16, with and without a gate`, async () => {
       const dev = await device();
       for (const [dtype, n, gated] of CASES) {
@@ -65,7 +65,7 @@ describe('activations', () => {
   it('saturates without NaN or Inf for large inputs', async () => {
     const dev = await device();
     const x = Float32Array.from([-1e30, -1e4, -200, -90, -20, 20, 90, 200, 1e4, 1e30, 0, -0]);
-    for (const kind of ['silu', 'gelu_tanh', 'gelu_erf'] as const) {
+    for (const kind of ['silu', 'gelu_tanh', 'gelu_erf', 'relu'] as const) {
       const got = await runAct(dev, kind, x, 'f32');
       const want = x.map((v) => REF_ACTIVATIONS[kind](v));
       for (let i = 0; i < x.length; i++) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { randomF32, relL2, useDevice } from '../../helpers/gpu.ts';
-import { convRef, timeInterleaveRef, upsampleNearest2xRef, zeroPadRef } from '../../ref/conv.ts';
+import { convRef, replicatePadRef, timeInterleaveRef, upsampleNearest2xRef, zeroPadRef } from '../../ref/conv.ts';
 import { timeInterleave, upsampleNearest2x, zeroPad2d } from '../../../src/kernels/layout/resample.ts';
 import { conv3d } from '../../../src/kernels/conv/index.ts';
 import type { EgoxDevice } from '../../../src/runtime/device.ts';
@@ -36,6 +36,19 @@ describe('resampling kernels against the float64 reference', () => {
       const ref = zeroPadRef(x, c, f, h, w, pad);
       const out = await poisoned(dev, ref.shape);
       zeroPad2d(dev, X, pad, out);
+      expect(relL2(await dev.read(out), ref.data), JSON.stringify(pad)).toBe(0);
+    }
+  });
+
+  it('replicate padding (MoGe\'s conv padding), symmetric and asymmetric', async () => {
+    const dev = await device();
+    const [c, f, h, w] = [5, 1, 7, 9];
+    const x = randomF32(c * f * h * w);
+    const X = await dev.upload(x, [c, f, h, w], 'f32');
+    for (const pad of [{ top: 1, bottom: 1, left: 1, right: 1 }, { top: 2, bottom: 0, left: 3, right: 1 }]) {
+      const ref = replicatePadRef(x, c, f, h, w, pad);
+      const out = await poisoned(dev, ref.shape);
+      zeroPad2d(dev, X, pad, out, 'replicate');
       expect(relL2(await dev.read(out), ref.data), JSON.stringify(pad)).toBe(0);
     }
   });
