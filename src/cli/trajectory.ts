@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { loadEgoxTake } from '../io/meta.ts';
 import { parseEgoCalibration } from '../recon/cameras.ts';
-import { DEFAULT_HEAD_RADIUS, TrajectoryKeyError } from '../recon/trajectory.ts';
+import { DEFAULT_HEAD_RADIUS } from '../recon/trajectory.ts';
+import { InputError } from '../runtime/errors.ts';
 import { parseTrajectoryKey } from '../recon/trajectory-keys.ts';
 import { saveTrajectory, trajectoryForTake } from '../pipeline/trajectory.ts';
 import { norm, type Vec3 } from '../recon/vec3.ts';
@@ -24,11 +25,14 @@ interface TrajectoryCliOptions extends GpuOptions {
   up?: string;
 }
 
+/** A bad --head-radius, --eye-offset or --up. */
+class TrajectoryOptionError extends InputError {}
+
 function metres(option: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const x = Number(text);
   if (!(text.trim() !== '' && Number.isFinite(x) && x >= 0 && x <= 1)) {
-    throw new TrajectoryKeyError(`${option} ${text}: give a distance in metres between 0 and 1 (e.g. 0.1)`);
+    throw new TrajectoryOptionError(`${option} ${text}: give a distance in metres between 0 and 1 (e.g. 0.1)`);
   }
   return x;
 }
@@ -37,7 +41,7 @@ function parseUp(text: string | undefined): Vec3 | undefined {
   if (text === undefined) return undefined;
   const v = text.split(',').map((s) => (s.trim() === '' ? NaN : Number(s)));
   if (v.length !== 3 || !v.every(Number.isFinite) || norm(v as Vec3) === 0) {
-    throw new TrajectoryKeyError(`--up ${text}: give the world's up direction as three numbers X,Y,Z, not all zero (e.g. 0,0,1)`);
+    throw new TrajectoryOptionError(`--up ${text}: give the world's up direction as three numbers X,Y,Z, not all zero (e.g. 0,0,1)`);
   }
   return v as Vec3;
 }

@@ -68,12 +68,6 @@ export function exoForward(view: ExoView): Vec3 {
   return [view.c2w[2]!, view.c2w[6]!, view.c2w[10]!];
 }
 
-/** Unit world direction of the exo ray through exo pixel (u, v). */
-export function exoRayDirection(view: ExoView, u: number, v: number): Vec3 {
-  const { col, row } = toDepthGrid(view, u, v);
-  return normalize(sub(toWorld(view, unprojectPinhole(view.cam, col, row, 1)), exoCentre(view)));
-}
-
 /**
  * World point of the visible surface at exo pixel (u, v): the depth of the nearest depth-grid
  * pixel on the exact ray. null when that pixel is outside the grid or its depth is not a
