@@ -50,6 +50,11 @@ export { loadEgoxMeta, loadEgoxTake, type EgoxTake } from './io/meta.ts';
 export { computeAttentionGeometry, attentionGeometryForTake } from './recon/attention-geometry.ts';
 export { renderPrior, writePrior } from './pipeline/prior.ts';
 export { parseEgoCalibration, DEFAULT_EGO_CALIBRATION } from './recon/cameras.ts';
+export { buildTrajectory, TrajectoryKeyError, type Trajectory, type TrajectoryKey, type TrajectoryOptions } from './recon/trajectory.ts';
+export { parseTrajectoryKey } from './recon/trajectory-keys.ts';
+export { exoView, exoUp, depthToWorldPoints, type ExoView } from './recon/exo-view.ts';
+export { estimateGroundPlane, type GroundPlane } from './recon/ground-plane.ts';
+export { trajectoryForTake, saveTrajectory } from './pipeline/trajectory.ts';
 export { writeDemoScene } from './demo/scene/index.ts';
 
 // The EgoX pipeline (what `egox generate` and `egox demo` run)
