@@ -44,5 +44,6 @@ export {
   type RenderPriorOptions,
   type RenderedPrior,
 } from './recon/prior.ts';
+export { PriorRenderer, priorSplatSpec } from './recon/prior-renderer.ts';
 export { estimateDynamicMasks, type MotionMaskOptions } from './recon/dynamic-mask-estimate.ts';
 export { psnr, coverageIoU, comparePriors } from './recon/prior-quality.ts';
