@@ -47,3 +47,10 @@ export {
 export { PriorRenderer, priorSplatSpec } from './recon/prior-renderer.ts';
 export { estimateDynamicMasks, type MotionMaskOptions } from './recon/dynamic-mask-estimate.ts';
 export { psnr, coverageIoU, comparePriors } from './recon/prior-quality.ts';
+
+// Trajectories from keyframe clicks (what `egox trajectory` and the studio page run)
+export { buildTrajectory, DEFAULT_HEAD_RADIUS, TrajectoryKeyError, type Trajectory, type TrajectoryKey, type TrajectoryOptions, type GazeSource } from './recon/trajectory.ts';
+export { parseTrajectoryKey } from './recon/trajectory-keys.ts';
+export { exoView, liftExoPixel, depthToWorldPoints, exoUp, exoCentre, type ExoView } from './recon/exo-view.ts';
+export { estimateGroundPlane, type GroundPlane } from './recon/ground-plane.ts';
+export { ariaW2c } from './recon/aria-pose.ts';

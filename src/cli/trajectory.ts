@@ -10,7 +10,7 @@ import { saveTrajectory, trajectoryForTake } from '../pipeline/trajectory.ts';
 import { norm, type Vec3 } from '../recon/vec3.ts';
 import { renderPrior, writePrior } from '../pipeline/prior.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
-import { adapterOption, backendOption, openCliDevice } from './device-options.ts';
+import { openCliDevice, withDeviceOptions } from './device-options.ts';
 
 interface TrajectoryCliOptions extends GpuOptions {
   meta: string;
@@ -43,8 +43,7 @@ function parseUp(text: string | undefined): Vec3 | undefined {
 }
 
 export function registerTrajectoryCommand(program: Command): void {
-  program
-    .command('trajectory')
+  withDeviceOptions(program.command('trajectory'))
     .description("ego head poses from a few keyframe clicks, written into the take's meta.json (ego_extrinsics)")
     .requiredOption('--meta <file>', 'EgoX meta.json ({"test_datasets": [...]}); a timestamped backup is kept beside it')
     .option('--take <name>', 'take (the folder holding exo_path); needed when the meta has several')
@@ -55,9 +54,6 @@ export function registerTrajectoryCommand(program: Command): void {
     .option('--render-prior', 'render ego_Prior.mp4 from the new poses')
     .option('--out <dir>', 'folder for ego_Prior.mp4 with --render-prior (default: the folder of the take\'s ego_prior_path)')
     .option('--ego-calibration <f,cx,cy[,...]>', 'ego fisheye for --render-prior, as for egox prior')
-    .addOption(adapterOption())
-    .addOption(backendOption())
-    .option('--verbose', 'print stacks on errors')
     .action((opts: TrajectoryCliOptions) =>
       runCommand(Boolean(opts.verbose), async (ctx) => {
         // Everything is checked before meta.json is touched: a bad key writes nothing.
