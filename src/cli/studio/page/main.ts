@@ -174,6 +174,11 @@ class Studio {
     );
   }
 
+  /** Resolves once every requested redraw is on screen. */
+  async settled(): Promise<void> {
+    while (this.drawing || this.dirty) await new Promise((ok) => setTimeout(ok, 20));
+  }
+
   /** Coalesces redraw requests: one GPU render at a time, the latest state wins. */
   redraw(): void {
     this.dirty = true;
