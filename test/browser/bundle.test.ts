@@ -13,6 +13,13 @@ describe('browser bundle', () => {
     expect(b.inputs.some((f) => f.includes('/io/') || f.endsWith('runtime/node.ts'))).toBe(false);
   });
 
+  it('the studio page bundles with no node: import (it runs the same recon and kernel modules)', async () => {
+    const b = await bundleForBrowser('src/cli/studio/page/main.ts');
+    expect(b.code).not.toMatch(/["']node:/);
+    expect(b.inputs.some((f) => f.endsWith('recon/prior-renderer.ts'))).toBe(true);
+    expect(b.inputs.some((f) => f.endsWith('recon/trajectory.ts'))).toBe(true);
+  });
+
   it('refuses an entry that imports Node modules, naming the import', async () => {
     await expect(bundleForBrowser('src/index.ts')).rejects.toThrow(/node:/);
   });

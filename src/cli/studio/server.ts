@@ -14,7 +14,7 @@ import type { EgoxDevice } from '../../runtime/device.ts';
 import { loadEgoxTake, readDepthFrame, type EgoxTakeWithDepth } from '../../io/meta.ts';
 import { probeVideo } from '../../io/video.ts';
 import { loadPriorExoFrames, PRIOR_FRAMES } from '../../pipeline/prior.ts';
-import { StudioFolder, OutsideFolderError } from './folder.ts';
+import { StudioFolder, StudioFolderError, OutsideFolderError } from './folder.ts';
 import { refusal } from './guard.ts';
 import { parseKeys, saveTake, StudioRequestError } from './save.ts';
 
@@ -72,7 +72,9 @@ function readBody(req: http.IncomingMessage): Promise<unknown> {
 
 /** The take's files must all lie inside the folder (meta.json may point anywhere). */
 function checkTakeInside(folder: StudioFolder, take: EgoxTakeWithDepth): void {
-  for (const p of [take.exoPath, take.depthDir, ...take.depthFiles]) folder.resolve(p);
+  for (const p of [take.exoPath, take.depthDir, ...take.depthFiles, take.egoPriorPath]) {
+    if (!folder.contains(p)) throw new StudioFolderError(`studio: take '${take.name}' uses ${p}, outside ${folder.root}; egox studio reads and writes only inside DIR, so give the folder that holds all of the take's files`);
+  }
 }
 
 export async function startStudioServer(o: StudioServerOptions): Promise<StudioServer> {
