@@ -1,9 +1,10 @@
 // `egox studio` end to end in Chromium on a copy of a shared take: the real command serves the
 // page, the test clicks the true head pixels (the real ego camera centre seen from the exo
-// camera) in two frames and saves; the meta.json written must equal `egox trajectory`'s for the
-// same keys, and the page's live prior (SwiftShader) must match egox's prior renderer under Node
-// (lavapipe) for the same pose. Then the server's refusals: no token, a foreign Origin, a path
-// outside the folder; each writes nothing. Screenshots go to shots/ (gitignored).
+// camera) in two frames, drags the gaze of one, and saves; the meta.json written must equal
+// `egox trajectory`'s for the same keys, and the page's live prior (SwiftShader) must match
+// egox's prior renderer under Node (lavapipe) for the same pose. Then the server's refusals: no
+// token, a foreign Origin, a path outside the folder; each writes nothing. Screenshots go to
+// shots/ (gitignored).
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
@@ -24,6 +25,8 @@ const TAKE = 'cmu_soccer06_6_877_925';
 const KEY_FRAMES = [8, 32];
 /** A frame between the keys: its pose is interpolated. */
 const COMPARE_FRAME = 20;
+/** Where the person looks at the second key (a gaze drag): the turf in front of the goal. */
+const LOOK_AT: [number, number] = [300, 400];
 const SHOTS = 'shots';
 
 let take: ReturnType<typeof copySharedTake>;
@@ -137,7 +140,16 @@ describe('egox studio in Chromium', () => {
       await page.mouse.click(box.x + u + 0.25, box.y + v + 0.25);
       await s.evaluate((h) => h.settled());
     }
-    expect(await s.evaluate((h) => h.sortedKeys().map((k) => `${k.frame}:${k.head.join(',')}`))).toEqual(keys);
+    // Drag the gaze of the last key from the head to a spot on the turf.
+    const [u, v] = await trueHeadPixel(KEY_FRAMES[1]!);
+    const box = (await (await page.$('#exo-overlay'))!.boundingBox())!;
+    await page.mouse.move(box.x + u + 0.25, box.y + v + 0.25);
+    await page.mouse.down();
+    await page.mouse.move(box.x + LOOK_AT[0] + 0.25, box.y + LOOK_AT[1] + 0.25, { steps: 5 });
+    await page.mouse.up();
+    await s.evaluate((h) => h.settled());
+    keys[1] += `:${LOOK_AT.join(',')}`;
+    expect(await s.evaluate((h) => h.sortedKeys().map((k) => `${k.frame}:${k.head.join(',')}${k.lookAt ? `:${k.lookAt.join(',')}` : ''}`))).toEqual(keys);
     // Preview frame times while scrubbing (z-buffer mode), for bench/RESULTS.md.
     await s.evaluate(async (h) => {
       h.stats.priorMs.length = 0;
