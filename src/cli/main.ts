@@ -9,6 +9,7 @@ import { registerTrajectoryCommand } from './trajectory.ts';
 import { registerBenchCommand } from './bench.ts';
 import { registerGenerateCommand } from './generate.ts';
 import { registerDemoCommand } from './demo.ts';
+import { registerStudioCommand } from './studio.ts';
 
 const program = new Command();
 program
@@ -25,6 +26,7 @@ registerPriorCommand(program);
 registerTrajectoryCommand(program);
 registerGenerateCommand(program);
 registerDemoCommand(program);
+registerStudioCommand(program);
 registerBenchCommand(program);
 
 program.exitOverride((err) => {

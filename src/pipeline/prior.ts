@@ -64,7 +64,7 @@ export interface PriorResult {
 }
 
 /** Exo frames on the depth grid: a centre crop when possible (Ego-Exo4D), else scaled to the grid. */
-async function loadExoFrames(take: EgoxTakeWithDepth, frames: number): Promise<{ rgb: Uint8Array[]; shape: [number, number] }> {
+export async function loadPriorExoFrames(take: EgoxTakeWithDepth, frames: number): Promise<{ rgb: Uint8Array[]; shape: [number, number] }> {
   const [H, W] = take.depthShape;
   const info = await probeVideo(take.exoPath);
   const place = exoPlacement(H, W, info.height, info.width);
@@ -87,7 +87,7 @@ export async function renderPrior(dev: EgoxDevice, take: EgoxTakeWithDepth, opti
   const indices = options.frameIndices ? [...options.frameIndices] : Array.from({ length: n }, (_, i) => i);
   for (const f of indices) if (!(Number.isInteger(f) && f >= 0 && f < clip)) throw new Error(`renderPrior: frame index ${f} outside 0..${clip - 1}`);
   const depth = Array.from({ length: clip }, (_, f) => readDepthFrame(take, f));
-  const exo = await loadExoFrames(take, clip);
+  const exo = await loadPriorExoFrames(take, clip);
   let masks: Uint8Array[] | undefined;
   let dynamicSource: PriorResult['dynamicSource'] = 'none';
   if (options.masksDir !== undefined) {

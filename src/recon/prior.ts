@@ -5,19 +5,15 @@
  * job (src/pipeline/prior.ts); this part also runs in a browser.
  */
 import type { EgoxDevice } from '../runtime/device.ts';
-import { Splatter, unpackRgb, type SplatMode, type SplatSpec } from '../kernels/render/index.ts';
-import { EGO_RENDER_SIZE, egoCalibrationFromK, FISHEYE_PARAMS, packFisheyeParams, type EgoCalibration } from './cameras.ts';
-import { EgoPointCloud } from './pointcloud.ts';
+import type { SplatMode } from '../kernels/render/index.ts';
+import { EGO_RENDER_SIZE, egoCalibrationFromK, type EgoCalibration } from './cameras.ts';
+import { PriorRenderer } from './prior-renderer.ts';
 import { InputError } from '../runtime/errors.ts';
 
 /** EgoX clips are 49 frames (A.5). */
 export const PRIOR_FRAMES = 49;
-/** Point size of the renderer: 5 px on the 448 render = 5 * 2 / 448 NDC (B.5). */
-export const PRIOR_POINT_RADIUS_PX = 5;
-export const PRIOR_POINTS_PER_PIXEL = 20;
 export const PRIOR_FPS = 30;
-/** Point radius of the z-buffer preview (cost grows with the pixels a point covers). */
-export const PREVIEW_POINT_RADIUS_PX = 1.5;
+export { PRIOR_POINT_RADIUS_PX, PRIOR_POINTS_PER_PIXEL, PREVIEW_POINT_RADIUS_PX } from './prior-renderer.ts';
 
 export type DynamicSource = 'auto' | 'none';
 
@@ -83,8 +79,7 @@ export interface RenderedPrior {
 /** Renders the prior at clip frames `indices`. */
 export async function renderPriorFrames(dev: EgoxDevice, clip: PriorClip, indices: readonly number[], options: RenderPriorOptions = {}): Promise<RenderedPrior> {
   const t0 = performance.now();
-  const frames = clip.depth.length;
-  const pc = await EgoPointCloud.build(dev, {
+  const renderer = await PriorRenderer.create(dev, {
     depthShape: clip.depthShape,
     depth: [...clip.depth],
     rgb: [...clip.rgb],
@@ -95,38 +90,20 @@ export async function renderPriorFrames(dev: EgoxDevice, clip: PriorClip, indice
     dynamicPoints: options.dynamicPoints ?? false,
   });
   const calib = options.egoCalibration ?? egoCalibrationFromK(clip.egoIntrinsics);
-  const S = EGO_RENDER_SIZE;
-  const cams = new Float32Array(frames * FISHEYE_PARAMS.FLOATS);
-  for (let f = 0; f < frames; f++) packFisheyeParams(calib, clip.egoExtrinsics[f]!, S, cams.subarray(f * FISHEYE_PARAMS.FLOATS, (f + 1) * FISHEYE_PARAMS.FLOATS));
-  const camT = await dev.upload(cams, [frames, FISHEYE_PARAMS.FLOATS], 'f32');
-  const spec: SplatSpec = {
-    width: S,
-    height: S,
-    radius: (PRIOR_POINT_RADIUS_PX * 2) / S,
-    pointsPerPixel: PRIOR_POINTS_PER_PIXEL,
-    zbufferRadius: (PREVIEW_POINT_RADIUS_PX * 2) / S,
-  };
-  const splatter = new Splatter(dev, spec, pc.slots);
-  const out = dev.empty([S * S], 'u32', 'prior-frame');
-  await dev.sync();
   const t1 = performance.now();
   const rendered: Uint8Array[] = [];
   const pointsPerFrame: number[] = [];
+  const backgroundPoints = renderer.cloud.backgroundPoints;
   try {
     for (const f of indices) {
-      pc.setFrame(f);
-      splatter.run(pc.points, pc.slots, camT, f, out, options.mode ?? 'composite');
-      const rgb = unpackRgb(await dev.readBytes(out), S * S);
-      pointsPerFrame.push(pc.backgroundPoints + (await pc.readDynamicCount()));
+      const rgb = await renderer.render(f, calib, clip.egoExtrinsics[f]!, options.mode ?? 'composite');
+      pointsPerFrame.push(await renderer.pointsRendered());
       rendered.push(rgb);
       options.onFrame?.(f, rgb);
     }
   } finally {
-    splatter.release();
-    out.release();
-    camT.release();
-    pc.release();
+    renderer.release();
   }
   const t2 = performance.now();
-  return { frames: rendered, size: S, pointsPerFrame, backgroundPoints: pc.backgroundPoints, buildMs: t1 - t0, msPerFrame: (t2 - t1) / indices.length };
+  return { frames: rendered, size: EGO_RENDER_SIZE, pointsPerFrame, backgroundPoints, buildMs: t1 - t0, msPerFrame: (t2 - t1) / indices.length };
 }
