@@ -5,16 +5,28 @@
 // every round so that a steady drift (a job starting, the CPU warming) does not favour
 // whichever side always goes first.
 
-/** One side of a comparison: `round()` times one round and returns ms per run. */
+/**
+ * Per run in one round: wall ms, and for work done in this process the process's CPU ms
+ * (user + system). On a CPU adapter such as lavapipe the CPU time is the work itself, which
+ * other jobs' load changes far less than the wall time; on a GPU it is only the host's share.
+ */
+export interface RoundTime {
+  ms: number;
+  cpuMs?: number;
+}
+
+/** One side of a comparison: `round()` times one round. */
 export interface RoundSide {
   name: string;
-  round(): Promise<number>;
+  round(): Promise<RoundTime>;
 }
 
 export interface SideSeries {
   name: string;
   /** ms per run, one per round (NaN for a round where this side failed). */
   ms: number[];
+  /** Process CPU ms per run, one per round (NaN where not measured). */
+  cpuMs: number[];
 }
 
 /** Sample quantile by linear interpolation between order statistics (q in [0, 1]). */
@@ -58,7 +70,7 @@ export function pairedRatio(a: number[], b: number[]): RatioSummary | null {
  * A side that throws is logged once and left out of the later rounds (its ms become NaN).
  */
 export async function interleave(sides: RoundSide[], rounds: number, log: (line: string) => void = () => {}): Promise<SideSeries[]> {
-  const series = sides.map((s) => ({ name: s.name, ms: [] as number[] }));
+  const series: SideSeries[] = sides.map((s) => ({ name: s.name, ms: [], cpuMs: [] }));
   const failed = new Set<number>();
   for (let r = 0; r < rounds; r++) {
     const order = sides.map((_, i) => i);
@@ -66,19 +78,26 @@ export async function interleave(sides: RoundSide[], rounds: number, log: (line:
     for (const i of order) {
       if (failed.has(i)) {
         series[i]!.ms.push(Number.NaN);
+        series[i]!.cpuMs.push(Number.NaN);
         continue;
       }
       try {
-        series[i]!.ms.push(await sides[i]!.round());
+        const t = await sides[i]!.round();
+        series[i]!.ms.push(t.ms);
+        series[i]!.cpuMs.push(t.cpuMs ?? Number.NaN);
       } catch (e) {
         if (i === 0) throw e; // egox itself failing is a real error, not a missing peer
         failed.add(i);
         series[i]!.ms.push(Number.NaN);
+        series[i]!.cpuMs.push(Number.NaN);
         log(`  peer ${sides[i]!.name} failed: ${String((e as Error).message ?? e).split('\n')[0]}`);
       }
     }
   }
-  for (const s of series) log(`  ${s.name}: ms per round ${s.ms.map((v) => v.toFixed(1)).join(' ')}`);
+  for (const s of series) {
+    const cpu = s.cpuMs.some((v) => Number.isFinite(v)) ? `; CPU ms ${s.cpuMs.map((v) => v.toFixed(1)).join(' ')}` : '';
+    log(`  ${s.name}: ms per round ${s.ms.map((v) => v.toFixed(1)).join(' ')}${cpu}`);
+  }
   return series;
 }
 
@@ -98,10 +117,13 @@ export async function loopSide(name: string, run: () => void | Promise<void>, sy
   return {
     name,
     async round() {
+      const cpu0 = process.cpuUsage();
       const t = performance.now();
       for (let i = 0; i < iters; i++) await run();
       await sync();
-      return (performance.now() - t) / iters;
+      const ms = (performance.now() - t) / iters;
+      const cpu = process.cpuUsage(cpu0);
+      return { ms, cpuMs: (cpu.user + cpu.system) / 1000 / iters };
     },
   };
 }

@@ -86,7 +86,8 @@ interface Timing {
 
 /** One peer as a side of the interleaving: timed by run/sync, or one measure() call per round. */
 async function peerSide(p: BenchPeer, t: Timing): Promise<RoundSide> {
-  if (p.measure) return { name: p.name, round: () => p.measure!({ targetMs: t.targetMs, repeats: 1 }) };
+  // A self-timed peer (a python process, or tfjs timing itself) reports wall ms only.
+  if (p.measure) return { name: p.name, round: async () => ({ ms: await p.measure!({ targetMs: t.targetMs, repeats: 1 }) }) };
   if (!p.run) throw new Error(`peer ${p.name} has neither run() nor measure()`);
   return loopSide(p.name, () => p.run!(), () => p.sync?.() ?? Promise.resolve(), t.targetMs);
 }
@@ -106,8 +107,15 @@ function rowOf(c: BenchCase, egox: SideSeries, peer: SideSeries | null): BenchRo
     ratioIqr: paired ? [paired.q1, paired.q3] : null,
     rounds: paired?.rounds ?? egox.ms.length,
   };
+  // Both sides in this process: the same pairing on CPU time (lavapipe: the work, less load-bound).
+  const cpu = peer ? pairedRatio(egox.cpuMs, peer.cpuMs) : null;
+  if (cpu) {
+    row.cpuRatio = cpu.ratio;
+    row.cpuRatioIqr = [cpu.q1, cpu.q3];
+  }
   const notes: string[] = [];
   if (c.items) notes.push(`${((c.items.count / ms) * 1000).toExponential(3)} ${c.items.unit}/s`);
+  if (cpu) notes.push(`CPU-time ratio ${cpu.ratio.toFixed(2)}x (IQR ${cpu.q1.toFixed(2)}-${cpu.q3.toFixed(2)})`);
   if (paired?.spreadExceedsEffect) notes.push(`spread (IQR ${paired.q1.toFixed(2)}-${paired.q3.toFixed(2)}) wider than the effect: no difference established`);
   if (notes.length) row.note = notes.join('; ');
   return row;

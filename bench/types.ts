@@ -69,6 +69,13 @@ export interface BenchRow {
   ratio: number | null;
   /** Interquartile range [q1, q3] of the per-round ratios. */
   ratioIqr: [number, number] | null;
+  /**
+   * Both sides ran in this process: median and IQR of the per-round ratios of process CPU time
+   * (peer / egox). On a CPU adapter (lavapipe) that is the work done, far less load-bound than
+   * wall time; on a GPU adapter it is only the host's share.
+   */
+  cpuRatio?: number;
+  cpuRatioIqr?: [number, number];
   /** Rounds timed (with a peer: rounds where both sides were measured). */
   rounds: number;
   /** E.g. a rate, or that the ratio's spread is wider than its distance from 1. */

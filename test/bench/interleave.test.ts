@@ -10,7 +10,8 @@ function scripted(name: string, values: number[], calls: string[]): RoundSide {
     name,
     round: async () => {
       calls.push(name);
-      return values[i++]!;
+      const ms = values[i++]!;
+      return { ms, cpuMs: 2 * ms };
     },
   };
 }
@@ -59,6 +60,7 @@ describe('interleave', () => {
     const series = await interleave([scripted('a', [1, 2, 3], calls), scripted('b', [4, 5, 6], calls)], 3);
     expect(calls).toEqual(['a', 'b', 'b', 'a', 'a', 'b']);
     expect(series.map((s) => s.ms)).toEqual([[1, 2, 3], [4, 5, 6]]);
+    expect(series.map((s) => s.cpuMs)).toEqual([[2, 4, 6], [8, 10, 12]]);
   });
 
   it('drops a failing peer with one log line and keeps timing the others', async () => {
@@ -78,17 +80,20 @@ describe('interleave', () => {
 });
 
 describe('runBench rows', () => {
-  it('reports the median ratio, its IQR and the rounds, and they survive JSON', async () => {
-    // A CPU-only case: egox sleeps ~2 ms per run, the peer ~4 ms (no timing is asserted).
-    const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+  it('reports the median ratio, its IQR, the CPU-time ratio and the rounds, and they survive JSON', async () => {
+    // A CPU-only case: egox spins ~1 ms per run, the peer ~2 ms (no timing is asserted).
+    const spin = (ms: number) => {
+      const end = performance.now() + ms;
+      while (performance.now() < end);
+    };
     const c: BenchCase = {
       kernel: 'fake',
       shape: 'sleep',
       flops: 1e6,
       async setup() {
         return {
-          run: () => undefined,
-          peers: [{ name: 'slower', run: () => sleep(4), sync: async () => {} }, undefined],
+          run: () => spin(1),
+          peers: [{ name: 'slower', run: () => spin(2), sync: async () => {} }, undefined],
           dispose: () => {},
         };
       },
@@ -102,5 +107,8 @@ describe('runBench rows', () => {
     expect(row.ratioIqr[0]).toBeLessThanOrEqual(row.ratio);
     expect(row.ratio).toBeLessThanOrEqual(row.ratioIqr[1]);
     expect(Number.isFinite(row.ms) && Number.isFinite(row.peerMs)).toBe(true);
+    // Both sides ran in this process, so the CPU-time pairing is there too.
+    expect(row.cpuRatioIqr).toHaveLength(2);
+    expect(Number.isFinite(row.cpuRatio)).toBe(true);
   });
 });
