@@ -9,9 +9,11 @@
 // every peer once (order flipped every round), each side's round lasting about 400 ms (150).
 // ms and peer ms are the medians over the rounds; ratio is the median of the per-round ratios
 // and ratioIqr their interquartile range; a row whose IQR is wider than |ratio - 1| says so in
-// its note (no difference established). `--json` prints ONE JSON array of
-// {kernel, shape, ms, gflops, gbps, peer, peerMs, ratio, ratioIqr, rounds, note?} rows on
-// stdout (logs go to stderr).
+// its note (no difference established). Where both sides run in this process, the same
+// pairing of process CPU time gives cpuRatio and cpuRatioIqr (on lavapipe: the work itself,
+// which other jobs' load moves far less than wall time). `--json` prints ONE JSON array of
+// {kernel, shape, ms, gflops, gbps, peer, peerMs, ratio, ratioIqr, cpuRatio?, cpuRatioIqr?,
+// rounds, note?} rows on stdout (logs go to stderr).
 // `--tune` times the kernel variants first and stores the winners per adapter in
 // ~/.cache/egox/tune-<adapter>.json (GEMM) and tune-<adapter>-conv.json (the Wan VAE's conv
 // shape classes, tuned by bench/conv.bench.ts); without it, stored winners are used when present.

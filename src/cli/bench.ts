@@ -11,7 +11,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--quick', 'fewer repeats')
     .option('--tune', 'time kernel variants first and cache the winners (~/.cache/egox)')
     .option('--no-peers', 'skip tfjs-webgpu and numpy')
-    .option('--json', 'one JSON array of {kernel, shape, ms, gflops, gbps, peer, peerMs, ratio, ratioIqr, rounds, note?} (medians of interleaved rounds)')
+    .option('--json', 'one JSON array of {kernel, shape, ms, gflops, gbps, peer, peerMs, ratio, ratioIqr, cpuRatio?, cpuRatioIqr?, rounds, note?} (medians of interleaved rounds)')
     .option('--markdown', 'the table as markdown (bench/RESULTS.md)')
     .option('--verbose', 'print stacks on errors')
     .action((o: { only?: string; quick?: boolean; tune?: boolean; peers: boolean; json?: boolean; markdown?: boolean; verbose?: boolean }) =>
