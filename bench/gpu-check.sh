@@ -24,7 +24,7 @@
 # unpacks $EGOX_NODE_MODULES_TAR (default .cache/node_modules.tar.gz), a tarball made here with
 #   tar -czhf .cache/node_modules.tar.gz --exclude='node_modules/webgpu/dist/[dw]*' \
 #       --exclude='node_modules/webgpu/dist/linux-arm64' node_modules
-# (.cache/ is git-ignored; carry it with the repository). `npm ci --offline` cannot work there
+# (37 MB on 2026-12-07, tfjs included; .cache/ is git-ignored, so carry it with the checkout). `npm ci --offline` cannot work there
 # without a populated npm cache, so the script never calls npm.
 
 set -u
