@@ -4,8 +4,16 @@
 //
 // Prints, per kernel and shape: ms per run, GFLOP/s and/or GB/s, and for each peer run in the
 // same process on the same adapter (tfjs-webgpu) or beside it (numpy), its ms and the ratio
-// peerMs / ms (above 1: egox is faster). `--json` prints ONE JSON array of
-// {kernel, shape, ms, gflops, gbps, peer, peerMs, ratio} rows on stdout (logs go to stderr).
+// peer ms / egox ms (above 1: egox is faster). egox and its peers are timed INTERLEAVED
+// (bench/interleave.ts): after a warm-up, 9 rounds (7 with --quick), each timing egox and then
+// every peer once (order flipped every round), each side's round lasting about 400 ms (150).
+// ms and peer ms are the medians over the rounds; ratio is the median of the per-round ratios
+// and ratioIqr their interquartile range; a row whose IQR is wider than |ratio - 1| says so in
+// its note (no difference established). Where both sides run in this process, the same
+// pairing of process CPU time gives cpuRatio and cpuRatioIqr (on lavapipe: the work itself,
+// which other jobs' load moves far less than wall time). `--json` prints ONE JSON array of
+// {kernel, shape, ms, gflops, gbps, peer, peerMs, ratio, ratioIqr, cpuRatio?, cpuRatioIqr?,
+// rounds, note?} rows on stdout (logs go to stderr).
 // `--tune` times the kernel variants first and stores the winners per adapter in
 // ~/.cache/egox/tune-<adapter>.json (GEMM) and tune-<adapter>-conv.json (the Wan VAE's conv
 // shape classes, tuned by bench/conv.bench.ts); without it, stored winners are used when present.
@@ -14,10 +22,10 @@
 // Adding benchmarks: create bench/<name>.bench.ts exporting
 //   export const cases: BenchCase[] | ((ctx: { quick: boolean }) => BenchCase[])
 // (types in bench/types.ts). Each case has kernel, shape, flops and/or bytes, and
-// setup(ctx) -> { run(), peers?, dispose() }: run() only RECORDS dispatches; the harness
-// times it as: warm up once, then `repeats` times (N x run(); await dev.sync()) by wall
-// clock, N chosen so a repeat lasts about `targetMs`, reporting the median per-run time.
-// A peer either has run()/sync() (timed the same way) or measure() returning its own ms.
+// setup(ctx) -> { run(), peers?, dispose() }: run() only RECORDS dispatches; one round is
+// N x run() then await dev.sync(), timed by wall clock, N chosen after the warm-up so a round
+// lasts about the target. A peer either has run()/sync() (timed the same way) or measure()
+// returning its own ms (called once per round with repeats 1).
 //
 // Programmatic use: `await runBench({ quick: true, only: ['gemm'] })` returns the rows.
 
@@ -29,6 +37,7 @@ import { checkSubgroupMatrices } from '../src/kernels/tuning/sgmatrix-check.ts';
 import { nodeJsonStore } from '../src/runtime/tune-cache-node.ts';
 import type { EgoxDevice } from '../src/runtime/device.ts';
 import type { TuneStore } from '../src/kernels/tuning/gemm-autotune.ts';
+import { interleave, loopSide, pairedRatio, quantile, type RoundSide, type SideSeries } from './interleave.ts';
 import type { BenchCase, BenchContext, BenchPeer, BenchRow } from './types.ts';
 
 export type { BenchCase, BenchRow } from './types.ts';
@@ -70,54 +79,47 @@ export async function loadBenchCases(quick: boolean): Promise<BenchCase[]> {
   return out;
 }
 
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
 interface Timing {
+  /** Wall time one round of one side should last. */
   targetMs: number;
-  repeats: number;
+  /** Rounds after the warm-up, each timing egox and every peer once. */
+  rounds: number;
 }
 
-/** Median ms per run of `run` (records or starts work) followed by `sync` (waits for it). */
-async function timeLoop(run: () => void | Promise<void>, sync: () => Promise<void>, t: Timing): Promise<number> {
-  let t0 = performance.now();
-  await run();
-  await sync(); // warm-up: compiles pipelines, fills pools
-  t0 = performance.now();
-  await run();
-  await sync();
-  const once = performance.now() - t0;
-  const iters = Math.max(1, Math.min(1000, Math.round(t.targetMs / Math.max(once, 0.001))));
-  const samples: number[] = [];
-  for (let r = 0; r < t.repeats; r++) {
-    t0 = performance.now();
-    for (let i = 0; i < iters; i++) await run();
-    await sync();
-    samples.push((performance.now() - t0) / iters);
-  }
-  return median(samples);
-}
-
-async function timePeer(p: BenchPeer, t: Timing): Promise<number> {
-  if (p.measure) return p.measure(t);
+/** One peer as a side of the interleaving: timed by run/sync, or one measure() call per round. */
+async function peerSide(p: BenchPeer, t: Timing): Promise<RoundSide> {
+  // A self-timed peer (a python process, or tfjs timing itself) reports wall ms only.
+  if (p.measure) return { name: p.name, round: async () => ({ ms: await p.measure!({ targetMs: t.targetMs, repeats: 1 }) }) };
   if (!p.run) throw new Error(`peer ${p.name} has neither run() nor measure()`);
-  return timeLoop(() => p.run!(), () => p.sync?.() ?? Promise.resolve(), t);
+  return loopSide(p.name, () => p.run!(), () => p.sync?.() ?? Promise.resolve(), t.targetMs);
 }
 
-function rowOf(c: BenchCase, ms: number, peer: string | null, peerMs: number | null): BenchRow {
+function rowOf(c: BenchCase, egox: SideSeries, peer: SideSeries | null): BenchRow {
+  const ms = quantile(egox.ms, 0.5);
+  const paired = peer ? pairedRatio(egox.ms, peer.ms) : null;
   const row: BenchRow = {
     kernel: c.kernel,
     shape: c.shape,
     ms,
     gflops: c.flops ? c.flops / ms / 1e6 : null,
     gbps: c.bytes ? c.bytes / ms / 1e6 : null,
-    peer,
-    peerMs,
-    ratio: peerMs !== null ? peerMs / ms : null,
+    peer: peer?.name ?? null,
+    peerMs: peer && paired ? quantile(peer.ms, 0.5) : null,
+    ratio: paired?.ratio ?? null,
+    ratioIqr: paired ? [paired.q1, paired.q3] : null,
+    rounds: paired?.rounds ?? egox.ms.length,
   };
-  if (c.items) row.note = `${((c.items.count / ms) * 1000).toExponential(3)} ${c.items.unit}/s`;
+  // Both sides in this process: the same pairing on CPU time (lavapipe: the work, less load-bound).
+  const cpu = peer ? pairedRatio(egox.cpuMs, peer.cpuMs) : null;
+  if (cpu) {
+    row.cpuRatio = cpu.ratio;
+    row.cpuRatioIqr = [cpu.q1, cpu.q3];
+  }
+  const notes: string[] = [];
+  if (c.items) notes.push(`${((c.items.count / ms) * 1000).toExponential(3)} ${c.items.unit}/s`);
+  if (cpu) notes.push(`CPU-time ratio ${cpu.ratio.toFixed(2)}x (IQR ${cpu.q1.toFixed(2)}-${cpu.q3.toFixed(2)})`);
+  if (paired?.spreadExceedsEffect) notes.push(`spread (IQR ${paired.q1.toFixed(2)}-${paired.q3.toFixed(2)}) wider than the effect: no difference established`);
+  if (notes.length) row.note = notes.join('; ');
   return row;
 }
 
@@ -125,7 +127,8 @@ function rowOf(c: BenchCase, ms: number, peer: string | null, peerMs: number | n
 export async function runBench(options: BenchOptions = {}): Promise<BenchRow[]> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const quick = options.quick ?? false;
-  const timing: Timing = quick ? { targetMs: 150, repeats: 3 } : { targetMs: 600, repeats: 5 };
+  // At least 7 rounds after the warm-up (the median and quartiles of fewer are too coarse).
+  const timing: Timing = quick ? { targetMs: 150, rounds: 7 } : { targetMs: 400, rounds: 9 };
   let cases = [...(options.noFiles ? [] : await loadBenchCases(quick)), ...(options.cases ?? [])];
   if (options.only?.length) {
     const known = new Set(cases.map((c) => c.kernel));
@@ -150,18 +153,15 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchRow[]> 
       log(`${c.kernel} ${c.shape} ...`);
       const inst = await c.setup(ctx);
       try {
-        const ms = await timeLoop(() => inst.run(), () => dev.sync(), timing);
+        const sides: RoundSide[] = [await loopSide('egox', () => inst.run(), () => dev.sync(), timing.targetMs)];
         const peers = options.noPeers ? [] : (inst.peers ?? []).filter((p): p is BenchPeer => p !== undefined);
-        if (peers.length === 0) emit(rowOf(c, ms, null, null));
         for (const p of peers) {
-          let peerMs: number | null = null;
-          try {
-            peerMs = await timePeer(p, timing);
-          } catch (e) {
-            log(`  peer ${p.name} failed: ${String((e as Error).message ?? e).split('\n')[0]}`);
-          }
-          emit(rowOf(c, ms, p.name, peerMs));
+          // A peer that cannot start still gets its row (peer ms '-'); interleave logs why.
+          sides.push(await peerSide(p, timing).catch((e: unknown): RoundSide => ({ name: p.name, round: () => Promise.reject(e) })));
         }
+        const [egox, ...peerSeries] = await interleave(sides, Math.max(timing.rounds, c.rounds ?? 0), log);
+        if (peers.length === 0) emit(rowOf(c, egox!, null));
+        for (const s of peerSeries) emit(rowOf(c, egox!, s));
       } finally {
         inst.dispose();
       }
@@ -179,18 +179,24 @@ export class BenchUsageError extends Error {
 
 const fmt = (v: number | null, digits = 2) => (v === null || !Number.isFinite(v) ? '-' : v.toFixed(digits));
 
+const iqr = (r: BenchRow) => (r.ratioIqr ? `${fmt(r.ratioIqr[0])}-${fmt(r.ratioIqr[1])}` : '-');
+
 export function formatTable(rows: BenchRow[]): string {
-  const head = ['kernel', 'shape', 'ms', 'GFLOP/s', 'GB/s', 'peer', 'peer ms', 'ratio'];
-  const body = rows.map((r) => [r.kernel, r.shape, fmt(r.ms), fmt(r.gflops), fmt(r.gbps), r.peer ?? '-', fmt(r.peerMs), r.ratio === null ? '-' : `${fmt(r.ratio)}x`]);
+  const head = ['kernel', 'shape', 'ms', 'GFLOP/s', 'GB/s', 'peer', 'peer ms', 'ratio', 'IQR', 'rounds', 'note'];
+  const body = rows.map((r) => [r.kernel, r.shape, fmt(r.ms), fmt(r.gflops), fmt(r.gbps), r.peer ?? '-', fmt(r.peerMs), r.ratio === null ? '-' : `${fmt(r.ratio)}x`, iqr(r), String(r.rounds), r.note ?? '']);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i >= 2 && i !== 5 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
+  const right = new Set([2, 3, 4, 6, 7, 8, 9]);
+  const line = (cells: string[]) => cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
   return [line(head), ...body.map(line)].join('\n');
 }
 
 export function formatMarkdown(rows: BenchRow[]): string {
-  const out = ['| kernel | shape | ms | GFLOP/s | GB/s | peer | peer ms | ratio (peer ms / ms) |', '|---|---|---:|---:|---:|---|---:|---:|'];
+  const out = [
+    '| kernel | shape | ms | GFLOP/s | GB/s | peer | peer ms | ratio (median of rounds, peer ms / ms) | IQR | rounds | note |',
+    '|---|---|---:|---:|---:|---|---:|---:|---:|---:|---|',
+  ];
   for (const r of rows) {
-    out.push(`| ${r.kernel} | ${r.shape} | ${fmt(r.ms)} | ${fmt(r.gflops)} | ${fmt(r.gbps)} | ${r.peer ?? '-'} | ${fmt(r.peerMs)} | ${r.ratio === null ? '-' : `${fmt(r.ratio)}x`} |`);
+    out.push(`| ${r.kernel} | ${r.shape} | ${fmt(r.ms)} | ${fmt(r.gflops)} | ${fmt(r.gbps)} | ${r.peer ?? '-'} | ${fmt(r.peerMs)} | ${r.ratio === null ? '-' : `${fmt(r.ratio)}x`} | ${iqr(r)} | ${r.rounds} | ${r.note ?? ''} |`);
   }
   return out.join('\n');
 }

@@ -51,10 +51,12 @@ export interface BenchCase {
   bytes?: number;
   /** Items per run for a rate in the `note` column, e.g. { count: 1e6, unit: 'points' } -> points/s. */
   items?: { count: number; unit: string };
+  /** Interleaved rounds for this case when the default (9, quick 7) is too few for its noise; at least 7. */
+  rounds?: number;
   setup(ctx: BenchContext): Promise<BenchInstance>;
 }
 
-/** One output row (per case and peer). ratio = peerMs / ms: above 1 means egox is faster. */
+/** One output row (per case and peer). ratio above 1 means egox is faster. */
 export interface BenchRow {
   kernel: string;
   shape: string;
@@ -63,6 +65,19 @@ export interface BenchRow {
   gbps: number | null;
   peer: string | null;
   peerMs: number | null;
+  /** Median over the interleaved rounds of peer ms / egox ms (ms and peerMs are each side's median). */
   ratio: number | null;
+  /** Interquartile range [q1, q3] of the per-round ratios. */
+  ratioIqr: [number, number] | null;
+  /**
+   * Both sides ran in this process: median and IQR of the per-round ratios of process CPU time
+   * (peer / egox). On a CPU adapter (lavapipe) that is the work done, far less load-bound than
+   * wall time; on a GPU adapter it is only the host's share.
+   */
+  cpuRatio?: number;
+  cpuRatioIqr?: [number, number];
+  /** Rounds timed (with a peer: rounds where both sides were measured). */
+  rounds: number;
+  /** E.g. a rate, or that the ratio's spread is wider than its distance from 1. */
   note?: string;
 }

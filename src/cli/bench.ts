@@ -11,14 +11,15 @@ export function registerBenchCommand(program: Command): void {
     .option('--quick', 'fewer repeats')
     .option('--tune', 'time kernel variants first and cache the winners (~/.cache/egox)')
     .option('--no-peers', 'skip tfjs-webgpu and numpy')
-    .option('--json', 'one JSON array of {kernel, shape, ms, gflops, gbps, peer, peerMs, ratio}')
+    .option('--json', 'one JSON array of {kernel, shape, ms, gflops, gbps, peer, peerMs, ratio, ratioIqr, cpuRatio?, cpuRatioIqr?, rounds, note?} (medians of interleaved rounds)')
+    .option('--markdown', 'the table as markdown (bench/RESULTS.md)')
     .option('--verbose', 'print stacks on errors')
-    .action((o: { only?: string; quick?: boolean; tune?: boolean; peers: boolean; json?: boolean; verbose?: boolean }) =>
+    .action((o: { only?: string; quick?: boolean; tune?: boolean; peers: boolean; json?: boolean; markdown?: boolean; verbose?: boolean }) =>
       runCommand(Boolean(o.verbose), async () => {
         // bench/ is dev tooling (its peers are devDependencies): load it only when asked.
-        const { runBench, formatTable } = await import('../../bench/run.ts');
+        const { runBench, formatMarkdown, formatTable } = await import('../../bench/run.ts');
         const rows = await runBench({ only: o.only?.split(','), quick: o.quick, tune: o.tune, noPeers: !o.peers });
-        process.stdout.write(o.json ? JSON.stringify(rows) + '\n' : formatTable(rows) + '\n');
+        process.stdout.write(`${o.json ? JSON.stringify(rows) : o.markdown ? formatMarkdown(rows) : formatTable(rows)}\n`);
       }),
     );
 }
