@@ -69,9 +69,10 @@ function autoShardIndex(spec: string, env: NodeJS.ProcessEnv): number {
     if (!/^\d+$/.test(v.trim())) throw new UsageError(`--shard ${spec}: ${name}='${v}' is not a whole number`);
     return Number(v);
   };
+  const set = (name: string) => (env[name] ?? '') !== ''; // an empty variable counts as unset
   // Kubernetes Indexed Jobs count from 0; a Slurm array counts from its first index (--array=A-B).
-  if (env.JOB_COMPLETION_INDEX !== undefined) return whole('JOB_COMPLETION_INDEX') + 1;
-  if (env.SLURM_ARRAY_TASK_ID !== undefined) return whole('SLURM_ARRAY_TASK_ID') - (env.SLURM_ARRAY_TASK_MIN !== undefined ? whole('SLURM_ARRAY_TASK_MIN') : 0) + 1;
+  if (set('JOB_COMPLETION_INDEX')) return whole('JOB_COMPLETION_INDEX') + 1;
+  if (set('SLURM_ARRAY_TASK_ID')) return whole('SLURM_ARRAY_TASK_ID') - (set('SLURM_ARRAY_TASK_MIN') ? whole('SLURM_ARRAY_TASK_MIN') : 0) + 1;
   throw new UsageError(`--shard ${spec}: neither JOB_COMPLETION_INDEX (Kubernetes Indexed Job) nor SLURM_ARRAY_TASK_ID (Slurm array) is set; give the shard as I/N`);
 }
 
