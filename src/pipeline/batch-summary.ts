@@ -16,7 +16,7 @@ export interface TakeRecord {
   /** ISO times; the take's first and last step in this run. */
   startedAt: string | null;
   finishedAt: string | null;
-  /** Seconds in each stage of this take (network loads are the run's, in `networkSeconds`). */
+  /** Seconds in each stage of this take and their sum (network loads are the run's, in `networkSeconds`). */
   stageSeconds: Partial<Record<GenerateStage, number>>;
   seconds: number | null;
   /** The one-line error of a failed take, and the exit code it counts as (2 bad input, 1 internal). */

@@ -99,7 +99,6 @@ class BatchRun {
   private readonly load: NetworkLoadOptions;
   private vae: WanVae | null = null;
   private texts: PromptEmbeddings | null = null;
-  private readonly t0 = new Map<string, number>();
 
   constructor(
     private readonly dev: EgoxDevice,
@@ -168,7 +167,7 @@ class BatchRun {
         progress.begin('write', s.inp.options.out);
         await writeOutputs(s.inp, { exoIn: s.frames.exo, prior: s.frames.prior, exoOut, egoOut });
         progress.end();
-        this.setStatus(s.name, 'done', { stageSeconds: seconds(progress.stageMs), seconds: round((performance.now() - this.t0.get(s.name)!) / 1000) });
+        this.setStatus(s.name, 'done', workTime(progress));
       }, s.progress);
     }
   }
@@ -243,7 +242,6 @@ class BatchRun {
   private async attempt<T>(name: string, step: (p: ProgressTracker) => Promise<T>, progress?: ProgressTracker): Promise<T | null> {
     if (!progress) {
       progress = new ProgressTracker((event) => this.emit({ type: 'progress', take: name, event }));
-      this.t0.set(name, performance.now());
       this.setStatus(name, 'running', { startedAt: new Date().toISOString() });
     }
     try {
@@ -253,11 +251,11 @@ class BatchRun {
       const err = e instanceof Error ? e : new Error(String(e));
       const line = this.o.describeError?.(err) ?? err.message.split('\n')[0]!;
       const exitCode = (err as { exitCode?: number }).exitCode === 2 ? 2 : 1;
-      this.setStatus(name, 'failed', { error: line, exitCode, stageSeconds: seconds(progress.stageMs), seconds: round((performance.now() - this.t0.get(name)!) / 1000) });
+      this.setStatus(name, 'failed', { error: line, exitCode, ...workTime(progress) });
       if (this.o.failFast) throw err;
       return null;
     } finally {
-      this.summary.record(name).stageSeconds = seconds(progress.stageMs);
+      this.summary.record(name).stageSeconds = workTime(progress).stageSeconds;
     }
   }
 
@@ -273,6 +271,8 @@ class BatchRun {
   }
 }
 
-function seconds(ms: Partial<Record<string, number>>): Record<string, number> {
-  return Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, round(v! / 1000)]));
+/** A take's own time: its stages (takes of a wave interleave, so wall time between its start and end is not its own). */
+function workTime(progress: ProgressTracker): Pick<TakeRecord, 'stageSeconds' | 'seconds'> {
+  const ms = Object.entries(progress.stageMs);
+  return { stageSeconds: Object.fromEntries(ms.map(([k, v]) => [k, round(v! / 1000)])), seconds: round(ms.reduce((a, [, v]) => a + v!, 0) / 1000) };
 }
