@@ -11,7 +11,16 @@ export function ownedTempName(prefix: string): string {
 }
 let counter = 0;
 
-/** Removes entries of `dir` starting with one of `prefixes` whose process on this host is gone. */
+/**
+ * A temporary of another host is only known to be dead by its age: nothing of a run stays
+ * untouched this long (a stage lives while one take's files are written).
+ */
+export const FOREIGN_TEMP_MAX_AGE_MS = 6 * 3600_000;
+
+/**
+ * Removes entries of `dir` starting with one of `prefixes` whose process on this host is gone,
+ * and those of other hosts (a rescheduled pod has a new name) unchanged for FOREIGN_TEMP_MAX_AGE_MS.
+ */
 export function removeStaleTemps(dir: string, prefixes: string[]): string[] {
   if (!fs.existsSync(dir)) return [];
   const removed: string[] = [];
@@ -19,8 +28,11 @@ export function removeStaleTemps(dir: string, prefixes: string[]): string[] {
     const prefix = prefixes.find((p) => name.startsWith(p));
     if (!prefix) continue;
     const m = /^(.*)-(\d+)-[0-9a-z]+$/.exec(name.slice(prefix.length));
-    if (!m || m[1] !== os.hostname() || processAlive(Number(m[2]))) continue;
-    fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+    if (!m) continue;
+    const p = path.join(dir, name);
+    const dead = m[1] === os.hostname() ? !processAlive(Number(m[2])) : Date.now() - fs.statSync(p).mtimeMs > FOREIGN_TEMP_MAX_AGE_MS;
+    if (!dead) continue;
+    fs.rmSync(p, { recursive: true, force: true });
     removed.push(name);
   }
   return removed;

@@ -72,10 +72,14 @@ describe('egox generate: many takes, killed and resumed', () => {
       expect(before.finished).toBe(false);
       expect(before.takes.slice(0, 2).map((t: { status: string }) => t.status)).toEqual(['done', 'done']);
       expect(before.takes[2].status).toBe('running');
-      // What a killed process of this host left is removed by the rerun; another host's live stage is not touched.
+      // What a killed process of this host left is removed by the rerun, and another host's day-old stage;
+      // another host's fresh (live) stage is not touched.
       const stale = path.join(out, `.egox-partial-${os.hostname()}-${killed.pid}-zz`);
       const foreign = path.join(out, '.egox-partial-some-other-host-1-zz');
-      for (const d of [stale, foreign]) fs.mkdirSync(d, { recursive: true }), fs.writeFileSync(path.join(d, 'x.mp4'), 'half');
+      const foreignOld = path.join(out, '.egox-partial-rescheduled-pod-1-zz');
+      for (const d of [stale, foreign, foreignOld]) fs.mkdirSync(d, { recursive: true }), fs.writeFileSync(path.join(d, 'x.mp4'), 'half');
+      const daysAgo = new Date(Date.now() - 86_400_000);
+      fs.utimesSync(foreignOld, daysAgo, daysAgo);
 
       const rerun = await egoxAsync(args(meta, out), { timeoutMs: 600_000 });
       expect(rerun.stderr).toBe('');

@@ -76,4 +76,23 @@ describe('generate many takes with one model load', () => {
     for (const t of [takes[0]!, takes[2]!]) expect(fs.existsSync(path.join(out, `${t.name}_ego.mp4`))).toBe(true);
     expect(fs.readdirSync(out).filter((f) => f.startsWith('broken_exo'))).toEqual([]);
   }, 900_000);
+
+  it('loads the DiT once per wave, and stops at the first failure with failFast', async () => {
+    const dev = await device();
+    const meta = writeBatchMeta(path.join(fx.root, 'waves'), FOUR_TAKES.slice(0, 3));
+    const out = path.join(fx.root, 'waves', 'out');
+    const given = { promptEmbeds: fx.promptEmbeds, imageEmbeds: fx.imageEmbeds };
+    const events: BatchEvent[] = [];
+    const r = await generateBatch(dev, { ...tiny(meta, out), ...given, wave: 2, onEvent: (e) => events.push(e) });
+    expect(r.exitCode).toBe(0);
+    // Given embeddings: no umT5, no CLIP; waves of 2 and 1 take, each with its own DiT load.
+    const nets = events.filter((e) => e.type === 'network').map((e) => `${e.action} ${e.network}`);
+    expect(nets).toEqual(['load vae', 'load dit', 'release dit', 'load dit', 'release dit', 'release vae']);
+
+    const takes = [{ name: 'broken_first', from: SHARED_TAKES[0], broken: 'exo' as const }, FOUR_TAKES[2]!];
+    const meta2 = writeBatchMeta(path.join(fx.root, 'fail-fast'), takes);
+    const out2 = path.join(fx.root, 'fail-fast', 'out');
+    await expect(generateBatch(dev, { ...tiny(meta2, out2), ...given, failFast: true })).rejects.toThrow(/broken_first\/exo\.mp4/);
+    expect(readSummary(out2).takes.map((t: { status: string }) => t.status)).toEqual(['failed', 'pending']);
+  }, 900_000);
 });
