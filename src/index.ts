@@ -59,6 +59,9 @@ export { writeDemoScene } from './demo/scene/index.ts';
 
 // The EgoX pipeline (what `egox generate` and `egox demo` run)
 export { generate, type GenerateResult } from './pipeline/generate.ts';
+export { generateBatch, DEFAULT_WAVE, type BatchOptions, type BatchEvent, type BatchResult } from './pipeline/generate-batch.ts';
+export type { TakeRecord, TakeStatus } from './pipeline/batch-summary.ts';
+export { selectTakes, shardOfTake, type Shard } from './pipeline/take-selection.ts';
 export { GENERATE_DEFAULTS, type GenerateOptions } from './pipeline/generate-options.ts';
 export { runDemo, DEMO_DEFAULTS, type DemoOptions, type DemoResult } from './demo/run.ts';
 export { ensureDemoWeights, type DemoWeights } from './demo/weights.ts';

@@ -2,6 +2,7 @@
 // Hugging Face model folder to the first-person video, with progress and clean interrupts.
 import type { Command } from 'commander';
 import { generate, type GenerateResult } from '../pipeline/generate.ts';
+import { generateBatch } from '../pipeline/generate-batch.ts';
 import { GENERATE_DEFAULTS, type GenerateOptions } from '../pipeline/generate-options.ts';
 import { parseEgoCalibration } from '../recon/cameras.ts';
 import { abortAllStages } from '../pipeline/staging.ts';
@@ -9,9 +10,12 @@ import { num } from './parse.ts';
 import { formatDuration, progressMode, progressReporter } from './progress-reporter.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
 import { prepareDevice } from './tuning.ts';
+import { batchOptionGiven, batchReporter, batchSelection, finishBatch, withBatchOptions, type BatchCliOptions } from './generate-batch.ts';
+import { UsageError } from './parse.ts';
+import { cliMessage } from './error-wording.ts';
 import { networkLoadOptions, openCliDevice, withDeviceOptions, withNetworkOptions, type NetworkCliOptions } from './device-options.ts';
 
-interface GenerateCliOptions extends GpuOptions, NetworkCliOptions {
+interface GenerateCliOptions extends GpuOptions, NetworkCliOptions, BatchCliOptions {
   meta: string;
   take?: string;
   depth?: string;
@@ -68,10 +72,10 @@ export function printResult(r: GenerateResult, json: boolean, quiet: boolean): v
 
 export function registerGenerateCommand(program: Command): void {
   const d = GENERATE_DEFAULTS;
-  withNetworkOptions(withDeviceOptions(program.command('generate')), d.weightDtype)
-    .description('generate the first-person video of a take (EgoX): exo video + ego prior + cameras -> <out>/<take>.mp4')
+  withBatchOptions(withNetworkOptions(withDeviceOptions(program.command('generate')), d.weightDtype))
+    .description('generate the first-person video of a take (EgoX): exo video + ego prior + cameras -> <out>/<take>.mp4; without --take every take, one model load, summary.json')
     .requiredOption('--meta <file>', 'EgoX meta.json ({"test_datasets": [...]}); depth maps in depth_maps/<take>/ beside it')
-    .option('--take <name>', 'take to run (the folder holding exo_path); needed when the meta has several')
+    .option('--take <name>', 'run this one take (the folder holding exo_path); without it every take runs (see --takes, --shard)')
     .option('--depth <dir>', 'depth folder of the take (default <meta dir>/depth_maps/<take>)')
     .requiredOption('--model <dir>', 'Wan2.1-I2V-14B-480P-Diffusers folder (transformer/, vae/, text_encoder/, tokenizer/, image_encoder/, ...)')
     .option('--lora <file>', "EgoX adapter (pytorch_lora_weights.safetensors), merged on the GPU at load")
@@ -122,6 +126,18 @@ export function registerGenerateCommand(program: Command): void {
           png: Boolean(o.png),
           onProgress: progressReporter(progressMode(o)),
         };
+        if (o.take === undefined) {
+          if (o.depth !== undefined) throw new UsageError(`--depth ${o.depth}: names one take's depth folder, so it needs --take; a batch reads depth_maps/<take>/ beside the meta file`);
+          const { takes, shard, wave } = batchSelection(o);
+          const dev = ctx.own(await openCliDevice(o));
+          await prepareDevice(dev);
+          const { onProgress: _single, ...common } = opts;
+          const r = await generateBatch(dev, { ...common, takes, shard, wave, overwrite: Boolean(o.overwrite), failFast: Boolean(o.failFast), onEvent: batchReporter(progressMode(o)), describeError: cliMessage });
+          finishBatch(r, Boolean(o.json), Boolean(o.quiet));
+          return;
+        }
+        const batchOnly = batchOptionGiven(o);
+        if (batchOnly) throw new UsageError(`${batchOnly} picks takes of a batch run; drop --take ${o.take} to run several takes`);
         const dev = ctx.own(await openCliDevice(o));
         await prepareDevice(dev);
         const r = await generate(dev, opts);

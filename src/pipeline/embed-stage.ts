@@ -63,13 +63,22 @@ export async function conditioningEmbeddings(
   if (given.image) {
     clip = given.image;
   } else {
-    // Pixel frame 0 depends only on latent frame 0 (the VAE is causal): decode just that.
-    const frame = await decode(sliceFrames(latents, 0, 1)); // [3, 1, H, W] in [-1, 1]
-    const [, , H, W] = frame.shape;
-    const unit = frame.data.map((v) => (v + 1) / 2); // the processor's input, do_rescale off
-    const data = await encodeImage(dev, inp.modelRoot, unitFloatToRgb8(unit, W, H), inp.load);
-    clip = { shape: [data.length / imageDim, imageDim], data };
+    const data = await encodeImage(dev, inp.modelRoot, await clipInputImage(latents, decode), inp.load);
+    clip = clipEmbedding(data, imageDim);
   }
   progress.tick(2, 2);
   return { cond, uncond, clip };
+}
+
+/** The image CLIP sees: the first decoded frame of the [clean exo | noise] latent, as 8-bit RGB. */
+export async function clipInputImage(latents: Latent, decode: (l: Latent) => Promise<Latent>): Promise<{ width: number; height: number; rgb: Uint8Array }> {
+  // Pixel frame 0 depends only on latent frame 0 (the VAE is causal): decode just that.
+  const frame = await decode(sliceFrames(latents, 0, 1)); // [3, 1, H, W] in [-1, 1]
+  const [, , H, W] = frame.shape;
+  const unit = frame.data.map((v) => (v + 1) / 2); // the processor's input, do_rescale off
+  return unitFloatToRgb8(unit, W, H);
+}
+
+export function clipEmbedding(data: Float32Array, imageDim: number): Embedding {
+  return { shape: [data.length / imageDim, imageDim], data };
 }

@@ -36,9 +36,18 @@ async function probeInput(file: string, what: string, frames: number): Promise<V
 
 export async function checkGenerateInputs(o: GenerateOptions): Promise<CheckedInputs> {
   const options = resolveGenerateOptions(o);
-  const sizes = runSizes(options.size, options.frames);
   OutputStage.check(options.out);
-  const take = loadEgoxTake(options.meta, options.take, {
+  const takeInputs = await checkTakeInputs(options, options.take);
+  return { ...takeInputs, ...(await checkModelInputs(options)) };
+}
+
+/** One take's inputs: meta entry, depth folder, videos (what a batch checks per take). */
+export type TakeInputs = Pick<CheckedInputs, 'take' | 'exoVideo' | 'priorVideo' | 'gtVideo'>;
+/** What every take of a run shares: options, sizes, model folder, opened DiT, given embeddings. */
+export type ModelInputs = Omit<CheckedInputs, keyof TakeInputs>;
+
+export async function checkTakeInputs(options: ResolvedGenerateOptions, takeName: string | undefined): Promise<TakeInputs> {
+  const take = loadEgoxTake(options.meta, takeName, {
     depthDir: options.depthDir,
     requiredEgoPoses: options.frames,
     requiredDepthFrames: options.frames,
@@ -47,16 +56,21 @@ export async function checkGenerateInputs(o: GenerateOptions): Promise<CheckedIn
   if (dh < 448 || dw < 784) {
     throw new GenerateOptionError(`${take.depthDir}: depth maps are ${dh}x${dw}; the attention geometry needs at least 448x784 (the exo view's grid)`);
   }
+  const exoVideo = await probeInput(take.exoPath, 'exo video (exo_path)', options.frames);
+  const priorVideo = options.renderPrior ? null : await probeInput(take.egoPriorPath, 'ego prior (ego_prior_path; or pass --render-prior)', options.frames);
+  let gtVideo: VideoInfo | null = null;
+  if (take.egoGtPath && fs.existsSync(take.egoGtPath)) gtVideo = await probeVideo(take.egoGtPath).catch(() => null);
+  return { take, exoVideo, priorVideo, gtVideo };
+}
+
+export async function checkModelInputs(options: ResolvedGenerateOptions): Promise<ModelInputs> {
+  const sizes = runSizes(options.size, options.frames);
   for (const [flag, file] of [['--prompt-embeds', options.promptEmbeds], ['--image-embeds', options.imageEmbeds]] as const) {
     if (file !== undefined && !fs.existsSync(file)) throw new EmbeddingsError(`${flag} ${file}: file not found`);
   }
   const model = openModelFolder(options.model);
   if (options.promptEmbeds === undefined) requireEncoder(model, 'text');
   if (options.lora !== undefined && !fs.existsSync(options.lora)) throw new GenerateOptionError(`--lora ${options.lora}: file not found (EgoX's adapter is pytorch_lora_weights.safetensors)`);
-  const exoVideo = await probeInput(take.exoPath, 'exo video (exo_path)', options.frames);
-  const priorVideo = options.renderPrior ? null : await probeInput(take.egoPriorPath, 'ego prior (ego_prior_path; or pass --render-prior)', options.frames);
-  let gtVideo: VideoInfo | null = null;
-  if (take.egoGtPath && fs.existsSync(take.egoGtPath)) gtVideo = await probeVideo(take.egoGtPath).catch(() => null);
   const lora = options.lora !== undefined ? { file: options.lora, strength: options.loraStrength, lenient: options.loraLenient } : undefined;
   const dit = await WanModel.open(model.transformer, { lora });
   try {
@@ -66,7 +80,7 @@ export async function checkGenerateInputs(o: GenerateOptions): Promise<CheckedIn
     }
     if (options.imageEmbeds === undefined) requireEncoder(model, 'image');
     const given = await readGivenEmbeddings(options, c.textDim, c.imageDim);
-    return { options, take, exoVideo, priorVideo, gtVideo, model, dit, given, sizes };
+    return { options, model, dit, given, sizes };
   } catch (e) {
     await dit.close();
     throw e;

@@ -4,9 +4,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../runtime/errors.ts';
+import { ownedTempName } from './owned-temp.ts';
 
 /** Output folder problems (a file in the way, not writable): exit code 2. */
 export class OutputFolderError extends InputError {}
+
+/** Staging folders start with this; a killed run's are removed by the next batch run (owned-temp.ts). */
+export const STAGE_PREFIX = '.egox-partial-';
 
 const live = new Set<OutputStage>();
 
@@ -16,7 +20,7 @@ export class OutputStage {
   private done = false;
 
   private constructor(readonly outDir: string) {
-    this.dir = path.join(outDir, `.egox-partial-${process.pid}-${Date.now().toString(36)}`);
+    this.dir = path.join(outDir, ownedTempName(STAGE_PREFIX));
   }
 
   /** Checks that `outDir` can be an output folder without creating anything. */
