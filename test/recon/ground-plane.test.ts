@@ -4,7 +4,14 @@ import { describe, expect, it } from 'vitest';
 import { estimateGroundPlane } from '../../src/recon/ground-plane.ts';
 import { add, angleDeg, cross, dot, normalize, scale, type Vec3 } from '../../src/recon/vec3.ts';
 
-const rnd = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
+// Seeded so a run is reproducible: a wall's strip near the fallback case's inlier threshold
+// (4.2% of the points against 5%) made unseeded runs fail about once in a few hundred.
+let state = 0x2545f491;
+const random = (): number => {
+  state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+  return state / 4294967296;
+};
+const rnd = (lo: number, hi: number) => lo + random() * (hi - lo);
 
 /** n points on the plane through `origin` spanned by unit u, w over [0, size]^2, with noise along their normal. */
 function planePoints(origin: Vec3, u: Vec3, w: Vec3, size: number, n: number, noise: number, out: number[]): void {
@@ -31,7 +38,7 @@ describe('estimateGroundPlane', () => {
     planePoints(floor, e2, up, 6, 4000, 0.002, pts); // another wall
     for (let i = 0; i < 800; i++) pts.push(rnd(-3, 6), rnd(-3, 6), rnd(-3, 6));
     const prior = normalize(add(up, scale(e1, Math.tan((20 * Math.PI) / 180)))); // 20 degrees off
-    const g = estimateGroundPlane(Float64Array.from(pts), prior, { seed: Math.floor(Math.random() * 1e9) });
+    const g = estimateGroundPlane(Float64Array.from(pts), prior, { seed: Math.floor(random() * 1e9) });
     expect(g.source).toBe('ransac');
     expect(angleDeg(g.normal, up)).toBeLessThan(0.5);
     expect(dot(g.normal, prior)).toBeGreaterThan(0);
