@@ -42,7 +42,7 @@ interface Opts extends GpuOptions, NetworkCliOptions {
 export function registerDitForward(forward: Command): void {
   withNetworkOptions(withDeviceOptions(forward.command('dit')), 'f32')
     .description('one Wan DiT forward on tensors from a safetensors file')
-    .requiredOption('--model <path>', 'diffusers model folder, transformer/ folder, index.json or .safetensors')
+    .requiredOption('--model <path>', 'diffusers folder, transformer/ folder, the original Wan2.1 release folder, index.json or one .safetensors (diffusers or original names, with or without model.diffusion_model.)')
     .requiredOption('--input <file>', 'input tensors (.safetensors)')
     .requiredOption('--output <file>', 'where to write `out` (.safetensors)')
     .option('--lora <file>', 'LoRA adapter (diffusers/PEFT, kohya or original keys), merged into the weights at load unless --lora-mode fused')

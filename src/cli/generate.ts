@@ -15,7 +15,11 @@ interface GenerateCliOptions extends GpuOptions, NetworkCliOptions {
   meta: string;
   take?: string;
   depth?: string;
-  model: string;
+  model?: string;
+  transformer?: string;
+  vae?: string;
+  textEncoder?: string;
+  imageEncoder?: string;
   lora?: string;
   loraStrength: string;
   loraLenient?: boolean;
@@ -73,7 +77,11 @@ export function registerGenerateCommand(program: Command): void {
     .requiredOption('--meta <file>', 'EgoX meta.json ({"test_datasets": [...]}); depth maps in depth_maps/<take>/ beside it')
     .option('--take <name>', 'take to run (the folder holding exo_path); needed when the meta has several')
     .option('--depth <dir>', 'depth folder of the take (default <meta dir>/depth_maps/<take>)')
-    .requiredOption('--model <dir>', 'Wan2.1-I2V-14B-480P-Diffusers folder (transformer/, vae/, text_encoder/, tokenizer/, image_encoder/, ...)')
+    .option('--model <dir>', 'Wan2.1-I2V-14B-480P-Diffusers folder (transformer/, vae/, text_encoder/, tokenizer/, image_encoder/, ...) or the original Wan2.1-I2V-14B-480P release folder')
+    .option('--transformer <file>', 'the DiT as its own file (e.g. ComfyUI wan2.1_i2v_480p_14B_bf16.safetensors), over --model')
+    .option('--vae <file>', 'the VAE as its own file (wan_2.1_vae.safetensors, Wan2.1_VAE.pth), over --model')
+    .option('--text-encoder <file>', 'umT5 as its own file (umt5_xxl_fp16.safetensors, models_t5_*.pth), over --model')
+    .option('--image-encoder <file>', 'CLIP vision as its own file (clip_vision_h.safetensors, models_clip_*.pth), over --model')
     .option('--lora <file>', "EgoX adapter (pytorch_lora_weights.safetensors), merged on the GPU at load")
     .option('--lora-strength <s>', 'LoRA strength', '1')
     .option('--lora-lenient', 'ignore adapter keys that match no module')
@@ -102,6 +110,7 @@ export function registerGenerateCommand(program: Command): void {
           take: o.take,
           depthDir: o.depth,
           model: o.model,
+          files: { transformer: o.transformer, vae: o.vae, textEncoder: o.textEncoder, imageEncoder: o.imageEncoder },
           lora: o.lora,
           loraStrength: num(o.loraStrength, '--lora-strength'),
           loraLenient: Boolean(o.loraLenient),

@@ -19,8 +19,10 @@ export interface RunEmbeddings {
 
 /** The few values of a run the embed stage reads. */
 export interface EmbedStageInputs {
-  /** The model folder: text_encoder/ + tokenizer/, image_encoder/ + image_processor/. */
-  modelRoot: string;
+  /** The encoders (folders or files, model-folder.ts) and where a single-file text encoder finds its tokenizer. */
+  textEncoder: string | null;
+  imageEncoder: string | null;
+  tokenizerRoot: string | undefined;
   /** Prompt and negative prompt for umT5 (unused when `given` holds both embeddings). */
   prompts: [prompt: string, negative: string];
   given: GivenEmbeddings;
@@ -53,7 +55,7 @@ export async function conditioningEmbeddings(
     cond = given.cond;
     uncond = given.uncond;
   } else {
-    const [p, n] = await encodePrompts(dev, inp.modelRoot, inp.prompts, inp.load);
+    const [p, n] = await encodePrompts(dev, need(inp.textEncoder, 'text'), inp.prompts, inp.load, inp.tokenizerRoot);
     const rows = p!.length / textDim;
     cond = { shape: [rows, textDim], data: p! };
     uncond = { shape: [rows, textDim], data: n! };
@@ -67,9 +69,15 @@ export async function conditioningEmbeddings(
     const frame = await decode(sliceFrames(latents, 0, 1)); // [3, 1, H, W] in [-1, 1]
     const [, , H, W] = frame.shape;
     const unit = frame.data.map((v) => (v + 1) / 2); // the processor's input, do_rescale off
-    const data = await encodeImage(dev, inp.modelRoot, unitFloatToRgb8(unit, W, H), inp.load);
+    const data = await encodeImage(dev, need(inp.imageEncoder, 'image'), unitFloatToRgb8(unit, W, H), inp.load);
     clip = { shape: [data.length / imageDim, imageDim], data };
   }
   progress.tick(2, 2);
   return { cond, uncond, clip };
+}
+
+/** An encoder's path; checkGenerateInputs made sure it is there when its embeddings were not given. */
+function need(p: string | null, which: string): string {
+  if (p === null) throw new Error(`internal: the ${which} encoder is needed but was not resolved`);
+  return p;
 }

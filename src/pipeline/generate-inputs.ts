@@ -50,7 +50,7 @@ export async function checkGenerateInputs(o: GenerateOptions): Promise<CheckedIn
   for (const [flag, file] of [['--prompt-embeds', options.promptEmbeds], ['--image-embeds', options.imageEmbeds]] as const) {
     if (file !== undefined && !fs.existsSync(file)) throw new EmbeddingsError(`${flag} ${file}: file not found`);
   }
-  const model = openModelFolder(options.model);
+  const model = openModelFolder(options.model, options.files);
   if (options.promptEmbeds === undefined) requireEncoder(model, 'text');
   if (options.lora !== undefined && !fs.existsSync(options.lora)) throw new GenerateOptionError(`--lora ${options.lora}: file not found (EgoX's adapter is pytorch_lora_weights.safetensors)`);
   const exoVideo = await probeInput(take.exoPath, 'exo video (exo_path)', options.frames);

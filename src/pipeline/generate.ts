@@ -84,7 +84,9 @@ async function run(dev: EgoxDevice, inp: CheckedInputs, progress: ProgressTracke
     const emb = await conditioningEmbeddings(
       dev,
       {
-        modelRoot: inp.model.root,
+        textEncoder: inp.model.textEncoder,
+        imageEncoder: inp.model.imageEncoder,
+        tokenizerRoot: inp.model.tokenizerRoot,
         prompts: runPrompts(opt, take.prompt),
         given: inp.given,
         textDim: inp.dit.config.textDim,
@@ -224,7 +226,8 @@ async function writeOutputs(inp: CheckedInputs, fr: RunFrames): Promise<{ files:
     const summary = {
       take: take.name,
       meta: take.metaPath,
-      model: opt.model,
+      model: opt.model ?? inp.model.transformer,
+      layout: inp.model.layout,
       lora: opt.lora ?? null,
       prompt: opt.promptEmbeds ? { embeddings: opt.promptEmbeds } : { text: opt.prompt ?? take.prompt, negative: opt.negativePrompt },
       steps: opt.steps,

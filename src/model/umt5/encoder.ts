@@ -1,17 +1,18 @@
-// Opening a umT5 text encoder (a diffusers folder with text_encoder/ and tokenizer/, or the
-// text_encoder folder itself with tokenizer.json beside) and running it: ids -> embedding rows
+// Opening a umT5 text encoder (a diffusers folder with text_encoder/ and tokenizer/, the
+// text_encoder folder itself, the original release's .pth, or one weight file) and running it: ids -> embedding rows
 // read from the checkpoint on the host -> the graph -> last_hidden_state, rows past the real
 // tokens zeroed (what the Wan pipelines hand the DiT, egox-official.md C.5).
 
 import { Executor } from '../../graph/executor.ts';
 import { WeightStore, convert } from '../../graph/weights.ts';
-import { Checkpoint } from '../../io/checkpoint.ts';
 import { findUmt5, readJsonFile, readTextFile, type Umt5Paths } from '../../io/model-layout.ts';
+import type { TensorSource } from '../../io/safetensors.ts';
+import { openWeightFile } from '../../io/weight-file.ts';
 import type { EgoxDevice } from '../../runtime/device.ts';
 import { UnigramTokenizer, UMT5_MAX_LENGTH } from '../text/tokenizer.ts';
-import { Umt5ModelError, umt5ConfigFromJson, type Umt5Config } from './config.ts';
+import { Umt5ModelError, umt5ConfigFromJson, umt5ConfigFromShapes, type Umt5Config } from './config.ts';
 import { UMT5_IO, buildUmt5Graph } from './graph.ts';
-import { UMT5_NAMES } from './names.ts';
+import { UMT5_NAMES, detectUmt5Layout, umt5KeyFor } from './names.ts';
 import { executorBudget, type NetworkLoadOptions } from '../load-options.ts';
 
 export interface Umt5Options extends NetworkLoadOptions {
@@ -29,28 +30,39 @@ export class Umt5Encoder {
     readonly config: Umt5Config,
     readonly paths: Umt5Paths,
     readonly length: number,
-    private readonly checkpoint: Checkpoint,
+    private readonly checkpoint: TensorSource,
     private readonly embeddingKey: string,
     private readonly exec: Executor,
   ) {}
 
-  static async open(dev: EgoxDevice, modelDir: string, opts: Umt5Options = {}): Promise<Umt5Encoder> {
-    const paths = findUmt5(modelDir);
-    if (!paths) throw new Umt5ModelError(`${modelDir}: no umT5 text encoder here (expected text_encoder/config.json with its safetensors, and tokenizer/tokenizer.json)`);
-    const { json, error } = readJsonFile(paths.configJson);
-    if (!json) throw new Umt5ModelError(`${paths.configJson}: invalid JSON (${error})`);
-    const config = umt5ConfigFromJson(json, paths.configJson);
+  /**
+   * Opens the encoder in `modelPath` (any layout findUmt5 knows); a single weight file takes
+   * its tokenizer from `tokenizerRoot` (a download folder) or beside it.
+   */
+  static async open(dev: EgoxDevice, modelPath: string, opts: Umt5Options = {}, tokenizerRoot?: string): Promise<Umt5Encoder> {
+    const paths = findUmt5(modelPath, tokenizerRoot);
+    if (!paths) throw new Umt5ModelError(`${modelPath}: no umT5 text encoder here (expected text_encoder/config.json with its safetensors and tokenizer/tokenizer.json, the release's models_t5_*.pth, or a weight file)`);
+    let fileConfig: Umt5Config | undefined;
+    if (paths.configJson) {
+      const { json, error } = readJsonFile(paths.configJson);
+      if (!json) throw new Umt5ModelError(`${paths.configJson}: invalid JSON (${error})`);
+      fileConfig = umt5ConfigFromJson(json, paths.configJson);
+    }
     const length = opts.length ?? UMT5_MAX_LENGTH;
-    const checkpoint = await Checkpoint.open(paths.encoderDir);
+    const checkpoint = await openWeightFile(paths.weights);
     try {
-      const embeddingKey = [UMT5_NAMES.embedding, UMT5_NAMES.embeddingTied].find((k) => checkpoint.tensors.has(k));
-      if (!embeddingKey) throw new Umt5ModelError(`${paths.encoderDir}: no '${UMT5_NAMES.embedding}' (or '${UMT5_NAMES.embeddingTied}') tensor; is this a umT5 text encoder?`);
+      const layout = detectUmt5Layout(checkpoint.tensors.keys());
+      if (!layout) throw new Umt5ModelError(`${paths.weights}: no umT5 weights ('${UMT5_NAMES.embedding}' or the original 'token_embedding.weight'); is this a umT5 text encoder?`);
+      const key = umt5KeyFor(layout);
+      const config = fileConfig ?? umt5ConfigFromShapes((n) => checkpoint.tensors.get(key(n))?.shape, paths.weights);
+      const embeddingKey = [UMT5_NAMES.embedding, UMT5_NAMES.embeddingTied].map(key).find((k) => checkpoint.tensors.has(k));
+      if (!embeddingKey) throw new Umt5ModelError(`${paths.weights}: no '${UMT5_NAMES.embedding}' (or '${UMT5_NAMES.embeddingTied}') tensor; is this a umT5 text encoder?`);
       const emb = checkpoint.tensors.get(embeddingKey)!;
       if (emb.shape.length !== 2 || emb.shape[1] !== config.dModel || !['F32', 'BF16', 'F16'].includes(emb.dtype)) {
-        throw new Umt5ModelError(`${paths.encoderDir}: '${embeddingKey}' is ${emb.dtype} [${emb.shape}]; expected a float [${config.vocabSize}, ${config.dModel}]`);
+        throw new Umt5ModelError(`${paths.weights}: '${embeddingKey}' is ${emb.dtype} [${emb.shape}]; expected a float [${config.vocabSize}, ${config.dModel}]`);
       }
       if (opts.weightDtype === 'f16' && !dev.has('shader-f16')) throw new Umt5ModelError('weight dtype f16 needs the shader-f16 feature, which this adapter lacks; use bf16');
-      const store = new WeightStore(checkpoint, paths.encoderDir);
+      const store = new WeightStore(checkpoint, paths.weights, key);
       const exec = await Executor.create(dev, buildUmt5Graph(config, length, opts.weightDtype ?? 'f32'), store, executorBudget('umt5', opts));
       return new Umt5Encoder(config, paths, length, checkpoint, embeddingKey, exec);
     } catch (e) {
@@ -63,7 +75,7 @@ export class Umt5Encoder {
   tokenizer(): UnigramTokenizer {
     if (this.tok) return this.tok;
     const p = this.paths.tokenizerJson;
-    if (!p) throw new Umt5ModelError(`${this.paths.encoderDir}: no tokenizer.json found (looked in ../tokenizer/ and beside the encoder); pass token ids instead`);
+    if (!p) throw new Umt5ModelError(`${this.paths.weights}: no tokenizer.json found (looked in tokenizer/, google/umt5-xxl/ and beside the encoder); pass token ids instead`);
     this.tok = UnigramTokenizer.fromJsonText(readTextFile(p), p);
     return this.tok;
   }

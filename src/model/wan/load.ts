@@ -1,11 +1,12 @@
 // Opening a Wan DiT checkpoint: a diffusers model folder (with or without the transformer/
-// subfolder), an index.json, or a single .safetensors file, in diffusers or original layout;
-// the config comes from config.json when present, else from the tensor shapes.
+// subfolder), the original release folder, an index.json, or a single .safetensors file, in
+// diffusers or original layout (with or without ComfyUI's model.diffusion_model. prefix); the
+// config comes from config.json (either layout's) when present, else from the tensor shapes.
 
 import { Checkpoint } from '../../io/checkpoint.ts';
-import { pathExists, readJsonFile, transformerFiles } from '../../io/model-layout.ts';
+import { isOriginalWanConfig, pathExists, readJsonFile, transformerFiles } from '../../io/model-layout.ts';
 import { WeightStore } from '../../graph/weights.ts';
-import { ModelConfigError, configFromDiffusersJson, configFromShapes, namedConfig, type WanConfig } from './config.ts';
+import { ModelConfigError, configFromDiffusersJson, configFromOriginalJson, configFromShapes, namedConfig, type WanConfig } from './config.ts';
 import { checkpointKeyFor, detectLayout, originalToDiffusers, ORIGINAL_PREFIX, type WanLayout } from './names.ts';
 
 export interface WanCheckpoint {
@@ -36,7 +37,7 @@ export async function openWanCheckpoint(path: string, options: { config?: string
   else if (configJson) {
     const { json, error } = readJsonFile(configJson);
     if (!json) throw new ModelConfigError(`${configJson}: invalid JSON (${error})`);
-    config = configFromDiffusersJson(json, configJson);
+    config = isOriginalWanConfig(json) ? configFromOriginalJson(json, configJson, imageWidth(checkpoint, key)) : configFromDiffusersJson(json, configJson);
   } else {
     // Shapes under diffusers names, whatever the file's layout.
     const shapes = new Map<string, number[]>();
@@ -47,4 +48,9 @@ export async function openWanCheckpoint(path: string, options: { config?: string
     config = configFromShapes(shapes, ckpt);
   }
   return { config, layout: detected.layout, checkpoint, store: new WeightStore(checkpoint, ckpt, key) };
+}
+
+/** The CLIP feature width the checkpoint's image embedder takes (its first LayerNorm's size). */
+function imageWidth(checkpoint: Checkpoint, key: (diffusersName: string) => string): number | undefined {
+  return checkpoint.tensors.get(key('condition_embedder.image_embedder.norm1.weight'))?.shape[0];
 }
