@@ -5,7 +5,9 @@
 
 import type { BindingDecl, UniformDecl } from '../../runtime/program.ts';
 import { sgmShapeKey, type SgmTiling } from '../shared/subgroup-matrix.ts';
-import type { FloatDType } from '../../runtime/dtype.ts';
+import type { FloatDType, WeightDType } from '../../runtime/dtype.ts';
+import { isFp8 } from '../../runtime/dtype.ts';
+import { FP8_DECODE_FN, WGSL_FP8 } from './fp8.ts';
 
 export type GemmActivation = 'none' | 'gelu_tanh' | 'gelu_erf' | 'silu';
 /** What happens to y = alpha * X W^T (+ bias) before the store. */
@@ -74,8 +76,11 @@ export interface GemmSpec {
   K: number;
   batch: number;
   xDtype: FloatDType;
-  wDtype: FloatDType;
+  /** fp8 weights are widened in the load (and multiplied by `wScale` when set). */
+  wDtype: WeightDType;
   yDtype: FloatDType;
+  /** Multiply each widened W value by the uniform `wScale` (fp8 "scaled" checkpoints' per-tensor scale). */
+  wScale?: boolean;
   x: OperandLayout;
   w: OperandLayout;
   y: OperandLayout;
@@ -104,7 +109,7 @@ export function specKey(s: GemmSpec, fit: string): string {
   const parts = [
     // M is a uniform (one pipeline per token count); a batch's strides still name it.
     `n${s.N}k${s.K}b${s.batch}`,
-    `${s.xDtype}${s.xVec4 ? '4' : '1'}.${s.wDtype}${s.wVec4 ? '4' : '1'}->${s.yDtype}`,
+    `${s.xDtype}${s.xVec4 ? '4' : '1'}.${s.wDtype}${s.wVec4 ? '4' : '1'}${s.wScale ? 's' : ''}->${s.yDtype}`,
     `x${layoutKey(s.x)}w${layoutKey(s.w)}y${layoutKey(s.y)}`,
     s.alpha ? 'alpha' : '',
     s.bias ? 'bias' : '',
@@ -120,7 +125,8 @@ export function specKey(s: GemmSpec, fit: string): string {
 
 // ---- bindings and uniforms ---------------------------------------------------------------
 
-function loadType(dtype: FloatDType, vec4: boolean): string {
+function loadType(dtype: WeightDType, vec4: boolean): string {
+  if (isFp8(dtype)) return 'u32';
   if (dtype === 'f32') return vec4 ? 'vec4<f32>' : 'f32';
   return vec4 ? 'vec2<u32>' : 'u32';
 }
@@ -168,6 +174,7 @@ export function gemmUniforms(s: GemmSpec): UniformDecl[] {
     if (!s.residual!.inPlace) u.push({ name: 'rOff', type: 'u32' });
   }
   if (s.alpha) u.push({ name: 'alpha', type: 'f32' });
+  if (s.wScale) u.push({ name: 'wScale', type: 'f32' });
   return u;
 }
 
@@ -189,7 +196,8 @@ function unpack2(dtype: 'f16' | 'bf16', w: string): string {
  *   ld_NAME1(e) -> f32        element e
  *   ld_NAME4(e) -> vec4<f32>  elements e..e+3 (e a multiple of 4 on the vec4 path)
  */
-export function loaderFns(name: string, dtype: FloatDType, vec4: boolean): string {
+export function loaderFns(name: string, dtype: WeightDType, vec4: boolean, scale?: string): string {
+  if (isFp8(dtype)) return fp8LoaderFns(name, dtype, vec4, scale);
   const f: string[] = [];
   if (dtype === 'f32') {
     f.push(vec4 ? `fn ld_${name}1(e: u32) -> f32 { return ${name}[e >> 2u][e & 3u]; }` : `fn ld_${name}1(e: u32) -> f32 { return ${name}[e]; }`);
@@ -210,9 +218,23 @@ export function loaderFns(name: string, dtype: FloatDType, vec4: boolean): strin
   return f.join('\n');
 }
 
+/**
+ * fp8 operand NAME (four bytes per u32 word): ld_NAME1 widens one byte, ld_NAME4 on the vec4
+ * path the four bytes of one word; each value times `scale` (a WGSL expression) when given.
+ */
+function fp8LoaderFns(name: string, dtype: 'f8e4m3' | 'f8e5m2', vec4: boolean, scale?: string): string {
+  const dec = FP8_DECODE_FN[dtype];
+  const by = scale ? ` * ${scale}` : '';
+  const one = `fn ld_${name}1(e: u32) -> f32 { return ${dec}((${name}[e >> 2u] >> ((e & 3u) * 8u)) & 0xffu)${by}; }`;
+  const four = vec4
+    ? `fn ld_${name}4(e: u32) -> vec4<f32> { let w = ${name}[e >> 2u]; return vec4<f32>(${dec}(w & 0xffu), ${dec}((w >> 8u) & 0xffu), ${dec}((w >> 16u) & 0xffu), ${dec}(w >> 24u))${by}; }`
+    : `fn ld_${name}4(e: u32) -> vec4<f32> { return vec4<f32>(ld_${name}1(e), ld_${name}1(e + 1u), ld_${name}1(e + 2u), ld_${name}1(e + 3u)); }`;
+  return [WGSL_FP8[dtype], one, four].join('\n');
+}
+
 /** Loader functions for every matrix operand of the spec. */
 export function allLoaderFns(s: GemmSpec): string {
-  const f = [loaderFns('X', s.xDtype, s.xVec4), loaderFns('W', s.wDtype, s.wVec4)];
+  const f = [loaderFns('X', s.xDtype, s.xVec4), loaderFns('W', s.wDtype, s.wVec4, s.wScale ? 'params.wScale' : undefined)];
   if (s.extraK) f.push(loaderFns('T', s.extraK.tDtype, s.extraK.tVec4), loaderFns('B', s.extraK.bDtype, s.extraK.bVec4));
   if (s.residual && !s.residual.inPlace) f.push(loaderFns('RES', s.residual.dtype, false));
   return f.join('\n');

@@ -1,6 +1,7 @@
 // GEMM family entry point: Y[M,N] = alpha * X[M,K] W[N,K]^T (+ bias[N]) with a fused
-// epilogue, batched with strides, W in PyTorch Linear layout [out, in] stored as f32, f16 or
-// bf16. `gemmProgram(spec)` picks the WGSL generator of the spec's variant; `gemm(dev, ...)`
+// epilogue, batched with strides, W in PyTorch Linear layout [out, in] stored as f32, f16,
+// bf16 or fp8 (E4M3 / E5M2, widened in the load, optionally times a per-tensor scale).
+// `gemmProgram(spec)` picks the WGSL generator of the spec's variant; `gemm(dev, ...)`
 // infers the spec from the tensors, chooses the variant (tuned table, else heuristic) and
 // splits the work into several dispatches when an operand is larger than the adapter's
 // maxStorageBufferBindingSize (a 13824 x 5120 bf16 weight is 141 MB; lavapipe binds 128 MiB):
@@ -17,7 +18,7 @@ import { chooseGemmVariant, fixedSubgroupSize } from './variants.ts';
 import { sgmTilingRunnable } from '../shared/subgroup-matrix.ts';
 import { elemBytes, windowBytes, windowOf } from '../shared/binding-window.ts';
 import type { GemmEpilogue, GemmSpec, GemmVariant, OperandLayout } from './common.ts';
-import type { FloatDType } from '../../runtime/dtype.ts';
+import { isFp8, type FloatDType, type WeightDType } from '../../runtime/dtype.ts';
 
 export type { GemmActivation, GemmEpilogue, GemmSpec, GemmVariant } from './common.ts';
 
@@ -73,6 +74,8 @@ export interface GemmOptions {
   maxBindingBytes?: number;
   /** Second K segment: Y += T[M, r] B[N, r]^T (the LoRA path; see gemm-lora.ts). */
   extraK?: { t: Tensor; b: Tensor };
+  /** Per-tensor scale of fp8 weights (scaled checkpoints): W values are widened, then multiplied by it. */
+  wScale?: number;
 }
 
 const FLOATS: readonly string[] = ['f32', 'f16', 'bf16'];
@@ -80,6 +83,11 @@ const FLOATS: readonly string[] = ['f32', 'f16', 'bf16'];
 function floatDtype(t: Tensor, what: string): FloatDType {
   if (!FLOATS.includes(t.dtype)) throw new Error(`gemm: ${what} has dtype ${t.dtype}; use f32, f16 or bf16`);
   return t.dtype as FloatDType;
+}
+
+function weightDtype(w: Tensor): WeightDType {
+  if (isFp8(w.dtype)) return w.dtype;
+  return floatDtype(w, 'W');
 }
 
 /** Resolved problem: sizes, batch strides and the operands. */
@@ -153,7 +161,8 @@ function tileOf(v: GemmVariant): { tm: number; tn: number } {
 export function gemm(dev: KernelContext, x: Tensor, w: Tensor, opts: GemmOptions = {}): Tensor {
   const p = resolve(x, w, opts);
   const xDtype = floatDtype(x, 'X');
-  const wDtype = floatDtype(w, 'W');
+  const wDtype = weightDtype(w);
+  if (opts.wScale !== undefined && !isFp8(wDtype)) throw new Error('gemm: wScale is for fp8 weights');
   const epilogue = opts.epilogue ?? 'none';
   if (epilogue === 'gated_residual' && (!opts.gate || !opts.residual)) throw new Error('gemm: gated_residual needs gate and residual tensors');
   if (opts.bias && opts.bias.numel !== p.N) throw new Error(`gemm: bias has ${opts.bias.numel} values for ${p.N} output channels`);
@@ -234,6 +243,7 @@ export function gemm(dev: KernelContext, x: Tensor, w: Tensor, opts: GemmOptions
     }
     tensors.push(yw.view);
     if (opts.alpha !== undefined) uniforms.alpha = opts.alpha;
+    if (opts.wScale !== undefined) uniforms.wScale = opts.wScale;
     // One batch: strides are never multiplied by a nonzero batch index, so they are left out
     // of the spec (and the pipeline key), which then serves every M.
     const one = bc === 1;
@@ -248,6 +258,7 @@ export function gemm(dev: KernelContext, x: Tensor, w: Tensor, opts: GemmOptions
       xVec4: p.K % 4 === 0 && p.xs % 4 === 0 && xw.off % 4 === 0,
       wVec4: p.K % 4 === 0 && p.ws % 4 === 0 && ww.off % 4 === 0,
       alpha: opts.alpha !== undefined,
+      wScale: opts.wScale !== undefined,
       bias: opts.bias !== undefined,
       epilogue,
       residual: residualSpec,
