@@ -4,7 +4,7 @@
 // (bf16 files stay bf16; f32 files may become bf16 or f16 on request).
 
 import type { StDtype } from '../io/safetensors-dtype.ts';
-import { storageBytes, type DType, type FloatDType } from '../runtime/dtype.ts';
+import { isFp8, storageBytes, type DType, type FloatDType, type Fp8DType } from '../runtime/dtype.ts';
 import { bf16ToF32Bits, f16ToF32Bits, f32BitsToBf16, f32BitsToF16 } from '../runtime/dtype.ts';
 import { shapeString, type Shape } from '../runtime/tensor.ts';
 import { GraphError } from './ir.ts';
@@ -37,7 +37,12 @@ export class WeightFileError extends InputError {}
 
 export const WEIGHT_CHUNK_BYTES = 16 * 2 ** 20;
 
-const FLOAT_FILE_TYPES: Partial<Record<StDtype, FloatDType>> = { F32: 'f32', F16: 'f16', BF16: 'bf16' };
+const FLOAT_FILE_TYPES: Partial<Record<StDtype, FloatDType | Fp8DType>> = { F32: 'f32', F16: 'f16', BF16: 'bf16', F8_E4M3: 'f8e4m3', F8_E5M2: 'f8e5m2' };
+
+/** The GPU dtype of a checkpoint tensor's file dtype, when it is a float egox reads. */
+export function fileFloatDtype(dtype: StDtype): FloatDType | Fp8DType | undefined {
+  return FLOAT_FILE_TYPES[dtype];
+}
 
 export class WeightStore {
   constructor(
@@ -46,15 +51,20 @@ export class WeightStore {
     readonly sourceName: string,
     /** Graph weight name -> checkpoint key (the model's name-mapping table). */
     readonly rename: (name: string) => string = (n) => n,
+    /**
+     * Per-tensor scales of fp8 weights by checkpoint key ("scaled" fp8 files): applied when an
+     * fp8 tensor is widened on the host; matmuls that read fp8 as stored apply it themselves.
+     */
+    readonly fp8Scales: ReadonlyMap<string, number> = new Map(),
   ) {}
 
   /** Checks that a weight exists with the expected element count and a float dtype. */
-  check(name: string, shape: Shape): { key: string; fileDtype: FloatDType } {
+  check(name: string, shape: Shape): { key: string; fileDtype: FloatDType | Fp8DType } {
     const key = this.rename(name);
     const t = this.source.tensors.get(key);
     if (!t) throw new WeightFileError(`weight '${key}' not found in ${this.sourceName}: is this the right model folder or format?`);
     const fileDtype = FLOAT_FILE_TYPES[t.dtype];
-    if (!fileDtype) throw new WeightFileError(`weight '${key}' in ${this.sourceName} is ${t.dtype}; egox loads F32, F16 or BF16 weights`);
+    if (!fileDtype) throw new WeightFileError(`weight '${key}' in ${this.sourceName} is ${t.dtype}; egox loads F32, F16, BF16 and F8_E4M3 / F8_E5M2 weights`);
     const n = t.shape.reduce((a, b) => a * b, 1);
     const want = shape.reduce((a, b) => a * b, 1);
     if (n !== want) {
@@ -69,6 +79,7 @@ export class WeightStore {
    */
   async stream(name: string, shape: Shape, dtype: DType, write: (offset: number, bytes: Uint8Array) => void | Promise<void>): Promise<void> {
     const { key, fileDtype } = this.check(name, shape);
+    if (isFp8(fileDtype)) return this.streamFp8(key, fileDtype, shape, dtype, write);
     if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16') throw new GraphError(`weight '${key}': storage dtype ${dtype} is not a float type`);
     let outOffset = 0;
     let carry: Uint8Array | null = null; // a partial element split across chunks
@@ -96,7 +107,65 @@ export class WeightStore {
       await write(outOffset, piece);
     }
   }
+
+  /** An fp8 tensor: as stored (4 bytes a word, the last word zero-padded) or widened on the host. */
+  private async streamFp8(key: string, fileDtype: Fp8DType, shape: Shape, dtype: DType, write: (offset: number, bytes: Uint8Array) => void | Promise<void>): Promise<void> {
+    const total = storageBytes(dtype, shape.reduce((a, b) => a * b, 1));
+    if (dtype === fileDtype) {
+      let at = 0;
+      let carry = new Uint8Array(0);
+      for await (const chunk of this.source.chunks(key, WEIGHT_CHUNK_BYTES)) {
+        const joined = carry.length ? concat(carry, chunk) : chunk;
+        const usable = joined.length - (joined.length % 4);
+        if (usable) await write(at, joined.subarray(0, usable));
+        at += usable;
+        carry = joined.slice(usable);
+      }
+      if (carry.length) {
+        const last = new Uint8Array(4);
+        last.set(carry);
+        await write(at, last.subarray(0, total - at));
+      }
+      return;
+    }
+    if (isFp8(dtype) || (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16')) throw new GraphError(`weight '${key}': cannot store ${fileDtype} as ${dtype}`);
+    const scale = this.fp8Scales.get(key) ?? 1;
+    let at = 0;
+    // Even element counts per piece keep 16-bit output word-aligned; chunks are even-sized.
+    for await (const chunk of this.source.chunks(key, WEIGHT_CHUNK_BYTES)) {
+      const f32 = fp8ToF32(chunk, fileDtype, scale);
+      const piece = convert(new Uint8Array(f32.buffer), 'f32', dtype);
+      await write(at, piece.subarray(0, Math.min(piece.length, total - at)));
+      at += piece.length;
+    }
+  }
 }
+
+/** Widens fp8 bytes to f32 bit patterns (times `scale`), exactly as the GPU loaders do. */
+export function fp8ToF32(bytes: Uint8Array, dtype: Fp8DType, scale = 1): Float32Array {
+  const table = FP8_TABLES[dtype];
+  const out = new Float32Array(bytes.length);
+  for (let i = 0; i < bytes.length; i++) out[i] = table[bytes[i]!]! * scale;
+  return out;
+}
+
+/** The 256 values of a format (E4M3: bias 7, S.1111.111 NaN; E5M2: bias 15, IEEE inf/NaN). */
+function fp8Table(dtype: Fp8DType): Float32Array {
+  const [mBits, bias] = dtype === 'f8e4m3' ? [3, 7] : [2, 15];
+  const eMax = dtype === 'f8e4m3' ? 15 : 31;
+  const t = new Float32Array(256);
+  for (let b = 0; b < 256; b++) {
+    const sign = b & 0x80 ? -1 : 1;
+    const e = (b & 0x7f) >> mBits;
+    const m = b & ((1 << mBits) - 1);
+    if (dtype === 'f8e4m3' && e === eMax && m === 7) t[b] = NaN;
+    else if (dtype === 'f8e5m2' && e === eMax) t[b] = m === 0 ? sign * Infinity : NaN;
+    else t[b] = sign * (e === 0 ? m * 2 ** (1 - bias - mBits) : (1 + m / (1 << mBits)) * 2 ** (e - bias));
+  }
+  return t;
+}
+
+const FP8_TABLES: Readonly<Record<Fp8DType, Float32Array>> = { f8e4m3: fp8Table('f8e4m3'), f8e5m2: fp8Table('f8e5m2') };
 
 /** Converts a whole number of element pairs between float storage formats. */
 export function convert(bytes: Uint8Array, from: FloatDType, to: FloatDType): Uint8Array {
@@ -116,4 +185,11 @@ export function convert(bytes: Uint8Array, from: FloatDType, to: FloatDType): Ui
   const out = new Uint16Array(f32bits.length);
   for (let i = 0; i < f32bits.length; i++) out[i] = narrow(f32bits[i]!);
   return new Uint8Array(out.buffer);
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }

@@ -3,7 +3,8 @@
 //   is uploaded (the GEMM family's merge kernel), so the forward is the plain model's;
 // - fused: the model's graph gets a run-time low-rank path beside each adapted matmul,
 //   Y = X W^T + b + s (X A^T) B^T, with A and B read from the adapter like any weight.
-// s = strength * alpha / r. Original-style `diff` / `diff_b` deltas are added to the base
+// Weights kept in 8 bits (fp8 checkpoints) always take the fused form: their blocks are never
+// rewritten. s = strength * alpha / r. Original-style `diff` / `diff_b` deltas are added to the base
 // tensors as they stream in, in both forms. Every shape is checked here, from the headers,
 // before anything is read or uploaded.
 
@@ -81,6 +82,7 @@ async function attachOpened(base: LoraBase, adapter: Checkpoint, o: { file: stri
     if (!t) throw new LoraError(`${file}: adapts '${name}', which ${base.store.sourceName} does not hold; use the adapter made for this model`);
     return t.shape;
   };
+  const isFp8 = (name: string) => base.checkpoint.tensors.get(base.store.rename(name))?.dtype.startsWith('F8_') ?? false;
   const pairs = new Map<string, { rank: number; scale: number; a: string; b: string }>();
   const deltaByKey = new Map<string, string>(); // base checkpoint key -> adapter key of its delta
   for (const t of parsed.targets.values()) {
@@ -94,6 +96,7 @@ async function attachOpened(base: LoraBase, adapter: Checkpoint, o: { file: stri
       if (!key) continue;
       const name = `${t.module}.${param}`;
       checkLoraDelta(file, key, header(key), name, baseShape(name));
+      if (isFp8(name)) throw new LoraError(`${file}: '${key}' is a full delta for '${name}', which the checkpoint holds in fp8; egox adds low-rank adapters beside fp8 weights but does not rewrite them (use a 16-bit checkpoint for this adapter)`);
       deltaByKey.set(base.store.rename(name), key);
     }
   }
@@ -104,11 +107,11 @@ async function attachOpened(base: LoraBase, adapter: Checkpoint, o: { file: stri
     keyOf.set(`${module}.lora_B.weight`, LORA_PREFIX + p.b);
   }
   const source = new AdaptedSource(base.checkpoint, adapter, deltaByKey, strength);
-  const store = new WeightStore(source, `${base.store.sourceName} + ${file}`, (n) => keyOf.get(n) ?? base.store.rename(n));
+  const store = new WeightStore(source, `${base.store.sourceName} + ${file}`, (n) => keyOf.get(n) ?? base.store.rename(n), base.store.fp8Scales);
   const runtimeLora = new Map<string, { rank: number; scale: number }>();
   const weightTransforms = new Map<string, WeightTransform>();
   for (const [module, { rank, scale, a, b }] of pairs) {
-    if (mode === 'fused') runtimeLora.set(module, { rank, scale });
+    if (mode === 'fused' || isFp8(`${module}.weight`)) runtimeLora.set(module, { rank, scale });
     else weightTransforms.set(`${module}.weight`, (dev, w) => mergeInto(dev, adapter, w, a, b, scale));
   }
   return { file, mode, parsed, store, runtimeLora, weightTransforms, close: () => adapter.close() };

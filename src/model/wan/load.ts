@@ -5,7 +5,8 @@
 
 import { Checkpoint } from '../../io/checkpoint.ts';
 import { isOriginalWanConfig, pathExists, readJsonFile, transformerFiles } from '../../io/model-layout.ts';
-import { WeightStore } from '../../graph/weights.ts';
+import { WeightStore, convert, fileFloatDtype } from '../../graph/weights.ts';
+import { isFp8, type Fp8DType } from '../../runtime/dtype.ts';
 import { ModelConfigError, configFromDiffusersJson, configFromOriginalJson, configFromShapes, namedConfig, type WanConfig } from './config.ts';
 import { checkpointKeyFor, detectLayout, originalToDiffusers, ORIGINAL_PREFIX, type WanLayout } from './names.ts';
 
@@ -14,6 +15,8 @@ export interface WanCheckpoint {
   layout: WanLayout;
   checkpoint: Checkpoint;
   store: WeightStore;
+  /** Weights the file holds in fp8 (by graph name) with their per-tensor scales; the graph keeps them 8-bit. */
+  fp8Weights: ReadonlyMap<string, { dtype: Fp8DType; scale?: number }>;
 }
 
 /** Resolves a model path to the transformer checkpoint and its optional config.json. */
@@ -47,7 +50,36 @@ export async function openWanCheckpoint(path: string, options: { config?: string
     }
     config = configFromShapes(shapes, ckpt);
   }
-  return { config, layout: detected.layout, checkpoint, store: new WeightStore(checkpoint, ckpt, key) };
+  const fp8 = await fp8WeightsOf(checkpoint, detected.layout, detected.prefix, key);
+  return { config, layout: detected.layout, checkpoint, store: new WeightStore(checkpoint, ckpt, key, fp8.scales), fp8Weights: fp8.weights };
+}
+
+/**
+ * The fp8 tensors of a checkpoint under graph names, and the per-tensor scale each carries in
+ * "scaled" files (`<module>.scale_weight`, a one-element float beside `<module>.weight`).
+ */
+async function fp8WeightsOf(checkpoint: Checkpoint, layout: WanLayout, prefix: string, key: (n: string) => string) {
+  const weights = new Map<string, { dtype: Fp8DType; scale?: number }>();
+  const scales = new Map<string, number>();
+  for (const [k, t] of checkpoint.tensors) {
+    const dtype = fileFloatDtype(t.dtype);
+    if (!dtype || !isFp8(dtype) || !k.endsWith('.weight') || t.byteLength === 0) continue;
+    const bare = k.slice(prefix.length);
+    const name = layout === 'original' ? originalToDiffusers(bare) : bare;
+    if (!name) continue;
+    const scaleKey = key(name.replace(/\.weight$/, '.scale_weight'));
+    const s = checkpoint.tensors.get(scaleKey);
+    let scale: number | undefined;
+    if (s) {
+      const f = fileFloatDtype(s.dtype);
+      if (!f || isFp8(f) || s.shape.reduce((a, b) => a * b, 1) !== 1) throw new ModelConfigError(`${checkpoint.path}: '${scaleKey}' must be one float (the scale of '${k}'), got ${s.dtype} [${s.shape}]`);
+      scale = new Float32Array(convert(await checkpoint.read(scaleKey), f, 'f32').slice().buffer)[0]!;
+      if (!Number.isFinite(scale)) throw new ModelConfigError(`${checkpoint.path}: '${scaleKey}' is ${scale}; an fp8 scale is a finite number`);
+      scales.set(k, scale);
+    }
+    weights.set(name, { dtype, scale });
+  }
+  return { weights, scales };
 }
 
 /** The CLIP feature width the checkpoint's image embedder takes (its first LayerNorm's size). */
