@@ -6,8 +6,9 @@
 import type { BindingDecl, UniformDecl } from '../../runtime/program.ts';
 import { sgmShapeKey, type SgmTiling } from '../shared/subgroup-matrix.ts';
 import type { FloatDType, WeightDType } from '../../runtime/dtype.ts';
-import { isFp8 } from '../../runtime/dtype.ts';
+import { isBlockQuant, isFp8 } from '../../runtime/dtype.ts';
 import { FP8_DECODE_FN, WGSL_FP8 } from './fp8.ts';
+import { blockDequantFns } from './quant-blocks.ts';
 
 export type GemmActivation = 'none' | 'gelu_tanh' | 'gelu_erf' | 'silu';
 /** What happens to y = alpha * X W^T (+ bias) before the store. */
@@ -126,7 +127,7 @@ export function specKey(s: GemmSpec, fit: string): string {
 // ---- bindings and uniforms ---------------------------------------------------------------
 
 function loadType(dtype: WeightDType, vec4: boolean): string {
-  if (isFp8(dtype)) return 'u32';
+  if (isFp8(dtype) || isBlockQuant(dtype)) return 'u32';
   if (dtype === 'f32') return vec4 ? 'vec4<f32>' : 'f32';
   return vec4 ? 'vec2<u32>' : 'u32';
 }
@@ -198,6 +199,12 @@ function unpack2(dtype: 'f16' | 'bf16', w: string): string {
  */
 export function loaderFns(name: string, dtype: WeightDType, vec4: boolean, scale?: string): string {
   if (isFp8(dtype)) return fp8LoaderFns(name, dtype, vec4, scale);
+  if (isBlockQuant(dtype)) {
+    // Blocks: element by element (the quad of a vec4 load always sits in one block).
+    return `${blockDequantFns(dtype, name)}
+fn ld_${name}1(e: u32) -> f32 { return egoxDq_${name}(e); }
+fn ld_${name}4(e: u32) -> vec4<f32> { return vec4<f32>(egoxDq_${name}(e), egoxDq_${name}(e + 1u), egoxDq_${name}(e + 2u), egoxDq_${name}(e + 3u)); }`;
+  }
   const f: string[] = [];
   if (dtype === 'f32') {
     f.push(vec4 ? `fn ld_${name}1(e: u32) -> f32 { return ${name}[e >> 2u][e & 3u]; }` : `fn ld_${name}1(e: u32) -> f32 { return ${name}[e]; }`);
@@ -207,11 +214,12 @@ export function loaderFns(name: string, dtype: WeightDType, vec4: boolean, scale
         : `fn ld_${name}4(e: u32) -> vec4<f32> { return vec4<f32>(${name}[e], ${name}[e + 1u], ${name}[e + 2u], ${name}[e + 3u]); }`,
     );
   } else {
+    const half = dtype as 'f16' | 'bf16';
     const word = vec4 ? `${name}[e >> 2u][(e >> 1u) & 1u]` : `${name}[e >> 1u]`;
-    f.push(`fn ld_${name}1(e: u32) -> f32 { let w = ${word}; return ${halfOfWord(dtype, 'w', '(e & 1u) == 1u')}; }`);
+    f.push(`fn ld_${name}1(e: u32) -> f32 { let w = ${word}; return ${halfOfWord(half, 'w', '(e & 1u) == 1u')}; }`);
     f.push(
       vec4
-        ? `fn ld_${name}4(e: u32) -> vec4<f32> { let w = ${name}[e >> 2u]; return vec4<f32>(${unpack2(dtype, 'w.x')}, ${unpack2(dtype, 'w.y')}); }`
+        ? `fn ld_${name}4(e: u32) -> vec4<f32> { let w = ${name}[e >> 2u]; return vec4<f32>(${unpack2(half, 'w.x')}, ${unpack2(half, 'w.y')}); }`
         : `fn ld_${name}4(e: u32) -> vec4<f32> { return vec4<f32>(ld_${name}1(e), ld_${name}1(e + 1u), ld_${name}1(e + 2u), ld_${name}1(e + 3u)); }`,
     );
   }
@@ -361,6 +369,10 @@ export function storeTile(
 
 /** Validation shared by the variants: internal faults, not user errors. */
 export function checkSpec(s: GemmSpec): void {
+  if (isBlockQuant(s.wDtype)) {
+    const qk = s.wDtype.endsWith('_k') ? 256 : 32;
+    if (s.K % qk !== 0 || s.w.ld !== s.K || s.w.batchStride % qk !== 0) throw new Error(`gemm: ${s.wDtype} weights need K a multiple of ${qk} (whole blocks per row), got K=${s.K}`);
+  }
   for (const [k, v] of Object.entries({ M: s.M, N: s.N, K: s.K, batch: s.batch })) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`gemm: ${k} = ${v} must be a positive integer`);
   }

@@ -7,6 +7,7 @@
 
 import type { Fp8DType } from '../../runtime/dtype.ts';
 import type { KernelProgram } from '../../runtime/program.ts';
+import { widenProgram } from './widen.ts';
 
 export const FP8_DECODE_FN: Record<Fp8DType, string> = { f8e4m3: 'egoxF8e4m3', f8e5m2: 'egoxF8e5m2' };
 
@@ -32,29 +33,7 @@ fn egoxF8e5m2(b: u32) -> f32 {
 }`,
 };
 
-/**
- * A program widening `n` packed fp8 values (binding `SRC`, u32 words) to f32 (`DST`): what the
- * weight loaders compute, exposed so tests can check every bit pattern and tools can dequantize.
- */
+/** A program widening `n` packed fp8 values (binding `SRC`) to f32 (`DST`), as the loaders do. */
 export function fp8WidenProgram(dtype: Fp8DType, n: number): KernelProgram {
-  const fn = FP8_DECODE_FN[dtype];
-  return {
-    name: 'fp8-widen',
-    key: `fp8-widen:${dtype}:${n}`,
-    wgsl: `${WGSL_FP8[dtype]}
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let i = egoxWorkgroupIndex(wid, nwg) * 64u + li;
-  if (i >= ${n}u) { return; }
-  DST[i] = ${fn}((SRC[i >> 2u] >> ((i & 3u) * 8u)) & 0xffu);
-}`,
-    workgroupSize: [64, 1, 1],
-    bindings: [
-      { name: 'SRC', type: 'u32', access: 'read' },
-      { name: 'DST', type: 'f32', access: 'read_write' },
-    ],
-    uniforms: [],
-    uniformValues: {},
-    dispatch: Math.ceil(n / 64),
-  };
+  return widenProgram(dtype, WGSL_FP8[dtype], (i) => `${FP8_DECODE_FN[dtype]}((SRC[${i} >> 2u] >> ((${i} & 3u) * 8u)) & 0xffu)`, n);
 }

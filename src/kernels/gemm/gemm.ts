@@ -1,6 +1,7 @@
 // GEMM family entry point: Y[M,N] = alpha * X[M,K] W[N,K]^T (+ bias[N]) with a fused
 // epilogue, batched with strides, W in PyTorch Linear layout [out, in] stored as f32, f16,
-// bf16 or fp8 (E4M3 / E5M2, widened in the load, optionally times a per-tensor scale).
+// bf16, fp8 (E4M3 / E5M2, optionally times a per-tensor scale) or GGML blocks (Q8_0 ... Q6_K),
+// the last two widened in the weight load.
 // `gemmProgram(spec)` picks the WGSL generator of the spec's variant; `gemm(dev, ...)`
 // infers the spec from the tensors, chooses the variant (tuned table, else heuristic) and
 // splits the work into several dispatches when an operand is larger than the adapter's
@@ -18,7 +19,7 @@ import { chooseGemmVariant, fixedSubgroupSize } from './variants.ts';
 import { sgmTilingRunnable } from '../shared/subgroup-matrix.ts';
 import { elemBytes, windowBytes, windowOf } from '../shared/binding-window.ts';
 import type { GemmEpilogue, GemmSpec, GemmVariant, OperandLayout } from './common.ts';
-import { isFp8, type FloatDType, type WeightDType } from '../../runtime/dtype.ts';
+import { isBlockQuant, isFp8, type FloatDType, type WeightDType } from '../../runtime/dtype.ts';
 
 export type { GemmActivation, GemmEpilogue, GemmSpec, GemmVariant } from './common.ts';
 
@@ -86,7 +87,7 @@ function floatDtype(t: Tensor, what: string): FloatDType {
 }
 
 function weightDtype(w: Tensor): WeightDType {
-  if (isFp8(w.dtype)) return w.dtype;
+  if (isFp8(w.dtype) || isBlockQuant(w.dtype)) return w.dtype;
   return floatDtype(w, 'W');
 }
 
@@ -196,12 +197,16 @@ export function gemm(dev: KernelContext, x: Tensor, w: Tensor, opts: GemmOptions
   }
   const limit = opts.maxBindingBytes ?? dev.limits.maxStorageBufferBindingSize;
   const align = dev.limits.minStorageBufferOffsetAlignment;
+  const blocks = isBlockQuant(wDtype);
+  if (blocks && w.byteLength > limit) throw new Error(`gemm: ${wDtype} weight ${shapeString(w.shape)} (${w.byteLength} bytes) is larger than one storage binding (${limit} bytes)`);
 
   const launch = (b0: number, bc: number, m0: number, m1: number, n0: number, n1: number) => {
     const M = m1 - m0;
     const N = n1 - n0;
     const xw = windowOf(x, b0 * p.xs + m0 * p.K, (b0 + bc - 1) * p.xs + m1 * p.K, align);
-    const ww = windowOf(w, b0 * p.ws + n0 * p.K, (b0 + bc - 1) * p.ws + n1 * p.K, align);
+    // Block-quantized W is bound whole (blocks do not split at element windows); the loader
+    // finds a row's blocks from its element offset.
+    const ww = blocks ? { view: w, off: b0 * p.ws + n0 * p.K } : windowOf(w, b0 * p.ws + n0 * p.K, (b0 + bc - 1) * p.ws + n1 * p.K, align);
     const yw = windowOf(out, b0 * p.ys + m0 * p.N + n0, (b0 + bc - 1) * p.ys + (m1 - 1) * p.N + n1, align);
     const tensors: Tensor[] = [xw.view, ww.view];
     const uniforms: Record<string, number> = { xOff: xw.off, wOff: ww.off, yOff: yw.off };
@@ -273,7 +278,7 @@ export function gemm(dev: KernelContext, x: Tensor, w: Tensor, opts: GemmOptions
   const need = (bc: number, mRows: number, nCols: number) => {
     const sizes = [
       windowBytes(x, (bc - 1) * p.xs + mRows * p.K, align),
-      windowBytes(w, (bc - 1) * p.ws + nCols * p.K, align),
+      blocks ? w.byteLength : windowBytes(w, (bc - 1) * p.ws + nCols * p.K, align),
       windowBytes(out, (bc - 1) * p.ys + mRows * p.N, align),
     ];
     if (residual && !inPlace) sizes.push(windowBytes(residual, (bc - 1) * p.rs + mRows * p.N, align));
@@ -294,7 +299,7 @@ export function gemm(dev: KernelContext, x: Tensor, w: Tensor, opts: GemmOptions
   };
   const elem = elemBytes;
   const mRowBytes = Math.max(p.K * elem(x), p.N * elem(out), residual && !inPlace ? p.N * elem(residual) : 0, extra ? extra.r * elem(extra.t) : 0);
-  const nRowBytes = Math.max(p.K * elem(w), extra ? extra.r * elem(extra.b) : 0);
+  const nRowBytes = Math.max(blocks ? 0 : p.K * elem(w), extra ? extra.r * elem(extra.b) : 0);
   const mBlock = Math.min(p.M, rowsFit(mRowBytes, tm));
   const nBlock = Math.min(p.N, rowsFit(nRowBytes, p.yDtype === 'f32' ? tn : Math.max(2, tn)));
   if (mBlock < 1 || nBlock < 1) {

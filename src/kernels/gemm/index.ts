@@ -3,3 +3,4 @@ export * from './gemm.ts';
 export * from './lora.ts';
 export * from './lora-merge.ts';
 export { fp8WidenProgram } from './fp8.ts';
+export { blockWidenProgram } from './quant-blocks.ts';

@@ -6,26 +6,12 @@ import { randomF32, relL2, useDevice } from '../../helpers/gpu.ts';
 import { fp8WidenProgram, gemm, loraDown, loraUp, type GemmVariant } from '../../../src/kernels/gemm/index.ts';
 import type { EgoxDevice } from '../../../src/runtime/device.ts';
 import type { Fp8DType } from '../../../src/runtime/dtype.ts';
-import type { Tensor } from '../../../src/runtime/tensor.ts';
+import { packedTensor, poisonedF32 } from './packed-weights.ts';
 import { fp8Value, randomFiniteFp8 } from '../../ref/fp8.ts';
 import { refGemm } from '../../ref/gemm.ts';
 
 const device = useDevice();
 const FORMATS: Fp8DType[] = ['f8e4m3', 'f8e5m2'];
-
-async function fp8Tensor(dev: EgoxDevice, bytes: Uint8Array, shape: number[], dtype: Fp8DType): Promise<Tensor> {
-  const t = dev.empty(shape, dtype);
-  const padded = new Uint8Array(t.byteLength);
-  padded.set(bytes);
-  await dev.write(t, padded);
-  return t;
-}
-
-async function poisoned(dev: EgoxDevice, shape: number[]): Promise<Tensor> {
-  const t = dev.empty(shape, 'f32');
-  await dev.write(t, new Uint8Array(t.byteLength).fill(0xff));
-  return t;
-}
 
 describe('fp8 decoding', () => {
   it('the references know the formats\' landmarks', () => {
@@ -46,8 +32,8 @@ describe('fp8 decoding', () => {
     it(`${format}: all 256 bit patterns widen exactly (zeros keep their sign; NaN and inf as the format says)`, async () => {
       const dev = await device();
       const bytes = Uint8Array.from({ length: 256 }, (_, i) => i);
-      const src = await fp8Tensor(dev, bytes, [256], format);
-      const dst = await poisoned(dev, [256]);
+      const src = await packedTensor(dev, bytes, [256], format);
+      const dst = await poisonedF32(dev, [256]);
       dev.run(fp8WidenProgram(format, 256), [src, dst]);
       const got = await dev.read(dst);
       const wrong: string[] = [];
@@ -80,9 +66,9 @@ describe('gemm with fp8 weights', () => {
           const wBytes = randomFiniteFp8(format, N * K);
           const bias = randomF32(N);
           const scale = format === 'f8e4m3' ? 0.0123 : 3.5e-4;
-          const w = await fp8Tensor(dev, wBytes, [N, K], format);
+          const w = await packedTensor(dev, wBytes, [N, K], format);
           expect(w.byteLength).toBe(Math.ceil((N * K) / 4) * 4); // one byte a weight on the GPU
-          const out = await poisoned(dev, [M, N]);
+          const out = await poisonedF32(dev, [M, N]);
           gemm(dev, await dev.upload(xs, [M, K], 'f32'), w, { bias: await dev.upload(bias, [N], 'f32'), out, variant, wScale: scale });
           const wRef = Float64Array.from(wBytes, (b) => fp8Value(format, b) * scale);
           const want = refGemm({ M, N, K, x: xs, w: wRef, bias });
@@ -101,7 +87,7 @@ describe('gemm with fp8 weights', () => {
     const a = randomF32(r * K, 0.3);
     const b = randomF32(N * r, 0.3);
     const x = await dev.upload(xs, [M, K], 'f32');
-    const w = await fp8Tensor(dev, wBytes, [N, K], 'f8e4m3');
+    const w = await packedTensor(dev, wBytes, [N, K], 'f8e4m3');
     const t = loraDown(dev, x, await dev.upload(a, [r, K], 'f32'), 0.75);
     const out = loraUp(dev, x, w, { t, b: await dev.upload(b, [N, r], 'f32') });
     const want = refGemm({ M, N, K, x: xs, w: Float64Array.from(wBytes, (v) => fp8Value('f8e4m3', v)), lora: { a, b, r, scale: 0.75 } });
