@@ -2,9 +2,8 @@
 // their own: checkpoints that store q, k and v as one [3 * d, ...] tensor (CLIP's to_qkv in the
 // original Wan2.1 release) are read by graphs that name the three projections separately.
 
-import { ST_ITEM_SIZE } from '../io/safetensors-dtype.ts';
-import type { StDtype } from '../io/safetensors-dtype.ts';
-import type { WeightSource } from './weights.ts';
+import { isStDtype, ST_ITEM_SIZE } from '../io/safetensors-dtype.ts';
+import type { FileDtype, WeightSource } from './weights.ts';
 
 /** Part `index` of `count` equal blocks along the first axis of tensor `key`. */
 export interface RowBlock {
@@ -14,7 +13,7 @@ export interface RowBlock {
 }
 
 export class RowBlockSource implements WeightSource {
-  readonly tensors: ReadonlyMap<string, { dtype: StDtype; shape: number[] }>;
+  readonly tensors: ReadonlyMap<string, { dtype: FileDtype; shape: number[] }>;
 
   /** `blocks`: virtual name -> its block; blocks whose tensor is absent or does not split evenly are left out. */
   constructor(
@@ -24,7 +23,8 @@ export class RowBlockSource implements WeightSource {
     const all = new Map(base.tensors);
     for (const [name, b] of blocks) {
       const t = base.tensors.get(b.key);
-      if (!t || t.shape.length === 0 || t.shape[0]! % b.count !== 0) continue;
+      // Element-sized types only: GGML blocks do not split at rows of the fused tensor.
+      if (!t || !isStDtype(t.dtype) || t.shape.length === 0 || t.shape[0]! % b.count !== 0) continue;
       all.set(name, { dtype: t.dtype, shape: [t.shape[0]! / b.count, ...t.shape.slice(1)] });
     }
     this.tensors = all;
@@ -37,7 +37,7 @@ export class RowBlockSource implements WeightSource {
       yield* this.base.chunks(name, chunkBytes);
       return;
     }
-    const bytes = t.shape.reduce((a, c) => a * c, 1) * ST_ITEM_SIZE[t.dtype];
+    const bytes = t.shape.reduce((a, c) => a * c, 1) * ST_ITEM_SIZE[t.dtype as keyof typeof ST_ITEM_SIZE];
     const start = b.index * bytes;
     const end = start + bytes;
     let at = 0; // byte position of the current chunk in the fused tensor

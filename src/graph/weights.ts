@@ -4,7 +4,11 @@
 // (bf16 files stay bf16; f32 files may become bf16 or f16 on request).
 
 import type { StDtype } from '../io/safetensors-dtype.ts';
-import { isFp8, storageBytes, type DType, type FloatDType, type Fp8DType } from '../runtime/dtype.ts';
+import type { GgmlTypeName } from '../io/gguf/index.ts';
+import { isBlockQuant, isFp8, storageBytes, type DType, type FloatDType, type Fp8DType, type WeightDType } from '../runtime/dtype.ts';
+
+/** The dtype names checkpoints give their tensors (safetensors, and GGUF's GGML types). */
+export type FileDtype = StDtype | GgmlTypeName;
 import { bf16ToF32Bits, f16ToF32Bits, f32BitsToBf16, f32BitsToF16 } from '../runtime/dtype.ts';
 import { shapeString, type Shape } from '../runtime/tensor.ts';
 import { GraphError } from './ir.ts';
@@ -12,7 +16,7 @@ import { InputError } from '../runtime/errors.ts';
 
 /** What the store needs from a checkpoint (src/io's Checkpoint and SafetensorsFile fit it). */
 export interface WeightSource {
-  readonly tensors: ReadonlyMap<string, { dtype: StDtype; shape: number[] }>;
+  readonly tensors: ReadonlyMap<string, { dtype: FileDtype; shape: number[] }>;
   chunks(name: string, chunkBytes: number): AsyncIterable<Uint8Array>;
 }
 
@@ -37,10 +41,13 @@ export class WeightFileError extends InputError {}
 
 export const WEIGHT_CHUNK_BYTES = 16 * 2 ** 20;
 
-const FLOAT_FILE_TYPES: Partial<Record<StDtype, FloatDType | Fp8DType>> = { F32: 'f32', F16: 'f16', BF16: 'bf16', F8_E4M3: 'f8e4m3', F8_E5M2: 'f8e5m2' };
+const FLOAT_FILE_TYPES: Partial<Record<FileDtype, WeightDType>> = {
+  F32: 'f32', F16: 'f16', BF16: 'bf16', F8_E4M3: 'f8e4m3', F8_E5M2: 'f8e5m2',
+  Q8_0: 'q8_0', Q4_0: 'q4_0', Q4_1: 'q4_1', Q5_0: 'q5_0', Q5_1: 'q5_1', Q4_K: 'q4_k', Q5_K: 'q5_k', Q6_K: 'q6_k',
+};
 
 /** The GPU dtype of a checkpoint tensor's file dtype, when it is a float egox reads. */
-export function fileFloatDtype(dtype: StDtype): FloatDType | Fp8DType | undefined {
+export function fileFloatDtype(dtype: FileDtype): WeightDType | undefined {
   return FLOAT_FILE_TYPES[dtype];
 }
 
@@ -59,12 +66,12 @@ export class WeightStore {
   ) {}
 
   /** Checks that a weight exists with the expected element count and a float dtype. */
-  check(name: string, shape: Shape): { key: string; fileDtype: FloatDType | Fp8DType } {
+  check(name: string, shape: Shape): { key: string; fileDtype: WeightDType } {
     const key = this.rename(name);
     const t = this.source.tensors.get(key);
     if (!t) throw new WeightFileError(`weight '${key}' not found in ${this.sourceName}: is this the right model folder or format?`);
     const fileDtype = FLOAT_FILE_TYPES[t.dtype];
-    if (!fileDtype) throw new WeightFileError(`weight '${key}' in ${this.sourceName} is ${t.dtype}; egox loads F32, F16, BF16 and F8_E4M3 / F8_E5M2 weights`);
+    if (!fileDtype) throw new WeightFileError(`weight '${key}' in ${this.sourceName} is ${t.dtype}; egox loads F32, F16, BF16, F8_E4M3 / F8_E5M2 and GGML Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K weights`);
     const n = t.shape.reduce((a, b) => a * b, 1);
     const want = shape.reduce((a, b) => a * b, 1);
     if (n !== want) {
@@ -80,6 +87,10 @@ export class WeightStore {
   async stream(name: string, shape: Shape, dtype: DType, write: (offset: number, bytes: Uint8Array) => void | Promise<void>): Promise<void> {
     const { key, fileDtype } = this.check(name, shape);
     if (isFp8(fileDtype)) return this.streamFp8(key, fileDtype, shape, dtype, write);
+    if (isBlockQuant(fileDtype)) {
+      if (dtype !== fileDtype) throw new WeightFileError(`weight '${key}' in ${this.sourceName} is ${fileDtype.toUpperCase()}, which egox reads only as a matmul weight; this one is used as ${dtype}`);
+      return this.streamRaw(key, shape, dtype, write);
+    }
     if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16') throw new GraphError(`weight '${key}': storage dtype ${dtype} is not a float type`);
     let outOffset = 0;
     let carry: Uint8Array | null = null; // a partial element split across chunks
@@ -108,26 +119,29 @@ export class WeightStore {
     }
   }
 
+  /** Bytes as stored (fp8, GGML blocks): whole words, the last one zero-padded. */
+  private async streamRaw(key: string, shape: Shape, dtype: DType, write: (offset: number, bytes: Uint8Array) => void | Promise<void>): Promise<void> {
+    const total = storageBytes(dtype, shape.reduce((a, b) => a * b, 1));
+    let at = 0;
+    let carry = new Uint8Array(0);
+    for await (const chunk of this.source.chunks(key, WEIGHT_CHUNK_BYTES)) {
+      const joined = carry.length ? concat(carry, chunk) : chunk;
+      const usable = joined.length - (joined.length % 4);
+      if (usable) await write(at, joined.subarray(0, usable));
+      at += usable;
+      carry = joined.slice(usable);
+    }
+    if (carry.length) {
+      const last = new Uint8Array(4);
+      last.set(carry);
+      await write(at, last.subarray(0, total - at));
+    }
+  }
+
   /** An fp8 tensor: as stored (4 bytes a word, the last word zero-padded) or widened on the host. */
   private async streamFp8(key: string, fileDtype: Fp8DType, shape: Shape, dtype: DType, write: (offset: number, bytes: Uint8Array) => void | Promise<void>): Promise<void> {
     const total = storageBytes(dtype, shape.reduce((a, b) => a * b, 1));
-    if (dtype === fileDtype) {
-      let at = 0;
-      let carry = new Uint8Array(0);
-      for await (const chunk of this.source.chunks(key, WEIGHT_CHUNK_BYTES)) {
-        const joined = carry.length ? concat(carry, chunk) : chunk;
-        const usable = joined.length - (joined.length % 4);
-        if (usable) await write(at, joined.subarray(0, usable));
-        at += usable;
-        carry = joined.slice(usable);
-      }
-      if (carry.length) {
-        const last = new Uint8Array(4);
-        last.set(carry);
-        await write(at, last.subarray(0, total - at));
-      }
-      return;
-    }
+    if (dtype === fileDtype) return this.streamRaw(key, shape, dtype, write);
     if (isFp8(dtype) || (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16')) throw new GraphError(`weight '${key}': cannot store ${fileDtype} as ${dtype}`);
     const scale = this.fp8Scales.get(key) ?? 1;
     let at = 0;

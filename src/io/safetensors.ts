@@ -98,7 +98,6 @@ export class SafetensorsFile extends OpenTensorFile<TensorInfo> implements Tenso
     }
     return new SafetensorsFile(path, handle, tensors, parsed.metadata, parsed.warnings, size);
   }
-
 }
 
 /** Re-exported: callers of the safetensors reader use them. */

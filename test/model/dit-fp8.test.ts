@@ -77,7 +77,7 @@ async function runDit(path: string, lora?: { file: string; strength: number }) {
   const out = await exec.read(DIT_IO.output);
   const weightBytes = exec.plan.totals.weightBytes;
   exec.destroy();
-  const info = { fp8: model.base.fp8Weights.size, fused: model.lora?.runtimeLora.size ?? 0, weightBytes };
+  const info = { fp8: model.base.quantizedWeights.size, fused: model.lora?.runtimeLora.size ?? 0, weightBytes };
   await model.close();
   return { out, info, want: io.get('out')!.data, base: c.io.get('out')!.data };
 }

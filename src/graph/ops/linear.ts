@@ -26,8 +26,8 @@ export interface LinearOptions {
 }
 
 const FLOATS: readonly DType[] = ['f32', 'f16', 'bf16'];
-/** Weights may also be fp8 as stored (widened inside the matmul). */
-const WEIGHTS: readonly DType[] = [...FLOATS, 'f8e4m3', 'f8e5m2'];
+/** Weights may also be fp8 or GGML blocks as stored (widened inside the matmul). */
+const WEIGHTS: readonly DType[] = [...FLOATS, 'f8e4m3', 'f8e5m2', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q4_k', 'q5_k', 'q6_k'];
 
 export function linearOp(g: GraphBuilder, x: Value, w: Value, bias: Value | undefined, opts: LinearOptions = {}, name = 'linear'): Value {
   const K = x.shape[x.shape.length - 1]!;

@@ -3,12 +3,13 @@
 //   is uploaded (the GEMM family's merge kernel), so the forward is the plain model's;
 // - fused: the model's graph gets a run-time low-rank path beside each adapted matmul,
 //   Y = X W^T + b + s (X A^T) B^T, with A and B read from the adapter like any weight.
-// Weights kept in 8 bits (fp8 checkpoints) always take the fused form: their blocks are never
+// Weights kept quantized (fp8, GGUF blocks) always take the fused form: their blocks are never
 // rewritten. s = strength * alpha / r. Original-style `diff` / `diff_b` deltas are added to the base
 // tensors as they stream in, in both forms. Every shape is checked here, from the headers,
 // before anything is read or uploaded.
 
 import { Checkpoint } from '../../io/checkpoint.ts';
+import type { WeightFile } from '../../io/weight-file.ts';
 import { WeightStore } from '../../graph/weights.ts';
 import { loraMerge } from '../../kernels/gemm/index.ts';
 import type { EgoxDevice } from '../../runtime/device.ts';
@@ -32,7 +33,7 @@ export interface LoraRequest {
 
 /** The model side: its checkpoint, the store that names its weights, its adaptable modules. */
 export interface LoraBase {
-  checkpoint: Checkpoint;
+  checkpoint: WeightFile;
   store: WeightStore;
   modules: LoraModules;
 }
@@ -82,7 +83,8 @@ async function attachOpened(base: LoraBase, adapter: Checkpoint, o: { file: stri
     if (!t) throw new LoraError(`${file}: adapts '${name}', which ${base.store.sourceName} does not hold; use the adapter made for this model`);
     return t.shape;
   };
-  const isFp8 = (name: string) => base.checkpoint.tensors.get(base.store.rename(name))?.dtype.startsWith('F8_') ?? false;
+  // fp8 and GGML blocks are kept as stored: their adapters run beside them.
+  const isFp8 = (name: string) => /^(F8_|Q\d)/.test(base.checkpoint.tensors.get(base.store.rename(name))?.dtype ?? '');
   const pairs = new Map<string, { rank: number; scale: number; a: string; b: string }>();
   const deltaByKey = new Map<string, string>(); // base checkpoint key -> adapter key of its delta
   for (const t of parsed.targets.values()) {
@@ -96,7 +98,7 @@ async function attachOpened(base: LoraBase, adapter: Checkpoint, o: { file: stri
       if (!key) continue;
       const name = `${t.module}.${param}`;
       checkLoraDelta(file, key, header(key), name, baseShape(name));
-      if (isFp8(name)) throw new LoraError(`${file}: '${key}' is a full delta for '${name}', which the checkpoint holds in fp8; egox adds low-rank adapters beside fp8 weights but does not rewrite them (use a 16-bit checkpoint for this adapter)`);
+      if (isFp8(name)) throw new LoraError(`${file}: '${key}' is a full delta for '${name}', which the checkpoint holds quantized; egox adds low-rank adapters beside quantized weights but does not rewrite them (use a 16-bit checkpoint for this adapter)`);
       deltaByKey.set(base.store.rename(name), key);
     }
   }

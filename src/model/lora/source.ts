@@ -4,27 +4,27 @@
 // for biases, tiny). Shapes were checked when the adapter was attached.
 
 import type { Checkpoint } from '../../io/checkpoint.ts';
-import type { StDtype } from '../../io/safetensors-dtype.ts';
-import { convert, type WeightSource } from '../../graph/weights.ts';
+import type { WeightFile } from '../../io/weight-file.ts';
+import { convert, type FileDtype, type WeightSource } from '../../graph/weights.ts';
 import { LoraError } from './formats.ts';
 
 /** Where the adapter's own tensors live in the adapted source's key space. */
 export const LORA_PREFIX = 'lora::';
 
 export class AdaptedSource implements WeightSource {
-  readonly tensors: Map<string, { dtype: StDtype; shape: number[] }>;
+  readonly tensors: Map<string, { dtype: FileDtype; shape: number[] }>;
 
   /**
    * `deltaByKey`: base checkpoint key -> adapter key of the delta added to it, times
    * `strength`.
    */
   constructor(
-    private readonly base: Checkpoint,
+    private readonly base: WeightFile,
     private readonly adapter: Checkpoint,
     private readonly deltaByKey: ReadonlyMap<string, string>,
     private readonly strength: number,
   ) {
-    this.tensors = new Map(base.tensors);
+    this.tensors = new Map<string, { dtype: FileDtype; shape: number[] }>(base.tensors);
     for (const [k, t] of adapter.tensors) this.tensors.set(LORA_PREFIX + k, t);
     for (const k of deltaByKey.keys()) {
       const t = this.tensors.get(k);
@@ -52,7 +52,7 @@ export class AdaptedSource implements WeightSource {
 }
 
 /** A float tensor of a checkpoint as a fresh Float32Array. */
-export async function readF32(ckpt: Checkpoint, key: string): Promise<Float32Array> {
+export async function readF32(ckpt: WeightFile, key: string): Promise<Float32Array> {
   const dtype = ckpt.tensors.get(key)!.dtype;
   const f = dtype === 'F32' ? 'f32' : dtype === 'BF16' ? 'bf16' : dtype === 'F16' ? 'f16' : undefined;
   if (!f) throw new LoraError(`${ckpt.path}: tensor '${key}' of dtype ${dtype} cannot be widened to f32`);

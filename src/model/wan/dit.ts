@@ -2,7 +2,7 @@
 // figure: patch embedding, condition embedders, blocks, head. Weight names are the
 // diffusers ones; names.ts maps other layouts onto them.
 
-import type { DType, Fp8DType } from '../../runtime/dtype.ts';
+import type { BlockQuantDType, DType, Fp8DType } from '../../runtime/dtype.ts';
 import type { LinearOptions } from '../../graph/ops/linear.ts';
 import type { Value } from '../../graph/ir.ts';
 import { ModelGraph } from '../../graph/ops/index.ts';
@@ -24,10 +24,10 @@ export interface DitGraphOptions {
   /** LoRA applied at run time (not merged): module name -> rank and scale (strength * alpha / r). */
   runtimeLora?: ReadonlyMap<string, { rank: number; scale: number }>;
   /**
-   * Linear weights kept in 8 bits as the checkpoint stores them (by weight name, e.g.
-   * `blocks.0.attn1.to_q.weight`), with the per-tensor scale of "scaled" files.
+   * Linear weights kept quantized as the checkpoint stores them (fp8, GGML blocks; by weight
+   * name, e.g. `blocks.0.attn1.to_q.weight`), with the per-tensor scale of "scaled" fp8 files.
    */
-  fp8Weights?: ReadonlyMap<string, { dtype: Fp8DType; scale?: number }>;
+  quantizedWeights?: ReadonlyMap<string, { dtype: Fp8DType | BlockQuantDType; scale?: number }>;
 }
 
 /** A Linear layer's operands as the graph reads them. */
@@ -114,7 +114,7 @@ export class WanDit {
   private lin(name: string, inDim: number, outDim: number, bias = true): LinearParts {
     const l = this.options.runtimeLora?.get(name);
     const lora = l ? { a: this.w(`${name}.lora_A.weight`, [l.rank, inDim]), b: this.w(`${name}.lora_B.weight`, [outDim, l.rank]), scale: l.scale } : undefined;
-    const q = this.options.fp8Weights?.get(`${name}.weight`);
+    const q = this.options.quantizedWeights?.get(`${name}.weight`);
     return { w: this.w(`${name}.weight`, [outDim, inDim], q?.dtype), b: bias ? this.w(`${name}.bias`, [outDim], 'f32') : undefined, lora, weightScale: q?.scale };
   }
 

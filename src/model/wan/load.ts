@@ -3,20 +3,20 @@
 // diffusers or original layout (with or without ComfyUI's model.diffusion_model. prefix); the
 // config comes from config.json (either layout's) when present, else from the tensor shapes.
 
-import { Checkpoint } from '../../io/checkpoint.ts';
+import { openDitWeights, type WeightFile } from '../../io/weight-file.ts';
 import { isOriginalWanConfig, pathExists, readJsonFile, transformerFiles } from '../../io/model-layout.ts';
 import { WeightStore, convert, fileFloatDtype } from '../../graph/weights.ts';
-import { isFp8, type Fp8DType } from '../../runtime/dtype.ts';
+import { isBlockQuant, isFp8, type BlockQuantDType, type Fp8DType } from '../../runtime/dtype.ts';
 import { ModelConfigError, configFromDiffusersJson, configFromOriginalJson, configFromShapes, namedConfig, type WanConfig } from './config.ts';
 import { checkpointKeyFor, detectLayout, originalToDiffusers, ORIGINAL_PREFIX, type WanLayout } from './names.ts';
 
 export interface WanCheckpoint {
   config: WanConfig;
   layout: WanLayout;
-  checkpoint: Checkpoint;
+  checkpoint: WeightFile;
   store: WeightStore;
-  /** Weights the file holds in fp8 (by graph name) with their per-tensor scales; the graph keeps them 8-bit. */
-  fp8Weights: ReadonlyMap<string, { dtype: Fp8DType; scale?: number }>;
+  /** Weights the file holds quantized (fp8, GGML blocks; by graph name), fp8 ones with their scales; the graph keeps them so. */
+  quantizedWeights: ReadonlyMap<string, { dtype: Fp8DType | BlockQuantDType; scale?: number }>;
 }
 
 /** Resolves a model path to the transformer checkpoint and its optional config.json. */
@@ -27,7 +27,7 @@ function transformerPath(path: string): { ckpt: string; configJson?: string } {
 
 export async function openWanCheckpoint(path: string, options: { config?: string | WanConfig } = {}): Promise<WanCheckpoint> {
   const { ckpt, configJson } = transformerPath(path);
-  const checkpoint = await Checkpoint.open(ckpt);
+  const checkpoint = await openDitWeights(ckpt);
   const names = [...checkpoint.tensors.keys()];
   const detected = detectLayout(names);
   if (!detected) {
@@ -50,29 +50,29 @@ export async function openWanCheckpoint(path: string, options: { config?: string
     }
     config = configFromShapes(shapes, ckpt);
   }
-  const fp8 = await fp8WeightsOf(checkpoint, detected.layout, detected.prefix, key);
-  return { config, layout: detected.layout, checkpoint, store: new WeightStore(checkpoint, ckpt, key, fp8.scales), fp8Weights: fp8.weights };
+  const fp8 = await quantizedWeightsOf(checkpoint, detected.layout, detected.prefix, key);
+  return { config, layout: detected.layout, checkpoint, store: new WeightStore(checkpoint, ckpt, key, fp8.scales), quantizedWeights: fp8.weights };
 }
 
 /**
  * The fp8 tensors of a checkpoint under graph names, and the per-tensor scale each carries in
  * "scaled" files (`<module>.scale_weight`, a one-element float beside `<module>.weight`).
  */
-async function fp8WeightsOf(checkpoint: Checkpoint, layout: WanLayout, prefix: string, key: (n: string) => string) {
-  const weights = new Map<string, { dtype: Fp8DType; scale?: number }>();
+async function quantizedWeightsOf(checkpoint: WeightFile, layout: WanLayout, prefix: string, key: (n: string) => string) {
+  const weights = new Map<string, { dtype: Fp8DType | BlockQuantDType; scale?: number }>();
   const scales = new Map<string, number>();
   for (const [k, t] of checkpoint.tensors) {
     const dtype = fileFloatDtype(t.dtype);
-    if (!dtype || !isFp8(dtype) || !k.endsWith('.weight') || t.byteLength === 0) continue;
+    if (!dtype || !(isFp8(dtype) || isBlockQuant(dtype)) || !k.endsWith('.weight') || t.byteLength === 0) continue;
     const bare = k.slice(prefix.length);
     const name = layout === 'original' ? originalToDiffusers(bare) : bare;
     if (!name) continue;
     const scaleKey = key(name.replace(/\.weight$/, '.scale_weight'));
-    const s = checkpoint.tensors.get(scaleKey);
+    const s = isFp8(dtype) ? checkpoint.tensors.get(scaleKey) : undefined;
     let scale: number | undefined;
     if (s) {
       const f = fileFloatDtype(s.dtype);
-      if (!f || isFp8(f) || s.shape.reduce((a, b) => a * b, 1) !== 1) throw new ModelConfigError(`${checkpoint.path}: '${scaleKey}' must be one float (the scale of '${k}'), got ${s.dtype} [${s.shape}]`);
+      if (!f || (f !== 'f32' && f !== 'f16' && f !== 'bf16') || s.shape.reduce((a, b) => a * b, 1) !== 1) throw new ModelConfigError(`${checkpoint.path}: '${scaleKey}' must be one float (the scale of '${k}'), got ${s.dtype} [${s.shape}]`);
       scale = new Float32Array(convert(await checkpoint.read(scaleKey), f, 'f32').slice().buffer)[0]!;
       if (!Number.isFinite(scale)) throw new ModelConfigError(`${checkpoint.path}: '${scaleKey}' is ${scale}; an fp8 scale is a finite number`);
       scales.set(k, scale);
@@ -83,6 +83,6 @@ async function fp8WeightsOf(checkpoint: Checkpoint, layout: WanLayout, prefix: s
 }
 
 /** The CLIP feature width the checkpoint's image embedder takes (its first LayerNorm's size). */
-function imageWidth(checkpoint: Checkpoint, key: (diffusersName: string) => string): number | undefined {
+function imageWidth(checkpoint: WeightFile, key: (diffusersName: string) => string): number | undefined {
   return checkpoint.tensors.get(key('condition_embedder.image_embedder.norm1.weight'))?.shape[0];
 }

@@ -54,7 +54,7 @@ export class WanModel {
 
   /** The DiT graph for one input shape; `config` may override a run's text and image lengths. */
   graph(options: Omit<DitGraphOptions, 'runtimeLora'>, config: WanConfig = this.config): WanDit {
-    return new WanDit(config, { ...options, runtimeLora: this.lora?.runtimeLora, fp8Weights: this.base.fp8Weights });
+    return new WanDit(config, { ...options, runtimeLora: this.lora?.runtimeLora, quantizedWeights: this.base.quantizedWeights });
   }
 
   /** An executor of `dit` on `dev`; a merged adapter is added to each weight as it uploads. */
