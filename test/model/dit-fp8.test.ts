@@ -13,7 +13,7 @@ import { DIT_IO } from '../../src/model/wan/dit.ts';
 import { WanModel } from '../../src/model/wan/model.ts';
 import { SafetensorsFile } from '../../src/io/safetensors.ts';
 import { writeSafetensors, type TensorToWrite } from '../../src/io/safetensors-writer.ts';
-import { fp8Value, type Fp8Format } from '../ref/fp8.ts';
+import { fp8Nearest, fp8Value, type Fp8Format } from '../ref/fp8.ts';
 
 const device = useDevice();
 const tmp = fs.mkdtempSync(join(os.tmpdir(), 'egox-fp8-'));
@@ -21,19 +21,6 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** The block Linear weights ComfyUI's fp8 files store in 8 bits. */
 const LINEAR = /^model\.diffusion_model\.blocks\.\d+\.(self_attn\.[qkvo]|cross_attn\.(q|k|v|o|k_img|v_img)|ffn\.[02])\.weight$/;
-
-/** Nearest fp8 code of x (over the finite codes: a test quantizer, not egox's). */
-function nearestCode(format: Fp8Format, x: number): number {
-  let best = 0;
-  let bestErr = Infinity;
-  for (let b = 0; b < 256; b++) {
-    const v = fp8Value(format, b);
-    if (!Number.isFinite(v)) continue;
-    const err = Math.abs(v - x);
-    if (err < bestErr) [best, bestErr] = [b, err];
-  }
-  return best;
-}
 
 /** The golden original-layout file with its block Linears in fp8 (+ scales), and the same values dequantized in F32. */
 async function writePair(format: Fp8Format, scaled: boolean): Promise<{ fp8: string; f32: string; count: number }> {
@@ -52,7 +39,7 @@ async function writePair(format: Fp8Format, scaled: boolean): Promise<{ fp8: str
     const max = values.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
     const top = format === 'f8e4m3' ? 448 : 57344;
     const scale = scaled ? Math.fround(max / top) : 1;
-    const codes = Uint8Array.from(values, (v) => nearestCode(format, v / scale));
+    const codes = Uint8Array.from(values, (v) => fp8Nearest(format, v / scale));
     fp8[name] = { dtype: format === 'f8e4m3' ? 'F8_E4M3' : 'F8_E5M2', shape: info.shape, data: codes };
     if (scaled) fp8[name.replace(/\.weight$/, '.scale_weight')] = { dtype: 'F32', shape: [], data: Float32Array.of(scale) };
     f32[name] = { dtype: 'F32', shape: info.shape, data: Float32Array.from(codes, (b) => fp8Value(format, b) * scale) };

@@ -27,3 +27,16 @@ export function randomFiniteFp8(format: Fp8Format, n: number): Uint8Array {
   }
   return out;
 }
+
+/** The finite code nearest to x (a test quantizer, not egox's). */
+export function fp8Nearest(format: Fp8Format, x: number): number {
+  let best = 0;
+  let bestErr = Infinity;
+  for (let b = 0; b < 256; b++) {
+    const v = fp8Value(format, b);
+    if (!Number.isFinite(v)) continue;
+    const err = Math.abs(v - x);
+    if (err < bestErr) [best, bestErr] = [b, err];
+  }
+  return best;
+}

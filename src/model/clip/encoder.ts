@@ -12,6 +12,7 @@ import { ClipModelError, OPENAI_CLIP_PREPROCESS, clipConfigFromJson, preprocessC
 import { CLIP_IO, buildClipGraph } from './graph.ts';
 import { CLIP_NAMES, detectClipLayout } from './names.ts';
 import { clipConfigFromShapes, clipWeightStore } from './weights.ts';
+import { readFp8Scales } from '../fp8-scales.ts';
 import { preprocessPlan, rgb8ToPlanar } from './preprocess.ts';
 import { executorBudget, type NetworkLoadOptions } from '../load-options.ts';
 
@@ -50,7 +51,7 @@ export class ClipVisionEncoder {
     try {
       const layout = detectClipLayout(checkpoint.tensors.keys());
       if (!layout) throw new ClipModelError(`${paths.weights}: no '${CLIP_NAMES.patchEmbedding}' (or the original 'visual.patch_embedding.weight') tensor; is this a CLIP vision model?`);
-      const store = clipWeightStore(checkpoint, paths.weights, layout);
+      const store = clipWeightStore(checkpoint, paths.weights, layout, await readFp8Scales(checkpoint, paths.weights));
       const config = fileConfig ?? clipConfigFromShapes((n) => store.source.tensors.get(store.rename(n))?.shape, paths.weights);
       const pre = paths.preprocessorJson
         ? preprocessConfigFromJson(readJson(paths.preprocessorJson), paths.preprocessorJson)

@@ -21,8 +21,8 @@ function keyFor(layout: ClipLayout): (hfName: string) => string {
 }
 
 /** The store a CLIP graph reads, whatever the checkpoint's naming. */
-export function clipWeightStore(source: WeightSource, where: string, layout: ClipLayout): WeightStore {
-  if (layout === 'huggingface') return new WeightStore(source, where);
+export function clipWeightStore(source: WeightSource, where: string, layout: ClipLayout, fp8Scales?: ReadonlyMap<string, number>): WeightStore {
+  if (layout === 'huggingface') return new WeightStore(source, where, undefined, fp8Scales);
   const blocks = new Map<string, RowBlock>();
   for (let i = 0; source.tensors.has(`visual.transformer.${i}.attn.to_qkv.weight`); i++) {
     const l = CLIP_NAMES.layer(i);

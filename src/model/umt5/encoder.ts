@@ -4,7 +4,8 @@
 // tokens zeroed (what the Wan pipelines hand the DiT, egox-official.md C.5).
 
 import { Executor } from '../../graph/executor.ts';
-import { WeightStore, convert } from '../../graph/weights.ts';
+import { WeightStore, convert, fp8ToF32 } from '../../graph/weights.ts';
+import { readFp8Scales } from '../fp8-scales.ts';
 import { findUmt5, readJsonFile, readTextFile, type Umt5Paths } from '../../io/model-layout.ts';
 import type { TensorSource } from '../../io/safetensors.ts';
 import { openWeightFile } from '../../io/weight-file.ts';
@@ -33,6 +34,8 @@ export class Umt5Encoder {
     private readonly checkpoint: TensorSource,
     private readonly embeddingKey: string,
     private readonly exec: Executor,
+    /** The embedding's scale when a scaled fp8 file holds it. */
+    private readonly embeddingScale: number,
   ) {}
 
   /**
@@ -58,13 +61,14 @@ export class Umt5Encoder {
       const embeddingKey = [UMT5_NAMES.embedding, UMT5_NAMES.embeddingTied].map(key).find((k) => checkpoint.tensors.has(k));
       if (!embeddingKey) throw new Umt5ModelError(`${paths.weights}: no '${UMT5_NAMES.embedding}' (or '${UMT5_NAMES.embeddingTied}') tensor; is this a umT5 text encoder?`);
       const emb = checkpoint.tensors.get(embeddingKey)!;
-      if (emb.shape.length !== 2 || emb.shape[1] !== config.dModel || !['F32', 'BF16', 'F16'].includes(emb.dtype)) {
+      if (emb.shape.length !== 2 || emb.shape[1] !== config.dModel || !['F32', 'BF16', 'F16', 'F8_E4M3', 'F8_E5M2'].includes(emb.dtype)) {
         throw new Umt5ModelError(`${paths.weights}: '${embeddingKey}' is ${emb.dtype} [${emb.shape}]; expected a float [${config.vocabSize}, ${config.dModel}]`);
       }
       if (opts.weightDtype === 'f16' && !dev.has('shader-f16')) throw new Umt5ModelError('weight dtype f16 needs the shader-f16 feature, which this adapter lacks; use bf16');
-      const store = new WeightStore(checkpoint, paths.weights, key);
+      const scales = await readFp8Scales(checkpoint, paths.weights);
+      const store = new WeightStore(checkpoint, paths.weights, key, scales);
       const exec = await Executor.create(dev, buildUmt5Graph(config, length, opts.weightDtype ?? 'f32'), store, executorBudget('umt5', opts));
-      return new Umt5Encoder(config, paths, length, checkpoint, embeddingKey, exec);
+      return new Umt5Encoder(config, paths, length, checkpoint, embeddingKey, exec, scales.get(embeddingKey) ?? 1);
     } catch (e) {
       await checkpoint.close();
       throw e;
@@ -109,11 +113,15 @@ export class Umt5Encoder {
     let r = this.rows.get(id);
     if (!r) {
       const info = this.checkpoint.tensors.get(this.embeddingKey)!;
-      const size = info.dtype === 'F32' ? 4 : 2;
+      const size = info.dtype === 'F32' ? 4 : info.dtype.startsWith('F8_') ? 1 : 2;
       const d = this.config.dModel;
       const bytes = await this.checkpoint.readRange(this.embeddingKey, id * d * size, d * size);
-      const f32 = convert(bytes, info.dtype === 'F32' ? 'f32' : info.dtype === 'BF16' ? 'bf16' : 'f16', 'f32');
-      r = new Float32Array(f32.buffer.slice(f32.byteOffset, f32.byteOffset + d * 4));
+      if (size === 1) {
+        r = fp8ToF32(bytes, info.dtype === 'F8_E4M3' ? 'f8e4m3' : 'f8e5m2', this.embeddingScale);
+      } else {
+        const f32 = convert(bytes, info.dtype === 'F32' ? 'f32' : info.dtype === 'BF16' ? 'bf16' : 'f16', 'f32');
+        r = new Float32Array(f32.buffer.slice(f32.byteOffset, f32.byteOffset + d * 4));
+      }
       this.rows.set(id, r);
     }
     return r;

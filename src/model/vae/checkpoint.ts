@@ -3,14 +3,14 @@
 // .safetensors / .pth file (ComfyUI's wan_2.1_vae.safetensors), in the diffusers or the original
 // Wan2.1 key layout; the config comes from config.json, the file's metadata, or the shapes.
 
-import type { WeightSource } from '../../graph/weights.ts';
+import type { TensorSource } from '../../io/safetensors.ts';
 import { readTextIfPresent, vaeFiles } from '../../io/model-layout.ts';
 import { openWeightFile } from '../../io/weight-file.ts';
 import { checkConfig, configFromJson, VaeConfigError, WAN21_VAE, type VaeConfig } from './config.ts';
 import { detectLayout, type VaeLayout } from './names.ts';
 
 export interface OpenedVae {
-  source: WeightSource & { tensors: ReadonlyMap<string, { dtype: string; shape: number[] }> };
+  source: TensorSource;
   config: VaeConfig;
   layout: VaeLayout;
   where: string;

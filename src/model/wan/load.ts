@@ -5,7 +5,8 @@
 
 import { openDitWeights, type WeightFile } from '../../io/weight-file.ts';
 import { isOriginalWanConfig, pathExists, readJsonFile, transformerFiles } from '../../io/model-layout.ts';
-import { WeightStore, convert, fileFloatDtype } from '../../graph/weights.ts';
+import { WeightStore, fileFloatDtype } from '../../graph/weights.ts';
+import { readFp8Scales } from '../fp8-scales.ts';
 import { isBlockQuant, isFp8, type BlockQuantDType, type Fp8DType } from '../../runtime/dtype.ts';
 import { ModelConfigError, configFromDiffusersJson, configFromOriginalJson, configFromShapes, namedConfig, type WanConfig } from './config.ts';
 import { checkpointKeyFor, detectLayout, originalToDiffusers, ORIGINAL_PREFIX, type WanLayout } from './names.ts';
@@ -50,34 +51,23 @@ export async function openWanCheckpoint(path: string, options: { config?: string
     }
     config = configFromShapes(shapes, ckpt);
   }
-  const fp8 = await quantizedWeightsOf(checkpoint, detected.layout, detected.prefix, key);
+  const fp8 = await quantizedWeightsOf(checkpoint, detected.layout, detected.prefix);
   return { config, layout: detected.layout, checkpoint, store: new WeightStore(checkpoint, ckpt, key, fp8.scales), quantizedWeights: fp8.weights };
 }
 
 /**
- * The fp8 tensors of a checkpoint under graph names, and the per-tensor scale each carries in
- * "scaled" files (`<module>.scale_weight`, a one-element float beside `<module>.weight`).
+ * The quantized tensors of a checkpoint (fp8, GGML blocks) under graph names, with the scale
+ * each fp8 one carries in "scaled" files.
  */
-async function quantizedWeightsOf(checkpoint: WeightFile, layout: WanLayout, prefix: string, key: (n: string) => string) {
+async function quantizedWeightsOf(checkpoint: WeightFile, layout: WanLayout, prefix: string) {
   const weights = new Map<string, { dtype: Fp8DType | BlockQuantDType; scale?: number }>();
-  const scales = new Map<string, number>();
+  const scales = await readFp8Scales(checkpoint, checkpoint.path);
   for (const [k, t] of checkpoint.tensors) {
     const dtype = fileFloatDtype(t.dtype);
     if (!dtype || !(isFp8(dtype) || isBlockQuant(dtype)) || !k.endsWith('.weight') || t.byteLength === 0) continue;
     const bare = k.slice(prefix.length);
     const name = layout === 'original' ? originalToDiffusers(bare) : bare;
-    if (!name) continue;
-    const scaleKey = key(name.replace(/\.weight$/, '.scale_weight'));
-    const s = isFp8(dtype) ? checkpoint.tensors.get(scaleKey) : undefined;
-    let scale: number | undefined;
-    if (s) {
-      const f = fileFloatDtype(s.dtype);
-      if (!f || (f !== 'f32' && f !== 'f16' && f !== 'bf16') || s.shape.reduce((a, b) => a * b, 1) !== 1) throw new ModelConfigError(`${checkpoint.path}: '${scaleKey}' must be one float (the scale of '${k}'), got ${s.dtype} [${s.shape}]`);
-      scale = new Float32Array(convert(await checkpoint.read(scaleKey), f, 'f32').slice().buffer)[0]!;
-      if (!Number.isFinite(scale)) throw new ModelConfigError(`${checkpoint.path}: '${scaleKey}' is ${scale}; an fp8 scale is a finite number`);
-      scales.set(k, scale);
-    }
-    weights.set(name, { dtype, scale });
+    if (name) weights.set(name, { dtype, scale: scales.get(k) });
   }
   return { weights, scales };
 }
