@@ -5,7 +5,7 @@ import { generate, type GenerateResult } from '../pipeline/generate.ts';
 import { GENERATE_DEFAULTS, type GenerateOptions } from '../pipeline/generate-options.ts';
 import { parseEgoCalibration } from '../recon/cameras.ts';
 import { abortAllStages } from '../pipeline/staging.ts';
-import { num } from './parse.ts';
+import { collect, num, parseLoraArgs } from './parse.ts';
 import { formatDuration, progressMode, progressReporter } from './progress-reporter.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
 import { prepareDevice } from './tuning.ts';
@@ -20,7 +20,7 @@ interface GenerateCliOptions extends GpuOptions, NetworkCliOptions {
   vae?: string;
   textEncoder?: string;
   imageEncoder?: string;
-  lora?: string;
+  lora: string[];
   loraStrength: string;
   loraLenient?: boolean;
   out: string;
@@ -82,8 +82,8 @@ export function registerGenerateCommand(program: Command): void {
     .option('--vae <file>', 'the VAE as its own file (wan_2.1_vae.safetensors, Wan2.1_VAE.pth), over --model')
     .option('--text-encoder <file>', 'umT5 as its own file (umt5_xxl_fp16.safetensors, models_t5_*.pth), over --model')
     .option('--image-encoder <file>', 'CLIP vision as its own file (clip_vision_h.safetensors, models_clip_*.pth), over --model')
-    .option('--lora <file>', "EgoX adapter (pytorch_lora_weights.safetensors), merged on the GPU at load")
-    .option('--lora-strength <s>', 'LoRA strength', '1')
+    .option('--lora <file[:strength]>', "EgoX adapter (pytorch_lora_weights.safetensors), merged on the GPU at load (beside fp8/GGUF weights); repeat to stack adapters, e.g. a step-distillation LoRA with --steps 4 --guidance 1", collect, [])
+    .option('--lora-strength <s>', 'strength of the adapters given without :strength', '1')
     .option('--lora-lenient', 'ignore adapter keys that match no module')
     .requiredOption('--out <dir>', 'output folder (created if missing)')
     .option('--steps <n>', 'denoising steps', String(d.steps))
@@ -111,7 +111,7 @@ export function registerGenerateCommand(program: Command): void {
           depthDir: o.depth,
           model: o.model,
           files: { transformer: o.transformer, vae: o.vae, textEncoder: o.textEncoder, imageEncoder: o.imageEncoder },
-          lora: o.lora,
+          lora: o.lora.length ? parseLoraArgs(o.lora, num(o.loraStrength, '--lora-strength')) : undefined,
           loraStrength: num(o.loraStrength, '--lora-strength'),
           loraLenient: Boolean(o.loraLenient),
           out: o.out,

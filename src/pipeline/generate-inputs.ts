@@ -52,12 +52,13 @@ export async function checkGenerateInputs(o: GenerateOptions): Promise<CheckedIn
   }
   const model = openModelFolder(options.model, options.files);
   if (options.promptEmbeds === undefined) requireEncoder(model, 'text');
-  if (options.lora !== undefined && !fs.existsSync(options.lora)) throw new GenerateOptionError(`--lora ${options.lora}: file not found (EgoX's adapter is pytorch_lora_weights.safetensors)`);
+  const adapters = options.lora === undefined ? [] : typeof options.lora === 'string' ? [{ file: options.lora }] : options.lora;
+  for (const a of adapters) if (!fs.existsSync(a.file)) throw new GenerateOptionError(`--lora ${a.file}: file not found (EgoX's adapter is pytorch_lora_weights.safetensors)`);
   const exoVideo = await probeInput(take.exoPath, 'exo video (exo_path)', options.frames);
   const priorVideo = options.renderPrior ? null : await probeInput(take.egoPriorPath, 'ego prior (ego_prior_path; or pass --render-prior)', options.frames);
   let gtVideo: VideoInfo | null = null;
   if (take.egoGtPath && fs.existsSync(take.egoGtPath)) gtVideo = await probeVideo(take.egoGtPath).catch(() => null);
-  const lora = options.lora !== undefined ? { file: options.lora, strength: options.loraStrength, lenient: options.loraLenient } : undefined;
+  const lora = adapters.map((a) => ({ file: a.file, strength: a.strength ?? options.loraStrength, lenient: options.loraLenient }));
   const dit = await WanModel.open(model.transformer, { lora });
   try {
     const c = dit.config;

@@ -18,7 +18,8 @@ export interface GenerateOptions {
   /** Components as their own files (ComfyUI's single files), over --model or instead of it. */
   files?: ComponentFiles;
   /** EgoX LoRA adapter, merged into the weights on the GPU at load. */
-  lora?: string;
+  /** One adapter file, or several stacked, each with its own strength (default loraStrength). */
+  lora?: string | readonly { file: string; strength?: number }[];
   loraStrength?: number;
   loraLenient?: boolean;
   /** Output folder (created if missing). */

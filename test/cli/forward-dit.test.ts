@@ -47,7 +47,7 @@ describe('egox forward dit', () => {
     const r = egox(['forward', 'dit', '--help']);
     expect(r.code).toBe(0);
     const help = r.stdout.replace(/\s+/g, ' ');
-    expect(help).toMatch(/--lora <file> .*merged into the weights at load unless --lora-mode fused/);
+    expect(help).toMatch(/--lora <file\[:strength\]> .*merged into the weights at load unless --lora-mode fused/);
     expect(help).toMatch(/--lora-mode <mode> .*merge \(the default: .*fused \(a low-rank GEMM beside each adapted matmul at run time\)/);
     expect(help).not.toMatch(/applied fused at run time/);
   });

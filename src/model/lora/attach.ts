@@ -16,7 +16,7 @@ import type { EgoxDevice } from '../../runtime/device.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
 import { LoraError, parseLora, type LoraModules, type ParsedLora } from './formats.ts';
 import { checkLoraAlpha, checkLoraDelta, checkLoraPair } from './shapes.ts';
-import { AdaptedSource, LORA_PREFIX, readF32 } from './source.ts';
+import { AdaptedSource, loraPrefix, readF32 } from './source.ts';
 
 export type LoraMode = 'merge' | 'fused';
 
@@ -40,35 +40,66 @@ export interface LoraBase {
 
 export type WeightTransform = (dev: EgoxDevice, weight: Tensor) => Promise<void>;
 
+/** One adapter's run-time low-rank path on one module: Y += scale (X A^T) B^T. */
+export interface RuntimeLoraPair {
+  rank: number;
+  scale: number;
+  /** Graph weight names of A [rank, in] and B [out, rank]. */
+  a: string;
+  b: string;
+}
+
 export interface AttachedLora {
   file: string;
   mode: LoraMode;
   parsed: ParsedLora;
   /** The weights executors read: the base's, with the adapter's tensors and deltas beside them. */
   store: WeightStore;
-  /** Fused form: module -> rank and scale of its run-time low-rank path (empty when merging). */
-  runtimeLora: ReadonlyMap<string, { rank: number; scale: number }>;
+  /**
+   * Fused form: module -> its run-time low-rank paths (one per stacked adapter that runs fused
+   * there: rank, scale, graph names of A and B); empty when everything merges.
+   */
+  runtimeLora: ReadonlyMap<string, readonly RuntimeLoraPair[]>;
   /** Merge form: executor weight transforms, W += s B A per adapted weight (empty when fused). */
   weightTransforms: ReadonlyMap<string, WeightTransform>;
   close(): Promise<void>;
 }
 
-export async function attachLora(base: LoraBase, request: LoraRequest): Promise<AttachedLora> {
+export async function attachLora(base: LoraBase, request: LoraRequest, below?: AttachedLora, index = 0): Promise<AttachedLora> {
   const { file } = request;
   const strength = request.strength ?? 1;
   const mode = request.mode ?? 'merge';
   if (!Number.isFinite(strength)) throw new LoraError(`${file}: LoRA strength ${strength} is not a finite number`);
   const adapter = await Checkpoint.open(file);
   try {
-    return await attachOpened(base, adapter, { file, strength, mode, lenient: Boolean(request.lenient) });
+    return await attachOpened(base, adapter, { file, strength, mode, lenient: Boolean(request.lenient) }, below, index);
   } catch (e) {
     await adapter.close(); // a rejected adapter leaves no open file behind
     throw e;
   }
 }
 
-async function attachOpened(base: LoraBase, adapter: Checkpoint, o: { file: string; strength: number; mode: LoraMode; lenient: boolean }): Promise<AttachedLora> {
+/**
+ * Several adapters stacked (e.g. EgoX's and a step-distillation LoRA): each attached on top of
+ * the ones before, their deltas summed; merged ones merge one after another, fused ones run as
+ * one low-rank path of the summed rank.
+ */
+export async function attachLoras(base: LoraBase, requests: readonly LoraRequest[]): Promise<AttachedLora> {
+  let top: AttachedLora | undefined;
+  try {
+    for (const [i, r] of requests.entries()) top = await attachLora(base, r, top, i);
+  } catch (e) {
+    await top?.close();
+    throw e;
+  }
+  if (!top) throw new LoraError('no LoRA adapter given');
+  return top;
+}
+
+async function attachOpened(base: LoraBase, adapter: Checkpoint, o: { file: string; strength: number; mode: LoraMode; lenient: boolean }, below: AttachedLora | undefined, index: number): Promise<AttachedLora> {
   const { file, strength, mode } = o;
+  const prefix = loraPrefix(index);
+  const tag = index === 0 ? 'lora' : `lora${index}`;
   const parsed = parseLora(adapter.tensors.keys(), base.modules, file);
   if (parsed.unmatched.length > 0 && !o.lenient) {
     const shown = parsed.unmatched.slice(0, 3).join(', ');
@@ -104,19 +135,35 @@ async function attachOpened(base: LoraBase, adapter: Checkpoint, o: { file: stri
   }
   // Graph names of the run-time form's A and B -> their keys in the adapted source.
   const keyOf = new Map<string, string>();
+  const graphName = (module: string, m: 'A' | 'B') => `${module}.${tag}_${m}.weight`;
   for (const [module, p] of pairs) {
-    keyOf.set(`${module}.lora_A.weight`, LORA_PREFIX + p.a);
-    keyOf.set(`${module}.lora_B.weight`, LORA_PREFIX + p.b);
+    keyOf.set(graphName(module, 'A'), prefix + p.a);
+    keyOf.set(graphName(module, 'B'), prefix + p.b);
   }
-  const source = new AdaptedSource(base.checkpoint, adapter, deltaByKey, strength);
-  const store = new WeightStore(source, `${base.store.sourceName} + ${file}`, (n) => keyOf.get(n) ?? base.store.rename(n), base.store.fp8Scales);
-  const runtimeLora = new Map<string, { rank: number; scale: number }>();
-  const weightTransforms = new Map<string, WeightTransform>();
+  const lower = below?.store ?? base.store;
+  const source = new AdaptedSource(lower.source, adapter, deltaByKey, strength, prefix);
+  const store = new WeightStore(source, `${lower.sourceName} + ${file}`, (n) => keyOf.get(n) ?? lower.rename(n), base.store.fp8Scales);
+  const runtimeLora = new Map<string, readonly RuntimeLoraPair[]>(below?.runtimeLora);
+  const weightTransforms = new Map<string, WeightTransform>(below?.weightTransforms);
   for (const [module, { rank, scale, a, b }] of pairs) {
-    if (mode === 'fused' || isFp8(`${module}.weight`)) runtimeLora.set(module, { rank, scale });
-    else weightTransforms.set(`${module}.weight`, (dev, w) => mergeInto(dev, adapter, w, a, b, scale));
+    if (mode === 'fused' || isFp8(`${module}.weight`)) {
+      runtimeLora.set(module, [...(runtimeLora.get(module) ?? []), { rank, scale, a: graphName(module, 'A'), b: graphName(module, 'B') }]);
+    } else {
+      const earlier = weightTransforms.get(`${module}.weight`);
+      weightTransforms.set(`${module}.weight`, async (dev, w) => {
+        await earlier?.(dev, w);
+        await mergeInto(dev, adapter, w, a, b, scale);
+      });
+    }
   }
-  return { file, mode, parsed, store, runtimeLora, weightTransforms, close: () => adapter.close() };
+  const close = async () => {
+    try {
+      await adapter.close();
+    } finally {
+      await below?.close();
+    }
+  };
+  return { file: below ? `${below.file} + ${file}` : file, mode, parsed, store, runtimeLora, weightTransforms, close };
 }
 
 /** W += scale * B A on the GPU, A and B uploaded as f32 for the merge and released after. */

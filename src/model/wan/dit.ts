@@ -4,6 +4,7 @@
 
 import type { BlockQuantDType, DType, Fp8DType } from '../../runtime/dtype.ts';
 import type { LinearOptions } from '../../graph/ops/linear.ts';
+import type { RuntimeLoraPair } from '../lora/attach.ts';
 import type { Value } from '../../graph/ir.ts';
 import { ModelGraph } from '../../graph/ops/index.ts';
 import type { WanConfig } from './config.ts';
@@ -21,8 +22,11 @@ export interface DitGraphOptions {
    * queries, which are the last `egoLatentCols` latent columns (56 of 154 in EgoX).
    */
   gga?: { lambda: number; egoLatentCols: number } | null;
-  /** LoRA applied at run time (not merged): module name -> rank and scale (strength * alpha / r). */
-  runtimeLora?: ReadonlyMap<string, { rank: number; scale: number }>;
+  /**
+   * LoRA applied at run time (not merged): module name -> one low-rank path per adapter (rank,
+   * scale = strength * alpha / r, graph names of A and B).
+   */
+  runtimeLora?: ReadonlyMap<string, readonly RuntimeLoraPair[]>;
   /**
    * Linear weights kept quantized as the checkpoint stores them (fp8, GGML blocks; by weight
    * name, e.g. `blocks.0.attn1.to_q.weight`), with the per-tensor scale of "scaled" fp8 files.
@@ -112,10 +116,24 @@ export class WanDit {
    * Linear(in -> out), PyTorch layout [out, in].
    */
   private lin(name: string, inDim: number, outDim: number, bias = true): LinearParts {
-    const l = this.options.runtimeLora?.get(name);
-    const lora = l ? { a: this.w(`${name}.lora_A.weight`, [l.rank, inDim]), b: this.w(`${name}.lora_B.weight`, [outDim, l.rank]), scale: l.scale } : undefined;
+    const lora = this.lowRank(this.options.runtimeLora?.get(name), inDim, outDim);
     const q = this.options.quantizedWeights?.get(`${name}.weight`);
     return { w: this.w(`${name}.weight`, [outDim, inDim], q?.dtype), b: bias ? this.w(`${name}.bias`, [outDim], 'f32') : undefined, lora, weightScale: q?.scale };
+  }
+
+  /**
+   * The run-time LoRA of a module: one adapter's A and B as stored, or several stacked as one
+   * path of the summed rank (A rows scaled by each adapter's scale, B columns side by side).
+   */
+  private lowRank(pairs: readonly RuntimeLoraPair[] | undefined, inDim: number, outDim: number): LinearOptions['lora'] {
+    if (!pairs?.length) return undefined;
+    if (pairs.length === 1) {
+      const p = pairs[0]!;
+      return { a: this.w(p.a, [p.rank, inDim]), b: this.w(p.b, [outDim, p.rank]), scale: p.scale };
+    }
+    const a = this.g.concat(pairs.map((p) => this.g.scale(this.w(p.a, [p.rank, inDim], 'f32'), p.scale)), 0, 'lora_A.stack');
+    const b = this.g.concat(pairs.map((p) => this.w(p.b, [outDim, p.rank], 'f32')), 1, 'lora_B.stack');
+    return { a, b, scale: 1 };
   }
 
   /** x through a Linear layer (its LoRA and fp8 scale included) with the given fusions. */
