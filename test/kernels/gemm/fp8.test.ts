@@ -79,6 +79,18 @@ describe('gemm with fp8 weights', () => {
     });
   }
 
+  it('the subgroup-matrix variant (emulated here) reads fp8 too, within its f16-operand bound', async () => {
+    const dev = await device();
+    const variant: GemmVariant = { kind: 'sgmatrix', cfg: { M: 16, N: 16, K: 16, component: 'f16', result: 'f32' }, sg: 8, gm: 2, gn: 2, sm: 1, sn: 1, bk: 32, emulate: true };
+    const [M, N, K] = [37, 29, 67];
+    const xs = randomF32(M * K);
+    const wBytes = randomFiniteFp8('f8e4m3', N * K);
+    const out = await poisonedF32(dev, [M, N]);
+    gemm(dev, await dev.upload(xs, [M, K], 'f32'), await packedTensor(dev, wBytes, [N, K], 'f8e4m3'), { out, variant, wScale: 0.01 });
+    const want = refGemm({ M, N, K, x: xs, w: Float64Array.from(wBytes, (b) => fp8Value('f8e4m3', b) * 0.01) });
+    expect(relL2(await dev.read(out), want)).toBeLessThanOrEqual(3e-3);
+  });
+
   it('the fused LoRA segment beside an fp8 matmul (unscaled weights)', async () => {
     const dev = await device();
     const [M, N, K, r] = [21, 30, 48, 4];

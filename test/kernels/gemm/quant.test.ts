@@ -68,6 +68,21 @@ describe('gemm with block-quantized weights', () => {
     });
   }
 
+  it('the subgroup-matrix variant (emulated here) reads blocks too, within its f16-operand bound', async () => {
+    const dev = await device();
+    const variant: GemmVariant = { kind: 'sgmatrix', cfg: { M: 16, N: 16, K: 16, component: 'f16', result: 'f32' }, sg: 8, gm: 2, gn: 2, sm: 1, sn: 1, bk: 32, emulate: true };
+    for (const f of ['q8_0', 'q4_k'] as const) {
+      const [M, N, K] = [37, 29, 256];
+      const bytes = randomBlocks(f, (N * K) / BLOCKS[f].qk);
+      const w = await packedTensor(dev, bytes, [N, K], f);
+      const xs = randomF32(M * K);
+      const out = await poisonedF32(dev, [M, N]);
+      gemm(dev, await dev.upload(xs, [M, K], 'f32'), w, { out, variant });
+      const err = relL2(await dev.read(out), refGemm({ M, N, K, x: xs, w: dequant64(f, bytes, (N * K) / BLOCKS[f].qk) }));
+      expect(err, f).toBeLessThanOrEqual(3e-3);
+    }
+  });
+
   it('refuses K that is not a whole number of blocks', async () => {
     const dev = await device();
     const w = dev.empty([3, 48], 'q8_0');
