@@ -81,15 +81,22 @@ function body(t: BlockQuantDType, n: string): string {
   }
 }
 
-/** WGSL defining `fn egoxDq_NAME(e: u32) -> f32` (and its helpers) for operand NAME of type `t`. */
+/**
+ * WGSL defining `fn egoxDq_NAME(e: u32) -> f32` and `fn egoxDq4_NAME(e: u32) -> vec4<f32>`
+ * (elements e..e+3, e a multiple of 4: one block, its offset found once) for operand NAME.
+ */
 export function blockDequantFns(t: BlockQuantDType, name: string): string {
   const { elements, bytes } = BLOCK_QUANT[t];
   const k = t.endsWith('_k') && t !== 'q6_k' ? kScale(name) : '';
   return `${HALF_BITS}${readers(name)}${k}
-fn egoxDq_${name}(e: u32) -> f32 {
+fn egoxDqAt_${name}(o: u32, j: u32) -> f32 {
+  ${body(t, name)}
+}
+fn egoxDq_${name}(e: u32) -> f32 { return egoxDqAt_${name}((e / ${elements}u) * ${bytes}u, e % ${elements}u); }
+fn egoxDq4_${name}(e: u32) -> vec4<f32> {
   let o = (e / ${elements}u) * ${bytes}u;
   let j = e % ${elements}u;
-  ${body(t, name)}
+  return vec4<f32>(egoxDqAt_${name}(o, j), egoxDqAt_${name}(o, j + 1u), egoxDqAt_${name}(o, j + 2u), egoxDqAt_${name}(o, j + 3u));
 }`;
 }
 
