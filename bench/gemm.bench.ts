@@ -1,5 +1,6 @@
-// GEMM benchmarks: Y = X W^T at the issue's shapes, f32 and with a bf16 weight, plus the
-// runtime-LoRA form. Peers: tfjs-webgpu matMul (same adapter, same process) and numpy sgemm.
+// GEMM benchmarks: Y = X W^T at the issue's shapes, f32 and with a bf16 weight, with weights
+// as quantized files hold them (fp8 E4M3, GGML Q8_0 and Q4_K, widened in the weight load),
+// plus the runtime-LoRA form. Peers: tfjs-webgpu matMul (same adapter, same process) and numpy sgemm.
 // With --tune the variants are timed first and the winner per shape class is stored.
 
 import { gemm } from '../src/kernels/gemm/index.ts';
@@ -33,7 +34,17 @@ async function prepareVariant(ctx: BenchContext, shape: GemmShape): Promise<stri
   return JSON.stringify(chooseGemmVariant(ctx.dev, shape));
 }
 
-function gemmCase(M: number, N: number, K: number, wDtype: 'f32' | 'bf16', lora?: number): BenchCase {
+type BenchWeight = 'f32' | 'bf16' | 'f8e4m3' | 'q8_0' | 'q4_k';
+
+/** A weight of `dtype`: floats uploaded and converted, quantized forms as random stored bytes (timing only). */
+async function benchWeight(dev: BenchContext['dev'], N: number, K: number, dtype: BenchWeight) {
+  if (dtype === 'f32' || dtype === 'bf16') return dev.upload(random(N * K), [N, K], dtype);
+  const w = dev.empty([N, K], dtype);
+  await dev.write(w, Uint8Array.from({ length: w.byteLength }, () => Math.floor(Math.random() * 256)));
+  return w;
+}
+
+function gemmCase(M: number, N: number, K: number, wDtype: BenchWeight, lora?: number): BenchCase {
   const flops = 2 * M * N * K + (lora ? 2 * M * lora * K + 2 * M * N * lora : 0);
   return {
     kernel: lora ? 'gemm-lora' : 'gemm',
@@ -44,10 +55,11 @@ function gemmCase(M: number, N: number, K: number, wDtype: 'f32' | 'bf16', lora?
       const variant = await prepareVariant(ctx, { M, N, K, wDtype });
       ctx.log(`gemm ${M}x${N}x${K} ${wDtype}: variant ${variant}`);
       const x = await dev.upload(random(M * K), [M, K], 'f32');
-      const w = await dev.upload(random(N * K), [N, K], wDtype);
+      const w = await benchWeight(dev, N, K, wDtype);
       const y = dev.empty([M, N], 'f32');
-      const a = lora ? await dev.upload(random(lora * K), [lora, K], wDtype) : undefined;
-      const b = lora ? await dev.upload(random(N * lora), [N, lora], wDtype) : undefined;
+      const ab = wDtype === 'f32' ? 'f32' : 'bf16';
+      const a = lora ? await dev.upload(random(lora * K), [lora, K], ab) : undefined;
+      const b = lora ? await dev.upload(random(N * lora), [N, lora], ab) : undefined;
       const t = lora ? dev.empty([M, lora], 'f32') : undefined; // the planned activation T of the graph's form
       // Peers compute the plain f32 GEMM (neither has bf16 weights); the LoRA case is compared
       // with tfjs running the plain GEMM too, so its ratio shows what the LoRA term costs.
@@ -74,5 +86,9 @@ export function cases(ctx: BenchListContext): BenchCase[] {
     gemmCase(2048, 512, 512, 'f32'),
     gemmCase(1024, 1024, 1024, 'bf16'),
     gemmCase(1024, 1024, 1024, 'bf16', 64),
+    gemmCase(1024, 1024, 1024, 'f8e4m3'),
+    gemmCase(1024, 1024, 1024, 'q8_0'),
+    gemmCase(1024, 1024, 1024, 'q4_k'),
+    gemmCase(1024, 1024, 1024, 'q4_k', 64),
   ];
 }

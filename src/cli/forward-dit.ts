@@ -10,7 +10,7 @@ import { WanModel } from '../model/wan/model.ts';
 import type { LoraMode } from '../model/lora/attach.ts';
 import { timestepEmbedding } from '../model/wan/timestep.ts';
 import { prepareDevice } from './tuning.ts';
-import { UsageError } from './parse.ts';
+import { collect, parseLoraArgs, UsageError } from './parse.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
 import { networkLoadOptions, openCliDevice, withDeviceOptions, withNetworkOptions, type NetworkCliOptions } from './device-options.ts';
 
@@ -28,7 +28,7 @@ interface Opts extends GpuOptions, NetworkCliOptions {
   model: string;
   input: string;
   output: string;
-  lora?: string;
+  lora: string[];
   loraStrength: string;
   loraLenient?: boolean;
   loraMode: string;
@@ -42,11 +42,11 @@ interface Opts extends GpuOptions, NetworkCliOptions {
 export function registerDitForward(forward: Command): void {
   withNetworkOptions(withDeviceOptions(forward.command('dit')), 'f32')
     .description('one Wan DiT forward on tensors from a safetensors file')
-    .requiredOption('--model <path>', 'diffusers model folder, transformer/ folder, index.json or .safetensors')
+    .requiredOption('--model <path>', 'diffusers folder, transformer/ folder, the original Wan2.1 release folder, index.json or one .safetensors (diffusers or original names, with or without model.diffusion_model.)')
     .requiredOption('--input <file>', 'input tensors (.safetensors)')
     .requiredOption('--output <file>', 'where to write `out` (.safetensors)')
-    .option('--lora <file>', 'LoRA adapter (diffusers/PEFT, kohya or original keys), merged into the weights at load unless --lora-mode fused')
-    .option('--lora-strength <s>', 'LoRA strength', '1')
+    .option('--lora <file[:strength]>', 'LoRA adapter (diffusers/PEFT, kohya or original keys), merged into the weights at load unless --lora-mode fused (always fused beside fp8/GGUF weights); repeat to stack adapters', collect, [])
+    .option('--lora-strength <s>', 'strength of the adapters given without :strength', '1')
     .option('--lora-lenient', 'ignore adapter keys that match no module')
     .option('--lora-mode <mode>', 'how --lora is applied: merge (the default: W += s B A on the GPU at load, as EgoX does) | fused (a low-rank GEMM beside each adapted matmul at run time)', 'merge')
     .option('--config <name>', 'force a named config (wan2.1-i2v-14b, wan2.1-t2v-1.3b, tiny)')
@@ -76,7 +76,7 @@ export function registerDitForward(forward: Command): void {
         const kd = o.ggaLambda !== undefined ? await get('gga_key_dirs', true) : undefined;
         if (x.shape.length !== 4) throw new UsageError(`${o.input}: x has shape [${x.shape}], expected [C, F, H, W]`);
         if (o.loraMode !== 'merge' && o.loraMode !== 'fused') throw new UsageError(`--lora-mode '${o.loraMode}': use merge or fused`);
-        const lora = o.lora ? { file: o.lora, strength: Number(o.loraStrength), lenient: o.loraLenient, mode: o.loraMode as LoraMode } : undefined;
+        const lora = parseLoraArgs(o.lora, Number(o.loraStrength)).map((a) => ({ ...a, lenient: o.loraLenient, mode: o.loraMode as LoraMode }));
         const model = await WanModel.open(o.model, { config: o.config, lora });
         const c = { ...model.config, textLen: context.shape[0]!, imageLen: clip?.shape[0] ?? model.config.imageLen };
         if (x.shape[0] !== c.inDim) throw new UsageError(`${o.input}: x has ${x.shape[0]} channels, the model takes ${c.inDim}`);

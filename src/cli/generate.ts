@@ -6,7 +6,7 @@ import { generateBatch } from '../pipeline/generate-batch.ts';
 import { GENERATE_DEFAULTS, type GenerateOptions } from '../pipeline/generate-options.ts';
 import { parseEgoCalibration } from '../recon/cameras.ts';
 import { abortAllStages } from '../pipeline/staging.ts';
-import { num } from './parse.ts';
+import { collect, num, parseLoraArgs } from './parse.ts';
 import { formatDuration, progressMode, progressReporter } from './progress-reporter.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
 import { prepareDevice } from './tuning.ts';
@@ -19,8 +19,12 @@ interface GenerateCliOptions extends GpuOptions, NetworkCliOptions, BatchCliOpti
   meta: string;
   take?: string;
   depth?: string;
-  model: string;
-  lora?: string;
+  model?: string;
+  transformer?: string;
+  vae?: string;
+  textEncoder?: string;
+  imageEncoder?: string;
+  lora: string[];
   loraStrength: string;
   loraLenient?: boolean;
   out: string;
@@ -77,9 +81,13 @@ export function registerGenerateCommand(program: Command): void {
     .requiredOption('--meta <file>', 'EgoX meta.json ({"test_datasets": [...]}); depth maps in depth_maps/<take>/ beside it')
     .option('--take <name>', 'run this one take (the folder holding exo_path); without it every take runs (see --takes, --shard)')
     .option('--depth <dir>', 'depth folder of the take (default <meta dir>/depth_maps/<take>)')
-    .requiredOption('--model <dir>', 'Wan2.1-I2V-14B-480P-Diffusers folder (transformer/, vae/, text_encoder/, tokenizer/, image_encoder/, ...)')
-    .option('--lora <file>', "EgoX adapter (pytorch_lora_weights.safetensors), merged on the GPU at load")
-    .option('--lora-strength <s>', 'LoRA strength', '1')
+    .option('--model <dir>', 'Wan2.1-I2V-14B-480P-Diffusers folder (transformer/, vae/, text_encoder/, tokenizer/, image_encoder/, ...) or the original Wan2.1-I2V-14B-480P release folder')
+    .option('--transformer <file>', 'the DiT as its own file (e.g. ComfyUI wan2.1_i2v_480p_14B_bf16.safetensors), over --model')
+    .option('--vae <file>', 'the VAE as its own file (wan_2.1_vae.safetensors, Wan2.1_VAE.pth), over --model')
+    .option('--text-encoder <file>', 'umT5 as its own file (umt5_xxl_fp16.safetensors, models_t5_*.pth), over --model')
+    .option('--image-encoder <file>', 'CLIP vision as its own file (clip_vision_h.safetensors, models_clip_*.pth), over --model')
+    .option('--lora <file[:strength]>', "EgoX adapter (pytorch_lora_weights.safetensors), merged on the GPU at load (beside fp8/GGUF weights); repeat to stack adapters, e.g. a step-distillation LoRA with --steps 4 --guidance 1", collect, [])
+    .option('--lora-strength <s>', 'strength of the adapters given without :strength', '1')
     .option('--lora-lenient', 'ignore adapter keys that match no module')
     .requiredOption('--out <dir>', 'output folder (created if missing)')
     .option('--steps <n>', 'denoising steps', String(d.steps))
@@ -106,7 +114,8 @@ export function registerGenerateCommand(program: Command): void {
           take: o.take,
           depthDir: o.depth,
           model: o.model,
-          lora: o.lora,
+          files: { transformer: o.transformer, vae: o.vae, textEncoder: o.textEncoder, imageEncoder: o.imageEncoder },
+          lora: o.lora.length ? parseLoraArgs(o.lora, num(o.loraStrength, '--lora-strength')) : undefined,
           loraStrength: num(o.loraStrength, '--lora-strength'),
           loraLenient: Boolean(o.loraLenient),
           out: o.out,

@@ -40,3 +40,21 @@ export function num(text: string, option: string): number {
   if (text.trim() === '' || !Number.isFinite(v)) throw new UsageError(`${option} '${text}': expected a number`);
   return v;
 }
+
+/** Collects a repeatable option's values (commander's reducer). */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/**
+ * `--lora FILE[:STRENGTH]` values: the strength after the last ':' when it is a number (so
+ * paths with colons still work), else `defaultStrength`.
+ */
+export function parseLoraArgs(values: readonly string[], defaultStrength: number): { file: string; strength: number }[] {
+  return values.map((v) => {
+    const at = v.lastIndexOf(':');
+    const tail = at > 0 ? v.slice(at + 1) : '';
+    if (tail !== '' && Number.isFinite(Number(tail))) return { file: v.slice(0, at), strength: Number(tail) };
+    return { file: v, strength: defaultStrength };
+  });
+}

@@ -9,6 +9,8 @@ import { planClipVision } from '../model/clip/plan.ts';
 import { parseSize } from './parse.ts';
 import { networkLoadOptions, withNetworkOptions, type NetworkCliOptions } from './device-options.ts';
 import { runCommand } from './run-command.ts';
+import { InputError } from '../runtime/errors.ts';
+import type { BlockQuantDType, Fp8DType } from '../runtime/dtype.ts';
 
 interface PlanOptions extends NetworkCliOptions {
   model: string;
@@ -18,9 +20,13 @@ interface PlanOptions extends NetworkCliOptions {
   steps: string;
   gga: boolean;
   cfg: boolean;
+  weights?: string;
   json?: boolean;
   verbose?: boolean;
 }
+
+/** --weights: how the file holds the blocks' Linear weights (the rest stays --weight-dtype). */
+const WEIGHT_FORMS: Record<string, Fp8DType | BlockQuantDType | undefined> = { bf16: undefined, fp8: 'f8e4m3', q8_0: 'q8_0', q6_k: 'q6_k', q5_k: 'q5_k', q4_k: 'q4_k', q5_0: 'q5_0', q5_1: 'q5_1', q4_0: 'q4_0', q4_1: 'q4_1' };
 
 export function registerPlanCommand(program: Command): void {
   withNetworkOptions(program.command('plan'), 'bf16')
@@ -32,11 +38,14 @@ export function registerPlanCommand(program: Command): void {
     .option('--steps <n>', 'denoising steps', '50')
     .option('--no-gga', 'without the geometry-guided attention inputs')
     .option('--no-cfg', 'one forward per step instead of two')
+    .option('--weights <form>', `the blocks' Linear weights as the file holds them: ${Object.keys(WEIGHT_FORMS).join(' | ')} (fp8 and GGUF files)`, 'bf16')
     .option('--json', 'print one JSON object')
     .option('--verbose', 'print stacks on errors')
     .action((opts: PlanOptions) =>
       runCommand(Boolean(opts.verbose), async () => {
         const config = namedConfig(opts.model);
+        const form = opts.weights ?? 'bf16';
+        if (!Object.prototype.hasOwnProperty.call(WEIGHT_FORMS, form)) throw new InputError(`--weights ${form}: use one of ${Object.keys(WEIGHT_FORMS).join(', ')}`);
         const load = networkLoadOptions(opts);
         const r = planDitRun({
           config,
@@ -48,6 +57,7 @@ export function registerPlanCommand(program: Command): void {
           gga: opts.gga,
           weightDtype: load.weightDtype!,
           gpuMemoryBytes: load.gpuMemoryBytes,
+          quantized: WEIGHT_FORMS[form],
         });
         const t = r.plan.totals;
         const frames = Number(opts.frames);
@@ -66,6 +76,7 @@ export function registerPlanCommand(program: Command): void {
         const encoders = { umt5: planUmt5(encOpts), clipVision: planClipVision(clipFrame, encOpts) };
         const summary = {
           model: config.name,
+          weights: form,
           latentShape: r.latentShape,
           tokens: r.tokens,
           streaming: r.plan.streaming,
@@ -88,7 +99,7 @@ export function registerPlanCommand(program: Command): void {
           return;
         }
         const lines = [
-          `model ${config.name}: latent [${r.latentShape.join(', ')}], ${r.tokens} tokens, weights ${opts.weightDtype}`,
+          `model ${config.name}: latent [${r.latentShape.join(', ')}], ${r.tokens} tokens, weights ${form === 'bf16' ? opts.weightDtype : `${form} (block Linears; the rest ${opts.weightDtype})`}`,
           `peak GPU memory     ${gib(t.peakBytes)}${r.plan.streaming ? ' (weights streamed block by block)' : ' (everything resident)'}`,
           `  weights on GPU    ${gib(t.residentWeightBytes)} of ${gib(t.weightBytes)}`,
           `  activations       ${gib(t.activationBytes)} (without reuse ${gib(t.naiveActivationBytes)})`,

@@ -4,7 +4,11 @@
 // (bf16 files stay bf16; f32 files may become bf16 or f16 on request).
 
 import type { StDtype } from '../io/safetensors-dtype.ts';
-import { storageBytes, type DType, type FloatDType } from '../runtime/dtype.ts';
+import type { GgmlTypeName } from '../io/gguf/index.ts';
+import { isBlockQuant, isFp8, storageBytes, type DType, type FloatDType, type Fp8DType, type WeightDType } from '../runtime/dtype.ts';
+
+/** The dtype names checkpoints give their tensors (safetensors, and GGUF's GGML types). */
+export type FileDtype = StDtype | GgmlTypeName;
 import { bf16ToF32Bits, f16ToF32Bits, f32BitsToBf16, f32BitsToF16 } from '../runtime/dtype.ts';
 import { shapeString, type Shape } from '../runtime/tensor.ts';
 import { GraphError } from './ir.ts';
@@ -12,7 +16,7 @@ import { InputError } from '../runtime/errors.ts';
 
 /** What the store needs from a checkpoint (src/io's Checkpoint and SafetensorsFile fit it). */
 export interface WeightSource {
-  readonly tensors: ReadonlyMap<string, { dtype: StDtype; shape: number[] }>;
+  readonly tensors: ReadonlyMap<string, { dtype: FileDtype; shape: number[] }>;
   chunks(name: string, chunkBytes: number): AsyncIterable<Uint8Array>;
 }
 
@@ -37,7 +41,15 @@ export class WeightFileError extends InputError {}
 
 export const WEIGHT_CHUNK_BYTES = 16 * 2 ** 20;
 
-const FLOAT_FILE_TYPES: Partial<Record<StDtype, FloatDType>> = { F32: 'f32', F16: 'f16', BF16: 'bf16' };
+const FLOAT_FILE_TYPES: Partial<Record<FileDtype, WeightDType>> = {
+  F32: 'f32', F16: 'f16', BF16: 'bf16', F8_E4M3: 'f8e4m3', F8_E5M2: 'f8e5m2',
+  Q8_0: 'q8_0', Q4_0: 'q4_0', Q4_1: 'q4_1', Q5_0: 'q5_0', Q5_1: 'q5_1', Q4_K: 'q4_k', Q5_K: 'q5_k', Q6_K: 'q6_k',
+};
+
+/** The GPU dtype of a checkpoint tensor's file dtype, when it is a float egox reads. */
+export function fileFloatDtype(dtype: FileDtype): WeightDType | undefined {
+  return FLOAT_FILE_TYPES[dtype];
+}
 
 export class WeightStore {
   constructor(
@@ -46,15 +58,20 @@ export class WeightStore {
     readonly sourceName: string,
     /** Graph weight name -> checkpoint key (the model's name-mapping table). */
     readonly rename: (name: string) => string = (n) => n,
+    /**
+     * Per-tensor scales of fp8 weights by checkpoint key ("scaled" fp8 files): applied when an
+     * fp8 tensor is widened on the host; matmuls that read fp8 as stored apply it themselves.
+     */
+    readonly fp8Scales: ReadonlyMap<string, number> = new Map(),
   ) {}
 
   /** Checks that a weight exists with the expected element count and a float dtype. */
-  check(name: string, shape: Shape): { key: string; fileDtype: FloatDType } {
+  check(name: string, shape: Shape): { key: string; fileDtype: WeightDType } {
     const key = this.rename(name);
     const t = this.source.tensors.get(key);
     if (!t) throw new WeightFileError(`weight '${key}' not found in ${this.sourceName}: is this the right model folder or format?`);
     const fileDtype = FLOAT_FILE_TYPES[t.dtype];
-    if (!fileDtype) throw new WeightFileError(`weight '${key}' in ${this.sourceName} is ${t.dtype}; egox loads F32, F16 or BF16 weights`);
+    if (!fileDtype) throw new WeightFileError(`weight '${key}' in ${this.sourceName} is ${t.dtype}; egox loads F32, F16, BF16, F8_E4M3 / F8_E5M2 and GGML Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K weights`);
     const n = t.shape.reduce((a, b) => a * b, 1);
     const want = shape.reduce((a, b) => a * b, 1);
     if (n !== want) {
@@ -69,6 +86,11 @@ export class WeightStore {
    */
   async stream(name: string, shape: Shape, dtype: DType, write: (offset: number, bytes: Uint8Array) => void | Promise<void>): Promise<void> {
     const { key, fileDtype } = this.check(name, shape);
+    if (isFp8(fileDtype)) return this.streamFp8(key, fileDtype, shape, dtype, write);
+    if (isBlockQuant(fileDtype)) {
+      if (dtype !== fileDtype) throw new WeightFileError(`weight '${key}' in ${this.sourceName} is ${fileDtype.toUpperCase()}, which egox reads only as a matmul weight; this one is used as ${dtype}`);
+      return this.streamRaw(key, shape, dtype, write);
+    }
     if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16') throw new GraphError(`weight '${key}': storage dtype ${dtype} is not a float type`);
     let outOffset = 0;
     let carry: Uint8Array | null = null; // a partial element split across chunks
@@ -96,7 +118,68 @@ export class WeightStore {
       await write(outOffset, piece);
     }
   }
+
+  /** Bytes as stored (fp8, GGML blocks): whole words, the last one zero-padded. */
+  private async streamRaw(key: string, shape: Shape, dtype: DType, write: (offset: number, bytes: Uint8Array) => void | Promise<void>): Promise<void> {
+    const total = storageBytes(dtype, shape.reduce((a, b) => a * b, 1));
+    let at = 0;
+    let carry = new Uint8Array(0);
+    for await (const chunk of this.source.chunks(key, WEIGHT_CHUNK_BYTES)) {
+      const joined = carry.length ? concat(carry, chunk) : chunk;
+      const usable = joined.length - (joined.length % 4);
+      if (usable) await write(at, joined.subarray(0, usable));
+      at += usable;
+      carry = joined.slice(usable);
+    }
+    if (carry.length) {
+      const last = new Uint8Array(4);
+      last.set(carry);
+      await write(at, last.subarray(0, total - at));
+    }
+  }
+
+  /** An fp8 tensor: as stored (4 bytes a word, the last word zero-padded) or widened on the host. */
+  private async streamFp8(key: string, fileDtype: Fp8DType, shape: Shape, dtype: DType, write: (offset: number, bytes: Uint8Array) => void | Promise<void>): Promise<void> {
+    const total = storageBytes(dtype, shape.reduce((a, b) => a * b, 1));
+    if (dtype === fileDtype) return this.streamRaw(key, shape, dtype, write);
+    if (isFp8(dtype) || (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16')) throw new GraphError(`weight '${key}': cannot store ${fileDtype} as ${dtype}`);
+    const scale = this.fp8Scales.get(key) ?? 1;
+    let at = 0;
+    // Even element counts per piece keep 16-bit output word-aligned; chunks are even-sized.
+    for await (const chunk of this.source.chunks(key, WEIGHT_CHUNK_BYTES)) {
+      const f32 = fp8ToF32(chunk, fileDtype, scale);
+      const piece = convert(new Uint8Array(f32.buffer), 'f32', dtype);
+      await write(at, piece.subarray(0, Math.min(piece.length, total - at)));
+      at += piece.length;
+    }
+  }
 }
+
+/** Widens fp8 bytes to f32 bit patterns (times `scale`), exactly as the GPU loaders do. */
+export function fp8ToF32(bytes: Uint8Array, dtype: Fp8DType, scale = 1): Float32Array {
+  const table = FP8_TABLES[dtype];
+  const out = new Float32Array(bytes.length);
+  for (let i = 0; i < bytes.length; i++) out[i] = table[bytes[i]!]! * scale;
+  return out;
+}
+
+/** The 256 values of a format (E4M3: bias 7, S.1111.111 NaN; E5M2: bias 15, IEEE inf/NaN). */
+function fp8Table(dtype: Fp8DType): Float32Array {
+  const [mBits, bias] = dtype === 'f8e4m3' ? [3, 7] : [2, 15];
+  const eMax = dtype === 'f8e4m3' ? 15 : 31;
+  const t = new Float32Array(256);
+  for (let b = 0; b < 256; b++) {
+    const sign = b & 0x80 ? -1 : 1;
+    const e = (b & 0x7f) >> mBits;
+    const m = b & ((1 << mBits) - 1);
+    if (dtype === 'f8e4m3' && e === eMax && m === 7) t[b] = NaN;
+    else if (dtype === 'f8e5m2' && e === eMax) t[b] = m === 0 ? sign * Infinity : NaN;
+    else t[b] = sign * (e === 0 ? m * 2 ** (1 - bias - mBits) : (1 + m / (1 << mBits)) * 2 ** (e - bias));
+  }
+  return t;
+}
+
+const FP8_TABLES: Readonly<Record<Fp8DType, Float32Array>> = { f8e4m3: fp8Table('f8e4m3'), f8e5m2: fp8Table('f8e5m2') };
 
 /** Converts a whole number of element pairs between float storage formats. */
 export function convert(bytes: Uint8Array, from: FloatDType, to: FloatDType): Uint8Array {
@@ -116,4 +199,11 @@ export function convert(bytes: Uint8Array, from: FloatDType, to: FloatDType): Ui
   const out = new Uint16Array(f32bits.length);
   for (let i = 0; i < f32bits.length; i++) out[i] = narrow(f32bits[i]!);
   return new Uint8Array(out.buffer);
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }

@@ -1,7 +1,7 @@
-/** `egox inspect`: what a checkpoint holds (tensors, dtypes, sizes, files), without reading tensor data. */
+/** `egox inspect`: what a checkpoint holds (tensors, dtypes, sizes, files), without reading tensor data: safetensors, PyTorch or GGUF (GGML types, PyTorch-order shapes). */
 import { Checkpoint, type CheckpointKind } from './checkpoint.ts';
 import { isPytorchCheckpointPath, PytorchCheckpoint, type JsonLike } from './pytorch/index.ts';
-import type { TensorSource } from './safetensors.ts';
+import { GgufFile, type GgufValue } from './gguf/index.ts';
 
 export interface InspectTensor {
   name: string;
@@ -13,7 +13,7 @@ export interface InspectTensor {
 
 export interface InspectReport {
   path: string;
-  kind: CheckpointKind | 'pytorch';
+  kind: CheckpointKind | 'pytorch' | 'gguf';
   /** Sorted by name. */
   tensors: InspectTensor[];
   metadata: Record<string, string>;
@@ -31,6 +31,16 @@ export interface InspectReport {
 }
 
 export async function inspectCheckpoint(path: string): Promise<InspectReport> {
+  if (path.toLowerCase().endsWith('.gguf')) {
+    const g = await GgufFile.open(path);
+    try {
+      const metadata = { format: `gguf v${g.version}`, alignment: String(g.alignment) } as Record<string, string>;
+      for (const [k, v] of g.metadata) metadata[k] = metadataText(v);
+      return summarize(path, 'gguf', { tensors: g.tensors, metadata, warnings: g.warnings }, [path], {});
+    } finally {
+      await g.close();
+    }
+  }
   if (await isPytorchCheckpointPath(path)) {
     const ckpt = await PytorchCheckpoint.open(path);
     try {
@@ -47,7 +57,20 @@ export async function inspectCheckpoint(path: string): Promise<InspectReport> {
   }
 }
 
-function summarize(path: string, kind: InspectReport['kind'], ckpt: TensorSource, files: string[],
+/** What summarize reads of any opened checkpoint. */
+interface Listing {
+  tensors: ReadonlyMap<string, { name: string; dtype: string; shape: number[]; byteLength: number; file: string }>;
+  metadata: Readonly<Record<string, string>>;
+  warnings: readonly string[];
+}
+
+/** A GGUF metadata value as text (long arrays summarised). */
+function metadataText(v: GgufValue): string {
+  if (Array.isArray(v)) return v.length > 16 ? `[${v.length} items]` : `[${v.map(metadataText).join(', ')}]`;
+  return String(v);
+}
+
+function summarize(path: string, kind: InspectReport['kind'], ckpt: Listing, files: string[],
   entries: Record<string, JsonLike>): InspectReport {
   const tensors = [...ckpt.tensors.values()]
     .map((t) => ({ name: t.name, dtype: t.dtype, shape: [...t.shape], bytes: t.byteLength, file: t.file }))

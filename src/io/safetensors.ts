@@ -4,6 +4,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import { FileFormatError } from './format-error.ts';
+import { checkRange, OpenTensorFile, readExact } from './tensor-reads.ts';
 import { MAX_HEADER_BYTES, parseSafetensorsHeader } from './safetensors-header.ts';
 import type { StDtype } from './safetensors-dtype.ts';
 
@@ -35,16 +36,18 @@ export interface TensorSource {
   close(): Promise<void>;
 }
 
-export class SafetensorsFile implements TensorSource {
+export class SafetensorsFile extends OpenTensorFile<TensorInfo> implements TensorSource {
   private constructor(
-    readonly path: string,
-    private readonly handle: fsp.FileHandle,
-    readonly tensors: ReadonlyMap<string, TensorInfo>,
+    path: string,
+    handle: fsp.FileHandle,
+    tensors: ReadonlyMap<string, TensorInfo>,
     readonly metadata: Readonly<Record<string, string>>,
     readonly warnings: readonly string[],
     /** File size at open time; reads past it mean the file changed under us. */
     readonly fileSize: number,
-  ) {}
+  ) {
+    super(path, handle, tensors);
+  }
 
   static async open(path: string): Promise<SafetensorsFile> {
     let handle: fsp.FileHandle;
@@ -95,64 +98,10 @@ export class SafetensorsFile implements TensorSource {
     }
     return new SafetensorsFile(path, handle, tensors, parsed.metadata, parsed.warnings, size);
   }
-
-  info(name: string): TensorInfo {
-    const t = this.tensors.get(name);
-    if (!t) throw new FileFormatError(this.path, 'no such tensor in this file', name);
-    return t;
-  }
-
-  async read(name: string): Promise<Uint8Array> {
-    const t = this.info(name);
-    return readExact(this.handle, this.path, t.fileOffset, t.byteLength);
-  }
-
-  async readRange(name: string, byteStart: number, byteLength: number): Promise<Uint8Array> {
-    const t = this.info(name);
-    checkRange(t, byteStart, byteLength);
-    return readExact(this.handle, this.path, t.fileOffset + byteStart, byteLength);
-  }
-
-  async *chunks(name: string, chunkBytes: number): AsyncIterable<Uint8Array> {
-    const t = this.info(name);
-    if (!Number.isSafeInteger(chunkBytes) || chunkBytes <= 0) {
-      throw new RangeError(`chunks: chunkBytes must be a positive integer, got ${chunkBytes}`);
-    }
-    for (let at = 0; at < t.byteLength; at += chunkBytes) {
-      const n = Math.min(chunkBytes, t.byteLength - at);
-      yield await readExact(this.handle, this.path, t.fileOffset + at, n);
-    }
-  }
-
-  async close(): Promise<void> {
-    await this.handle.close();
-  }
 }
 
-export function checkRange(t: TensorInfo, byteStart: number, byteLength: number): void {
-  if (!Number.isSafeInteger(byteStart) || !Number.isSafeInteger(byteLength) || byteStart < 0 || byteLength < 0
-    || byteStart + byteLength > t.byteLength) {
-    throw new RangeError(`readRange: [${byteStart}, +${byteLength}) is outside tensor '${t.name}' (${t.byteLength} bytes)`);
-  }
-}
-
-/** Largest single read() call; the OS caps one read near 2 GiB anyway. */
-const MAX_READ = 1 << 30;
-
-/** Reads exactly `length` bytes at `position` into a fresh buffer, looping over short reads. */
-export async function readExact(handle: fsp.FileHandle, path: string, position: number, length: number): Promise<Uint8Array> {
-  const out = new Uint8Array(length);
-  let done = 0;
-  while (done < length) {
-    const want = Math.min(length - done, MAX_READ);
-    const { bytesRead } = await handle.read(out, done, want, position + done);
-    if (bytesRead === 0) {
-      throw new FileFormatError(path, `unexpected end of file at byte ${position + done} (was the file truncated while open?)`);
-    }
-    done += bytesRead;
-  }
-  return out;
-}
+/** Re-exported: callers of the safetensors reader use them. */
+export { checkRange, readExact };
 
 function errCode(e: unknown): string {
   return (e as NodeJS.ErrnoException)?.code ?? String(e);

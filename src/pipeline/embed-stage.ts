@@ -19,8 +19,10 @@ export interface RunEmbeddings {
 
 /** The few values of a run the embed stage reads. */
 export interface EmbedStageInputs {
-  /** The model folder: text_encoder/ + tokenizer/, image_encoder/ + image_processor/. */
-  modelRoot: string;
+  /** The encoders (folders or files, model-folder.ts) and where a single-file text encoder finds its tokenizer. */
+  textEncoder: string | null;
+  imageEncoder: string | null;
+  tokenizerRoot: string | undefined;
   /** Prompt and negative prompt for umT5 (unused when `given` holds both embeddings). */
   prompts: [prompt: string, negative: string];
   given: GivenEmbeddings;
@@ -53,7 +55,7 @@ export async function conditioningEmbeddings(
     cond = given.cond;
     uncond = given.uncond;
   } else {
-    const [p, n] = await encodePrompts(dev, inp.modelRoot, inp.prompts, inp.load);
+    const [p, n] = await encodePrompts(dev, needEncoder(inp.textEncoder, 'text'), inp.prompts, inp.load, inp.tokenizerRoot);
     const rows = p!.length / textDim;
     cond = { shape: [rows, textDim], data: p! };
     uncond = { shape: [rows, textDim], data: n! };
@@ -63,7 +65,7 @@ export async function conditioningEmbeddings(
   if (given.image) {
     clip = given.image;
   } else {
-    const data = await encodeImage(dev, inp.modelRoot, await clipInputImage(latents, decode), inp.load);
+    const data = await encodeImage(dev, needEncoder(inp.imageEncoder, 'image'), await clipInputImage(latents, decode), inp.load);
     clip = clipEmbedding(data, imageDim);
   }
   progress.tick(2, 2);
@@ -81,4 +83,10 @@ export async function clipInputImage(latents: Latent, decode: (l: Latent) => Pro
 
 export function clipEmbedding(data: Float32Array, imageDim: number): Embedding {
   return { shape: [data.length / imageDim, imageDim], data };
+}
+
+/** An encoder's path; the input checks made sure it is there when its embeddings were not given. */
+export function needEncoder(p: string | null, which: string): string {
+  if (p === null) throw new Error(`internal: the ${which} encoder is needed but was not resolved`);
+  return p;
 }

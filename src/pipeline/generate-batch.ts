@@ -18,7 +18,7 @@ import { ClipVisionEncoder } from '../model/clip/index.ts';
 import type { NetworkLoadOptions, NetworkName } from '../model/load-options.ts';
 import { WanVae } from '../model/vae/index.ts';
 import { BatchSummary, round, SUMMARY_TEMP_PREFIX, type TakeRecord, type TakeStatus } from './batch-summary.ts';
-import { clipEmbedding, clipInputImage, runPrompts, type RunEmbeddings } from './embed-stage.ts';
+import { clipEmbedding, clipInputImage, needEncoder, runPrompts, type RunEmbeddings } from './embed-stage.ts';
 import type { Embedding } from './embeddings.ts';
 import { checkModelInputs, checkTakeInputs, closeInputs, type CheckedInputs, type ModelInputs } from './generate-inputs.ts';
 import { GenerateOptionError, resolveGenerateOptions, type GenerateOptions } from './generate-options.ts';
@@ -126,7 +126,13 @@ class BatchRun {
     try {
       if (todo.length > 0 && !this.model.given.cond) {
         const all = todo.flatMap((n) => this.prompts.get(n)!);
-        this.texts = await this.network('umt5', () => PromptEmbeddings.encode(this.dev, this.model.model.root, all, this.model.dit.config.textDim, this.load));
+        this.texts = await this.network('umt5', () => PromptEmbeddings.encode(
+            this.dev,
+            { textEncoder: needEncoder(this.model.model.textEncoder, 'text'), tokenizerRoot: this.model.model.tokenizerRoot },
+            all,
+            this.model.dit.config.textDim,
+            this.load,
+          ));
         this.emit({ type: 'network', network: 'umt5', action: 'release' }); // encode() closed it
       }
       for (let i = 0; i < todo.length; i += this.wave) await this.runWave(todo.slice(i, i + this.wave));
@@ -173,7 +179,7 @@ class BatchRun {
 
   private async clipStep(states: TakeState[]): Promise<void> {
     const imageDim = this.model.dit.config.imageDim!;
-    const enc = await this.network('clip-vision', () => ClipVisionEncoder.open(this.dev, this.model.model.root, this.load));
+    const enc = await this.network('clip-vision', () => ClipVisionEncoder.open(this.dev, needEncoder(this.model.model.imageEncoder, 'image'), this.load));
     try {
       for (const s of states) {
         await this.attempt(s.name, async (progress) => {

@@ -68,10 +68,11 @@ export async function checkModelInputs(options: ResolvedGenerateOptions): Promis
   for (const [flag, file] of [['--prompt-embeds', options.promptEmbeds], ['--image-embeds', options.imageEmbeds]] as const) {
     if (file !== undefined && !fs.existsSync(file)) throw new EmbeddingsError(`${flag} ${file}: file not found`);
   }
-  const model = openModelFolder(options.model);
+  const model = openModelFolder(options.model, options.files);
   if (options.promptEmbeds === undefined) requireEncoder(model, 'text');
-  if (options.lora !== undefined && !fs.existsSync(options.lora)) throw new GenerateOptionError(`--lora ${options.lora}: file not found (EgoX's adapter is pytorch_lora_weights.safetensors)`);
-  const lora = options.lora !== undefined ? { file: options.lora, strength: options.loraStrength, lenient: options.loraLenient } : undefined;
+  const adapters = options.lora === undefined ? [] : typeof options.lora === 'string' ? [{ file: options.lora }] : options.lora;
+  for (const a of adapters) if (!fs.existsSync(a.file)) throw new GenerateOptionError(`--lora ${a.file}: file not found (EgoX's adapter is pytorch_lora_weights.safetensors)`);
+  const lora = adapters.map((a) => ({ file: a.file, strength: a.strength ?? options.loraStrength, lenient: options.loraLenient }));
   const dit = await WanModel.open(model.transformer, { lora });
   try {
     const c = dit.config;

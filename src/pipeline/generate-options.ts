@@ -1,5 +1,6 @@
 // Options of a generate run, their defaults (the official EgoX settings) and their checks.
 import type { PriorOptions } from './prior.ts';
+import type { ComponentFiles } from './model-folder.ts';
 import type { ProgressCallback } from './progress.ts';
 import { InputError } from '../runtime/errors.ts';
 import type { FloatDType } from '../runtime/dtype.ts';
@@ -12,10 +13,13 @@ export interface GenerateOptions {
   take?: string;
   /** Depth folder; default <meta dir>/depth_maps/<take>/. */
   depthDir?: string;
-  /** Diffusers model folder (transformer/, vae/, ...). */
-  model: string;
+  /** The model folder: diffusers (transformer/, vae/, ...) or the original Wan2.1 release. */
+  model?: string;
+  /** Components as their own files (ComfyUI's single files), over --model or instead of it. */
+  files?: ComponentFiles;
   /** EgoX LoRA adapter, merged into the weights on the GPU at load. */
-  lora?: string;
+  /** One adapter file, or several stacked, each with its own strength (default loraStrength). */
+  lora?: string | readonly { file: string; strength?: number }[];
   loraStrength?: number;
   loraLenient?: boolean;
   /** Output folder (created if missing). */
@@ -54,7 +58,7 @@ export interface GenerateOptions {
   onProgress?: ProgressCallback;
 }
 
-type OptionalSettings = 'take' | 'depthDir' | 'lora' | 'prompt' | 'promptEmbeds' | 'imageEmbeds' | 'gpuMemoryBytes' | 'onProgress' | 'priorOptions';
+type OptionalSettings = 'take' | 'depthDir' | 'lora' | 'prompt' | 'promptEmbeds' | 'imageEmbeds' | 'gpuMemoryBytes' | 'onProgress' | 'priorOptions' | 'model' | 'files';
 export type ResolvedGenerateOptions = Required<Omit<GenerateOptions, OptionalSettings>> & Pick<GenerateOptions, OptionalSettings>;
 
 /** The official EgoX settings (egox-official.md C.8, D, A.5). */

@@ -59,7 +59,9 @@ async function run(dev: EgoxDevice, inp: CheckedInputs, progress: ProgressTracke
     const emb = await conditioningEmbeddings(
       dev,
       {
-        modelRoot: inp.model.root,
+        textEncoder: inp.model.textEncoder,
+        imageEncoder: inp.model.imageEncoder,
+        tokenizerRoot: inp.model.tokenizerRoot,
         prompts: runPrompts(opt, inp.take.prompt),
         given: inp.given,
         textDim: inp.dit.config.textDim,

@@ -16,9 +16,15 @@ export class PromptEmbeddings {
   ) {}
 
   /** Encodes each distinct prompt once; `prompts` may repeat. */
-  static async encode(dev: EgoxDevice, modelRoot: string, prompts: string[], width: number, load: NetworkLoadOptions): Promise<PromptEmbeddings> {
+  static async encode(
+    dev: EgoxDevice,
+    encoder: { textEncoder: string; tokenizerRoot?: string },
+    prompts: string[],
+    width: number,
+    load: NetworkLoadOptions,
+  ): Promise<PromptEmbeddings> {
     const distinct = [...new Set(prompts)];
-    const out = distinct.length > 0 ? await encodePrompts(dev, modelRoot, distinct, load) : [];
+    const out = distinct.length > 0 ? await encodePrompts(dev, encoder.textEncoder, distinct, load, encoder.tokenizerRoot) : [];
     const cache = new PromptEmbeddings(out.length > 0 ? out[0]!.length / width : 0, width);
     distinct.forEach((p, i) => cache.kept.set(p, keepUsedRows(out[i]!, width)));
     return cache;

@@ -80,8 +80,9 @@ export async function writeOutputs(inp: CheckedInputs, fr: RunFrames): Promise<{
     const summary = {
       take: take.name,
       meta: take.metaPath,
-      model: opt.model,
-      lora: opt.lora ?? null,
+      model: opt.model ?? inp.model.transformer,
+      layout: inp.model.layout,
+      lora: opt.lora === undefined ? null : typeof opt.lora === 'string' ? opt.lora : opt.lora.map((a) => `${a.file}:${a.strength ?? opt.loraStrength}`).join(' + '),
       prompt: opt.promptEmbeds ? { embeddings: opt.promptEmbeds } : { text: opt.prompt ?? take.prompt, negative: opt.negativePrompt },
       steps: opt.steps,
       guidance: opt.guidance,

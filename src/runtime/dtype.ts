@@ -3,9 +3,43 @@
 // 16-bit tensor of n elements takes ceil(n/2) words; the GPU cast kernels in
 // src/kernels/elementwise/cast.ts implement the same bit rules as these functions.
 
-export type DType = 'f32' | 'f16' | 'bf16' | 'i32' | 'u32';
+export type DType = 'f32' | 'f16' | 'bf16' | 'i32' | 'u32' | Fp8DType | BlockQuantDType;
 
-export const DTYPES: readonly DType[] = ['f32', 'f16', 'bf16', 'i32', 'u32'];
+export const DTYPES: readonly DType[] = ['f32', 'f16', 'bf16', 'i32', 'u32', 'f8e4m3', 'f8e5m2', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q4_k', 'q5_k', 'q6_k'];
+
+/**
+ * GGML's block-quantized weights as GGUF files store them: each row of K values is K / `elements`
+ * blocks of `bytes` bytes (scales and packed quants); only matmul weight loads read them.
+ */
+export type BlockQuantDType = 'q8_0' | 'q4_0' | 'q4_1' | 'q5_0' | 'q5_1' | 'q4_k' | 'q5_k' | 'q6_k';
+
+export const BLOCK_QUANT: Readonly<Record<BlockQuantDType, { elements: number; bytes: number }>> = {
+  q8_0: { elements: 32, bytes: 34 },
+  q4_0: { elements: 32, bytes: 18 },
+  q4_1: { elements: 32, bytes: 20 },
+  q5_0: { elements: 32, bytes: 22 },
+  q5_1: { elements: 32, bytes: 24 },
+  q4_k: { elements: 256, bytes: 144 },
+  q5_k: { elements: 256, bytes: 176 },
+  q6_k: { elements: 256, bytes: 210 },
+};
+
+export function isBlockQuant(dtype: DType): dtype is BlockQuantDType {
+  return Object.prototype.hasOwnProperty.call(BLOCK_QUANT, dtype);
+}
+
+/**
+ * 8-bit float weights as stored (safetensors F8_E4M3 / F8_E5M2), four per u32 (element 4i in
+ * the low byte); only matmul weight loads read them, widening to f32.
+ */
+export type Fp8DType = 'f8e4m3' | 'f8e5m2';
+
+/** What a matmul weight may be stored as on the GPU. */
+export type WeightDType = FloatDType | Fp8DType | BlockQuantDType;
+
+export function isFp8(dtype: DType): dtype is Fp8DType {
+  return dtype === 'f8e4m3' || dtype === 'f8e5m2';
+}
 
 /** The float storage dtypes: what weights, activations and kernel operands may be. */
 export type FloatDType = 'f32' | 'f16' | 'bf16';
@@ -14,8 +48,16 @@ export function isPacked16(dtype: DType): boolean {
   return dtype === 'f16' || dtype === 'bf16';
 }
 
+/** Bytes one element takes in its packed storage (fp8: 1, f16/bf16: 2, others 4; blocks: a fraction). */
+export function elementBytes(dtype: DType): number {
+  if (isBlockQuant(dtype)) return BLOCK_QUANT[dtype].bytes / BLOCK_QUANT[dtype].elements;
+  return isFp8(dtype) ? 1 : isPacked16(dtype) ? 2 : 4;
+}
+
 /** Bytes a tensor of `numel` elements occupies in a GPU buffer (always a multiple of 4). */
 export function storageBytes(dtype: DType, numel: number): number {
+  if (isFp8(dtype)) return Math.ceil(numel / 4) * 4;
+  if (isBlockQuant(dtype)) return Math.ceil((Math.ceil(numel / BLOCK_QUANT[dtype].elements) * BLOCK_QUANT[dtype].bytes) / 4) * 4;
   return isPacked16(dtype) ? Math.ceil(numel / 2) * 4 : numel * 4;
 }
 

@@ -1,7 +1,7 @@
 // A tensor is a GPU buffer region plus shape and dtype. Views share the buffer; only the
 // owner returns it to the pool.
 
-import { storageBytes, type DType } from './dtype.ts';
+import { elementBytes, storageBytes, type DType } from './dtype.ts';
 
 export type Shape = readonly number[];
 
@@ -54,8 +54,8 @@ export class Tensor {
   }
 
   /**
-   * Rows [start, end) along the first axis, without a copy. For 16-bit types the start
-   * row must begin on a word boundary.
+   * Rows [start, end) along the first axis, without a copy. For packed types (16- and 8-bit)
+   * the start row must begin on a word boundary.
    */
   slice(start: number, end: number): Tensor {
     const rows = this.shape[0] ?? 1;
@@ -64,8 +64,8 @@ export class Tensor {
     }
     const inner = this.numel / Math.max(rows, 1);
     const startEl = start * inner;
-    if (storageBytes(this.dtype, startEl) !== (this.dtype === 'f16' || this.dtype === 'bf16' ? startEl * 2 : startEl * 4)) {
-      throw new Error(`slice start ${start} splits a packed 16-bit word; copy the tensor instead`);
+    if (storageBytes(this.dtype, startEl) !== startEl * elementBytes(this.dtype)) {
+      throw new Error(`slice start ${start} splits a packed word; copy the tensor instead`);
     }
     return new Tensor(
       this.buffer,

@@ -34,11 +34,20 @@ describe('egox forward dit', () => {
     expect(existsSync(join(dir, 'bad.safetensors'))).toBe(false);
   });
 
+  it('runs the original Wan2.1 release folder (config.json with dim/num_heads, sharded weights)', { timeout: 600_000 }, async () => {
+    const c = await loadDitCase('i2v_square');
+    const dir = mkdtempSync(join(tmpdir(), 'egox-fwd-orig-'));
+    const out = join(dir, 'out.safetensors');
+    const r = egox(['forward', 'dit', '--model', 'test/golden/layouts/original', '--input', `${DIT_GOLDEN}/${c.json.io}`, '--output', out], { timeoutMs: 600_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(relL2((await readF32Tensors(out)).get('out')!.data, c.io.get('out')!.data)).toBeLessThan(1e-4);
+  });
+
   it('--help says the adapter is merged at load by default and how to get the run-time form', () => {
     const r = egox(['forward', 'dit', '--help']);
     expect(r.code).toBe(0);
     const help = r.stdout.replace(/\s+/g, ' ');
-    expect(help).toMatch(/--lora <file> .*merged into the weights at load unless --lora-mode fused/);
+    expect(help).toMatch(/--lora <file\[:strength\]> .*merged into the weights at load unless --lora-mode fused/);
     expect(help).toMatch(/--lora-mode <mode> .*merge \(the default: .*fused \(a low-rank GEMM beside each adapted matmul at run time\)/);
     expect(help).not.toMatch(/applied fused at run time/);
   });

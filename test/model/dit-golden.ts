@@ -2,6 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { SafetensorsFile } from '../../src/io/safetensors.ts';
 import type { WanConfig } from '../../src/model/wan/config.ts';
+import { DIT_IO } from '../../src/model/wan/dit.ts';
+import { timestepEmbedding } from '../../src/model/wan/timestep.ts';
 
 export const DIT_GOLDEN = 'test/golden/dit';
 
@@ -44,4 +46,14 @@ export async function loadDitCase(name: string): Promise<DitCase> {
   };
   const io = json.io ? await readF32Tensors(`${DIT_GOLDEN}/${json.io}`) : new Map();
   return { json, config, io };
+}
+
+/** The graph inputs of an I2V case without the geometry bias: latents, timestep embedding, text and image context. */
+export function i2vInputs(io: DitCase['io'], freqDim: number): Record<string, Float32Array> {
+  return {
+    [DIT_IO.latents]: io.get('x')!.data,
+    [DIT_IO.timestepEmbedding]: timestepEmbedding(io.get('timestep')!.data[0]!, freqDim),
+    [DIT_IO.context]: io.get('context')!.data,
+    [DIT_IO.clip]: io.get('clip')!.data,
+  };
 }

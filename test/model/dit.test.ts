@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { useDevice, relL2 } from '../helpers/gpu.ts';
-import { DIT_GOLDEN, loadDitCase, readF32Tensors, type DitCase } from './dit-golden.ts';
+import { DIT_GOLDEN, i2vInputs, loadDitCase, readF32Tensors, type DitCase } from './dit-golden.ts';
 import { WanDit, DIT_IO } from '../../src/model/wan/dit.ts';
 import { openWanCheckpoint } from '../../src/model/wan/load.ts';
 import { timestepEmbedding } from '../../src/model/wan/timestep.ts';
@@ -75,12 +75,7 @@ describe('LoRA adapters (run-time fused) vs the reference (merged)', () => {
       const x = io.get('x')!;
       const dit = model.graph({ latentShape: x.shape as [number, number, number, number] });
       const exec = await model.executor(dev, dit);
-      await exec.run({
-        [DIT_IO.latents]: x.data,
-        [DIT_IO.timestepEmbedding]: timestepEmbedding(io.get('timestep')!.data[0]!, c.config.freqDim),
-        [DIT_IO.context]: io.get('context')!.data,
-        [DIT_IO.clip]: io.get('clip')!.data,
-      });
+      await exec.run(i2vInputs(io, c.config.freqDim));
       const got = await exec.read(DIT_IO.output);
       exec.destroy();
       await model.close();

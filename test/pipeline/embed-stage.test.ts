@@ -23,7 +23,9 @@ describe('embed stage prompts', () => {
     const run = async (extra: { prompt?: string; negativePrompt?: string }) => {
       const options = resolveGenerateOptions({ meta: 'm.json', model: fx!.model, out: 'o', weightDtype: 'f32', ...extra });
       const inp: EmbedStageInputs = {
-        modelRoot: model.root,
+        textEncoder: model.textEncoder,
+        imageEncoder: model.imageEncoder,
+        tokenizerRoot: model.tokenizerRoot,
         prompts: runPrompts(options, 'a person cooks'),
         given: { image },
         textDim: DEMO_DIT.textDim,
@@ -35,7 +37,7 @@ describe('embed stage prompts', () => {
       };
       return conditioningEmbeddings(dev, inp, undefined as never, fail, new ProgressTracker(() => {}));
     };
-    const [take, empty, other, neg] = await encodePrompts(dev, model.root, ['a person cooks', '', 'a dog runs', 'blurry'], { weightDtype: 'f32' });
+    const [take, empty, other, neg] = await encodePrompts(dev, model.root!, ['a person cooks', '', 'a dog runs', 'blurry'], { weightDtype: 'f32' });
     const plain = await run({});
     expect(plain.cond.data).toEqual(take);
     expect(plain.uncond.data).toEqual(empty);

@@ -4,7 +4,7 @@
 // activation, not a hidden allocation.
 
 import { gemm, loraDown, loraUp, type GemmEpilogue } from '../../kernels/gemm/index.ts';
-import type { DType } from '../../runtime/dtype.ts';
+import { isFp8, type DType } from '../../runtime/dtype.ts';
 import { numelOf, shapeString } from '../../runtime/tensor.ts';
 import { expectDtype, type GraphBuilder } from '../builder.ts';
 import { GraphError, type Value } from '../ir.ts';
@@ -21,9 +21,13 @@ export interface LinearOptions {
   /** Run-time LoRA: A [r, K], B [N, r], scale s = strength * alpha / r. */
   lora?: { a: Value; b: Value; scale: number };
   outDtype?: DType;
+  /** Per-tensor scale of an fp8 weight (scaled fp8 checkpoints), applied in the weight load. */
+  weightScale?: number;
 }
 
 const FLOATS: readonly DType[] = ['f32', 'f16', 'bf16'];
+/** Weights may also be fp8 or GGML blocks as stored (widened inside the matmul). */
+const WEIGHTS: readonly DType[] = [...FLOATS, 'f8e4m3', 'f8e5m2', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q4_k', 'q5_k', 'q6_k'];
 
 export function linearOp(g: GraphBuilder, x: Value, w: Value, bias: Value | undefined, opts: LinearOptions = {}, name = 'linear'): Value {
   const K = x.shape[x.shape.length - 1]!;
@@ -31,7 +35,8 @@ export function linearOp(g: GraphBuilder, x: Value, w: Value, bias: Value | unde
     throw new GraphError(`${name}: weight ${shapeString(w.shape)} does not match input ${shapeString(x.shape)} (need [out, ${K}])`);
   }
   expectDtype(name, 'input', x, FLOATS);
-  expectDtype(name, 'weight', w, FLOATS);
+  expectDtype(name, 'weight', w, WEIGHTS);
+  if (opts.weightScale !== undefined && !isFp8(w.dtype)) throw new GraphError(`${name}: a weight scale is for fp8 weights, got ${w.dtype}`);
   const N = w.shape[0]!;
   const M = numelOf(x.shape) / K;
   if (bias && (numelOf(bias.shape) !== N || bias.dtype !== 'f32')) throw new GraphError(`${name}: bias must be f32 [${N}], got ${shapeString(bias.shape)} ${bias.dtype}`);
@@ -78,7 +83,7 @@ export function linearOp(g: GraphBuilder, x: Value, w: Value, bias: Value | unde
         const low = loraT ? { t: T(ins[i++]!), b: T(ins[i++]!) } : undefined;
         const gate = gated ? T(ins[i++]!) : undefined;
         const residual = gated ? T(ins[i++]!) : undefined;
-        const o = { bias: b, epilogue, gate, residual, out: T(out!) };
+        const o = { bias: b, epilogue, gate, residual, out: T(out!), wScale: opts.weightScale };
         if (low) loraUp(dev, T(ins[0]!), T(ins[1]!), low, o);
         else gemm(dev, T(ins[0]!), T(ins[1]!), o);
       }),

@@ -5,7 +5,10 @@
 
 import type { BindingDecl, UniformDecl } from '../../runtime/program.ts';
 import { sgmShapeKey, type SgmTiling } from '../shared/subgroup-matrix.ts';
-import type { FloatDType } from '../../runtime/dtype.ts';
+import type { FloatDType, WeightDType } from '../../runtime/dtype.ts';
+import { isBlockQuant, isFp8 } from '../../runtime/dtype.ts';
+import { FP8_DECODE_FN, WGSL_FP8 } from './fp8.ts';
+import { blockDequantFns } from './quant-blocks.ts';
 
 export type GemmActivation = 'none' | 'gelu_tanh' | 'gelu_erf' | 'silu';
 /** What happens to y = alpha * X W^T (+ bias) before the store. */
@@ -74,8 +77,11 @@ export interface GemmSpec {
   K: number;
   batch: number;
   xDtype: FloatDType;
-  wDtype: FloatDType;
+  /** fp8 weights are widened in the load (and multiplied by `wScale` when set). */
+  wDtype: WeightDType;
   yDtype: FloatDType;
+  /** Multiply each widened W value by the uniform `wScale` (fp8 "scaled" checkpoints' per-tensor scale). */
+  wScale?: boolean;
   x: OperandLayout;
   w: OperandLayout;
   y: OperandLayout;
@@ -104,7 +110,7 @@ export function specKey(s: GemmSpec, fit: string): string {
   const parts = [
     // M is a uniform (one pipeline per token count); a batch's strides still name it.
     `n${s.N}k${s.K}b${s.batch}`,
-    `${s.xDtype}${s.xVec4 ? '4' : '1'}.${s.wDtype}${s.wVec4 ? '4' : '1'}->${s.yDtype}`,
+    `${s.xDtype}${s.xVec4 ? '4' : '1'}.${s.wDtype}${s.wVec4 ? '4' : '1'}${s.wScale ? 's' : ''}->${s.yDtype}`,
     `x${layoutKey(s.x)}w${layoutKey(s.w)}y${layoutKey(s.y)}`,
     s.alpha ? 'alpha' : '',
     s.bias ? 'bias' : '',
@@ -120,7 +126,8 @@ export function specKey(s: GemmSpec, fit: string): string {
 
 // ---- bindings and uniforms ---------------------------------------------------------------
 
-function loadType(dtype: FloatDType, vec4: boolean): string {
+function loadType(dtype: WeightDType, vec4: boolean): string {
+  if (isFp8(dtype) || isBlockQuant(dtype)) return 'u32';
   if (dtype === 'f32') return vec4 ? 'vec4<f32>' : 'f32';
   return vec4 ? 'vec2<u32>' : 'u32';
 }
@@ -168,6 +175,7 @@ export function gemmUniforms(s: GemmSpec): UniformDecl[] {
     if (!s.residual!.inPlace) u.push({ name: 'rOff', type: 'u32' });
   }
   if (s.alpha) u.push({ name: 'alpha', type: 'f32' });
+  if (s.wScale) u.push({ name: 'wScale', type: 'f32' });
   return u;
 }
 
@@ -189,7 +197,14 @@ function unpack2(dtype: 'f16' | 'bf16', w: string): string {
  *   ld_NAME1(e) -> f32        element e
  *   ld_NAME4(e) -> vec4<f32>  elements e..e+3 (e a multiple of 4 on the vec4 path)
  */
-export function loaderFns(name: string, dtype: FloatDType, vec4: boolean): string {
+export function loaderFns(name: string, dtype: WeightDType, vec4: boolean, scale?: string): string {
+  if (isFp8(dtype)) return fp8LoaderFns(name, dtype, vec4, scale);
+  if (isBlockQuant(dtype)) {
+    // Blocks: the quad of a vec4 load (e a multiple of 4) always sits in one block.
+    return `${blockDequantFns(dtype, name)}
+fn ld_${name}1(e: u32) -> f32 { return egoxDq_${name}(e); }
+fn ld_${name}4(e: u32) -> vec4<f32> { return ${vec4 ? `egoxDq4_${name}(e)` : `vec4<f32>(egoxDq_${name}(e), egoxDq_${name}(e + 1u), egoxDq_${name}(e + 2u), egoxDq_${name}(e + 3u))`}; }`;
+  }
   const f: string[] = [];
   if (dtype === 'f32') {
     f.push(vec4 ? `fn ld_${name}1(e: u32) -> f32 { return ${name}[e >> 2u][e & 3u]; }` : `fn ld_${name}1(e: u32) -> f32 { return ${name}[e]; }`);
@@ -199,20 +214,35 @@ export function loaderFns(name: string, dtype: FloatDType, vec4: boolean): strin
         : `fn ld_${name}4(e: u32) -> vec4<f32> { return vec4<f32>(${name}[e], ${name}[e + 1u], ${name}[e + 2u], ${name}[e + 3u]); }`,
     );
   } else {
+    const half = dtype as 'f16' | 'bf16';
     const word = vec4 ? `${name}[e >> 2u][(e >> 1u) & 1u]` : `${name}[e >> 1u]`;
-    f.push(`fn ld_${name}1(e: u32) -> f32 { let w = ${word}; return ${halfOfWord(dtype, 'w', '(e & 1u) == 1u')}; }`);
+    f.push(`fn ld_${name}1(e: u32) -> f32 { let w = ${word}; return ${halfOfWord(half, 'w', '(e & 1u) == 1u')}; }`);
     f.push(
       vec4
-        ? `fn ld_${name}4(e: u32) -> vec4<f32> { let w = ${name}[e >> 2u]; return vec4<f32>(${unpack2(dtype, 'w.x')}, ${unpack2(dtype, 'w.y')}); }`
+        ? `fn ld_${name}4(e: u32) -> vec4<f32> { let w = ${name}[e >> 2u]; return vec4<f32>(${unpack2(half, 'w.x')}, ${unpack2(half, 'w.y')}); }`
         : `fn ld_${name}4(e: u32) -> vec4<f32> { return vec4<f32>(ld_${name}1(e), ld_${name}1(e + 1u), ld_${name}1(e + 2u), ld_${name}1(e + 3u)); }`,
     );
   }
   return f.join('\n');
 }
 
+/**
+ * fp8 operand NAME (four bytes per u32 word): ld_NAME1 widens one byte, ld_NAME4 on the vec4
+ * path the four bytes of one word; each value times `scale` (a WGSL expression) when given.
+ */
+function fp8LoaderFns(name: string, dtype: 'f8e4m3' | 'f8e5m2', vec4: boolean, scale?: string): string {
+  const dec = FP8_DECODE_FN[dtype];
+  const by = scale ? ` * ${scale}` : '';
+  const one = `fn ld_${name}1(e: u32) -> f32 { return ${dec}((${name}[e >> 2u] >> ((e & 3u) * 8u)) & 0xffu)${by}; }`;
+  const four = vec4
+    ? `fn ld_${name}4(e: u32) -> vec4<f32> { let w = ${name}[e >> 2u]; return vec4<f32>(${dec}(w & 0xffu), ${dec}((w >> 8u) & 0xffu), ${dec}((w >> 16u) & 0xffu), ${dec}(w >> 24u))${by}; }`
+    : `fn ld_${name}4(e: u32) -> vec4<f32> { return vec4<f32>(ld_${name}1(e), ld_${name}1(e + 1u), ld_${name}1(e + 2u), ld_${name}1(e + 3u)); }`;
+  return [WGSL_FP8[dtype], one, four].join('\n');
+}
+
 /** Loader functions for every matrix operand of the spec. */
 export function allLoaderFns(s: GemmSpec): string {
-  const f = [loaderFns('X', s.xDtype, s.xVec4), loaderFns('W', s.wDtype, s.wVec4)];
+  const f = [loaderFns('X', s.xDtype, s.xVec4), loaderFns('W', s.wDtype, s.wVec4, s.wScale ? 'params.wScale' : undefined)];
   if (s.extraK) f.push(loaderFns('T', s.extraK.tDtype, s.extraK.tVec4), loaderFns('B', s.extraK.bDtype, s.extraK.bVec4));
   if (s.residual && !s.residual.inPlace) f.push(loaderFns('RES', s.residual.dtype, false));
   return f.join('\n');
@@ -339,6 +369,10 @@ export function storeTile(
 
 /** Validation shared by the variants: internal faults, not user errors. */
 export function checkSpec(s: GemmSpec): void {
+  if (isBlockQuant(s.wDtype)) {
+    const qk = s.wDtype.endsWith('_k') ? 256 : 32;
+    if (s.K % qk !== 0 || s.w.ld !== s.K || s.w.batchStride % qk !== 0) throw new Error(`gemm: ${s.wDtype} weights need K a multiple of ${qk} (whole blocks per row), got K=${s.K}`);
+  }
   for (const [k, v] of Object.entries({ M: s.M, N: s.N, K: s.K, batch: s.batch })) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`gemm: ${k} = ${v} must be a positive integer`);
   }

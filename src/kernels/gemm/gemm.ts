@@ -1,6 +1,8 @@
 // GEMM family entry point: Y[M,N] = alpha * X[M,K] W[N,K]^T (+ bias[N]) with a fused
-// epilogue, batched with strides, W in PyTorch Linear layout [out, in] stored as f32, f16 or
-// bf16. `gemmProgram(spec)` picks the WGSL generator of the spec's variant; `gemm(dev, ...)`
+// epilogue, batched with strides, W in PyTorch Linear layout [out, in] stored as f32, f16,
+// bf16, fp8 (E4M3 / E5M2, optionally times a per-tensor scale) or GGML blocks (Q8_0 ... Q6_K),
+// the last two widened in the weight load.
+// `gemmProgram(spec)` picks the WGSL generator of the spec's variant; `gemm(dev, ...)`
 // infers the spec from the tensors, chooses the variant (tuned table, else heuristic) and
 // splits the work into several dispatches when an operand is larger than the adapter's
 // maxStorageBufferBindingSize (a 13824 x 5120 bf16 weight is 141 MB; lavapipe binds 128 MiB):
@@ -17,7 +19,7 @@ import { chooseGemmVariant, fixedSubgroupSize } from './variants.ts';
 import { sgmTilingRunnable } from '../shared/subgroup-matrix.ts';
 import { elemBytes, windowBytes, windowOf } from '../shared/binding-window.ts';
 import type { GemmEpilogue, GemmSpec, GemmVariant, OperandLayout } from './common.ts';
-import type { FloatDType } from '../../runtime/dtype.ts';
+import { isBlockQuant, isFp8, type FloatDType, type WeightDType } from '../../runtime/dtype.ts';
 
 export type { GemmActivation, GemmEpilogue, GemmSpec, GemmVariant } from './common.ts';
 
@@ -73,6 +75,8 @@ export interface GemmOptions {
   maxBindingBytes?: number;
   /** Second K segment: Y += T[M, r] B[N, r]^T (the LoRA path; see gemm-lora.ts). */
   extraK?: { t: Tensor; b: Tensor };
+  /** Per-tensor scale of fp8 weights (scaled checkpoints): W values are widened, then multiplied by it. */
+  wScale?: number;
 }
 
 const FLOATS: readonly string[] = ['f32', 'f16', 'bf16'];
@@ -80,6 +84,11 @@ const FLOATS: readonly string[] = ['f32', 'f16', 'bf16'];
 function floatDtype(t: Tensor, what: string): FloatDType {
   if (!FLOATS.includes(t.dtype)) throw new Error(`gemm: ${what} has dtype ${t.dtype}; use f32, f16 or bf16`);
   return t.dtype as FloatDType;
+}
+
+function weightDtype(w: Tensor): WeightDType {
+  if (isFp8(w.dtype) || isBlockQuant(w.dtype)) return w.dtype;
+  return floatDtype(w, 'W');
 }
 
 /** Resolved problem: sizes, batch strides and the operands. */
@@ -153,7 +162,8 @@ function tileOf(v: GemmVariant): { tm: number; tn: number } {
 export function gemm(dev: KernelContext, x: Tensor, w: Tensor, opts: GemmOptions = {}): Tensor {
   const p = resolve(x, w, opts);
   const xDtype = floatDtype(x, 'X');
-  const wDtype = floatDtype(w, 'W');
+  const wDtype = weightDtype(w);
+  if (opts.wScale !== undefined && !isFp8(wDtype)) throw new Error('gemm: wScale is for fp8 weights');
   const epilogue = opts.epilogue ?? 'none';
   if (epilogue === 'gated_residual' && (!opts.gate || !opts.residual)) throw new Error('gemm: gated_residual needs gate and residual tensors');
   if (opts.bias && opts.bias.numel !== p.N) throw new Error(`gemm: bias has ${opts.bias.numel} values for ${p.N} output channels`);
@@ -187,12 +197,16 @@ export function gemm(dev: KernelContext, x: Tensor, w: Tensor, opts: GemmOptions
   }
   const limit = opts.maxBindingBytes ?? dev.limits.maxStorageBufferBindingSize;
   const align = dev.limits.minStorageBufferOffsetAlignment;
+  const blocks = isBlockQuant(wDtype);
+  if (blocks && w.byteLength > limit) throw new Error(`gemm: ${wDtype} weight ${shapeString(w.shape)} (${w.byteLength} bytes) is larger than one storage binding (${limit} bytes)`);
 
   const launch = (b0: number, bc: number, m0: number, m1: number, n0: number, n1: number) => {
     const M = m1 - m0;
     const N = n1 - n0;
     const xw = windowOf(x, b0 * p.xs + m0 * p.K, (b0 + bc - 1) * p.xs + m1 * p.K, align);
-    const ww = windowOf(w, b0 * p.ws + n0 * p.K, (b0 + bc - 1) * p.ws + n1 * p.K, align);
+    // Block-quantized W is bound whole (blocks do not split at element windows); the loader
+    // finds a row's blocks from its element offset.
+    const ww = blocks ? { view: w, off: b0 * p.ws + n0 * p.K } : windowOf(w, b0 * p.ws + n0 * p.K, (b0 + bc - 1) * p.ws + n1 * p.K, align);
     const yw = windowOf(out, b0 * p.ys + m0 * p.N + n0, (b0 + bc - 1) * p.ys + (m1 - 1) * p.N + n1, align);
     const tensors: Tensor[] = [xw.view, ww.view];
     const uniforms: Record<string, number> = { xOff: xw.off, wOff: ww.off, yOff: yw.off };
@@ -234,6 +248,7 @@ export function gemm(dev: KernelContext, x: Tensor, w: Tensor, opts: GemmOptions
     }
     tensors.push(yw.view);
     if (opts.alpha !== undefined) uniforms.alpha = opts.alpha;
+    if (opts.wScale !== undefined) uniforms.wScale = opts.wScale;
     // One batch: strides are never multiplied by a nonzero batch index, so they are left out
     // of the spec (and the pipeline key), which then serves every M.
     const one = bc === 1;
@@ -248,6 +263,7 @@ export function gemm(dev: KernelContext, x: Tensor, w: Tensor, opts: GemmOptions
       xVec4: p.K % 4 === 0 && p.xs % 4 === 0 && xw.off % 4 === 0,
       wVec4: p.K % 4 === 0 && p.ws % 4 === 0 && ww.off % 4 === 0,
       alpha: opts.alpha !== undefined,
+      wScale: opts.wScale !== undefined,
       bias: opts.bias !== undefined,
       epilogue,
       residual: residualSpec,
@@ -262,7 +278,7 @@ export function gemm(dev: KernelContext, x: Tensor, w: Tensor, opts: GemmOptions
   const need = (bc: number, mRows: number, nCols: number) => {
     const sizes = [
       windowBytes(x, (bc - 1) * p.xs + mRows * p.K, align),
-      windowBytes(w, (bc - 1) * p.ws + nCols * p.K, align),
+      blocks ? w.byteLength : windowBytes(w, (bc - 1) * p.ws + nCols * p.K, align),
       windowBytes(out, (bc - 1) * p.ys + mRows * p.N, align),
     ];
     if (residual && !inPlace) sizes.push(windowBytes(residual, (bc - 1) * p.rs + mRows * p.N, align));
@@ -283,7 +299,7 @@ export function gemm(dev: KernelContext, x: Tensor, w: Tensor, opts: GemmOptions
   };
   const elem = elemBytes;
   const mRowBytes = Math.max(p.K * elem(x), p.N * elem(out), residual && !inPlace ? p.N * elem(residual) : 0, extra ? extra.r * elem(extra.t) : 0);
-  const nRowBytes = Math.max(p.K * elem(w), extra ? extra.r * elem(extra.b) : 0);
+  const nRowBytes = Math.max(blocks ? 0 : p.K * elem(w), extra ? extra.r * elem(extra.b) : 0);
   const mBlock = Math.min(p.M, rowsFit(mRowBytes, tm));
   const nBlock = Math.min(p.N, rowsFit(nRowBytes, p.yDtype === 'f32' ? tn : Math.max(2, tn)));
   if (mBlock < 1 || nBlock < 1) {

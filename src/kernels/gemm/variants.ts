@@ -6,7 +6,7 @@ import type { KernelDeviceInfo } from '../../runtime/kernel-context.ts';
 import type { GemmVariant, SgmatrixVariant } from './common.ts';
 import { sgmatrixWorkgroupBytes } from './sgmatrix.ts';
 import { PORTABLE_WORKGROUP_BYTES, deviceSgmShapes, sgmTilingRunnable, subgroupMatricesTrusted, type SgmShape } from '../shared/subgroup-matrix.ts';
-import type { FloatDType } from '../../runtime/dtype.ts';
+import type { FloatDType, WeightDType } from '../../runtime/dtype.ts';
 
 /** The parts of a kernel context the choice depends on (tests fake it with plain objects). */
 export type GemmDeviceInfo = KernelDeviceInfo;
@@ -15,7 +15,7 @@ export interface GemmShape {
   M: number;
   N: number;
   K: number;
-  wDtype: FloatDType;
+  wDtype: WeightDType;
   xDtype?: FloatDType;
   yDtype?: FloatDType;
 }

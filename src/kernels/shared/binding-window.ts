@@ -6,9 +6,10 @@
 
 import type { KernelContext } from '../../runtime/kernel-context.ts';
 import { Tensor } from '../../runtime/tensor.ts';
+import { elementBytes } from '../../runtime/dtype.ts';
 
 export function elemBytes(t: Pick<Tensor, 'dtype'>): number {
-  return t.dtype === 'f16' || t.dtype === 'bf16' ? 2 : 4;
+  return elementBytes(t.dtype);
 }
 
 /** The binding limit an op splits against: the override (tests) or the device's. */

@@ -3,13 +3,16 @@
 // A graph is built per input image size (the resize tables depend on it) and cached.
 
 import { Executor } from '../../graph/executor.ts';
-import { WeightStore } from '../../graph/weights.ts';
-import { Checkpoint } from '../../io/checkpoint.ts';
+import type { WeightStore } from '../../graph/weights.ts';
 import { findClipVision, readJsonFile, type ClipPaths } from '../../io/model-layout.ts';
+import type { TensorSource } from '../../io/safetensors.ts';
+import { openWeightFile } from '../../io/weight-file.ts';
 import type { EgoxDevice } from '../../runtime/device.ts';
-import { ClipModelError, clipConfigFromJson, preprocessConfigFromJson, type ClipPreprocessConfig, type ClipVisionConfig } from './config.ts';
+import { ClipModelError, OPENAI_CLIP_PREPROCESS, clipConfigFromJson, preprocessConfigFromJson, type ClipPreprocessConfig, type ClipVisionConfig } from './config.ts';
 import { CLIP_IO, buildClipGraph } from './graph.ts';
-import { CLIP_NAMES } from './names.ts';
+import { CLIP_NAMES, detectClipLayout } from './names.ts';
+import { clipConfigFromShapes, clipWeightStore } from './weights.ts';
+import { readFp8Scales } from '../fp8-scales.ts';
 import { preprocessPlan, rgb8ToPlanar } from './preprocess.ts';
 import { executorBudget, type NetworkLoadOptions } from '../load-options.ts';
 
@@ -27,28 +30,40 @@ export class ClipVisionEncoder {
   private constructor(
     private readonly dev: EgoxDevice,
     readonly config: ClipVisionConfig,
-    readonly preprocess: ClipPreprocessConfig | undefined,
+    readonly preprocess: ClipPreprocessConfig,
     readonly paths: ClipPaths,
-    private readonly checkpoint: Checkpoint,
+    private readonly checkpoint: TensorSource,
     private readonly store: WeightStore,
     private readonly opts: NetworkLoadOptions,
   ) {}
 
-  static async open(dev: EgoxDevice, modelDir: string, opts: NetworkLoadOptions = {}): Promise<ClipVisionEncoder> {
-    const paths = findClipVision(modelDir);
-    if (!paths) throw new ClipModelError(`${modelDir}: no CLIP image encoder here (expected image_encoder/config.json with its safetensors, and image_processor/preprocessor_config.json)`);
-    const config = clipConfigFromJson(readJson(paths.configJson), paths.configJson);
-    const preprocess = paths.preprocessorJson ? preprocessConfigFromJson(readJson(paths.preprocessorJson), paths.preprocessorJson) : undefined;
-    if (preprocess && (preprocess.cropHeight !== config.imageSize || preprocess.cropWidth !== config.imageSize)) {
-      throw new ClipModelError(`${paths.preprocessorJson}: crop ${preprocess.cropWidth}x${preprocess.cropHeight} does not match the encoder's image_size ${config.imageSize}`);
-    }
+  /**
+   * Opens the encoder in `modelPath` (any layout findClipVision knows). Without a
+   * preprocessor_config.json (single files, the original .pth) images are prepared as CLIP's
+   * processor does at the encoder's size with OpenAI's mean and std, as Wan's encoder uses.
+   */
+  static async open(dev: EgoxDevice, modelPath: string, opts: NetworkLoadOptions = {}): Promise<ClipVisionEncoder> {
+    const paths = findClipVision(modelPath);
+    if (!paths) throw new ClipModelError(`${modelPath}: no CLIP image encoder here (expected image_encoder/config.json with its safetensors and image_processor/preprocessor_config.json, the release's models_clip_*.pth, or a weight file)`);
     if (opts.weightDtype === 'f16' && !dev.has('shader-f16')) throw new ClipModelError('weight dtype f16 needs the shader-f16 feature, which this adapter lacks; use bf16');
-    const checkpoint = await Checkpoint.open(paths.encoderDir);
-    if (!checkpoint.tensors.has(CLIP_NAMES.patchEmbedding)) {
+    const fileConfig = paths.configJson ? clipConfigFromJson(readJson(paths.configJson), paths.configJson) : undefined;
+    const checkpoint = await openWeightFile(paths.weights);
+    try {
+      const layout = detectClipLayout(checkpoint.tensors.keys());
+      if (!layout) throw new ClipModelError(`${paths.weights}: no '${CLIP_NAMES.patchEmbedding}' (or the original 'visual.patch_embedding.weight') tensor; is this a CLIP vision model?`);
+      const store = clipWeightStore(checkpoint, paths.weights, layout, await readFp8Scales(checkpoint, paths.weights));
+      const config = fileConfig ?? clipConfigFromShapes((n) => store.source.tensors.get(store.rename(n))?.shape, paths.weights);
+      const pre = paths.preprocessorJson
+        ? preprocessConfigFromJson(readJson(paths.preprocessorJson), paths.preprocessorJson)
+        : { ...OPENAI_CLIP_PREPROCESS, shortestEdge: config.imageSize, cropHeight: config.imageSize, cropWidth: config.imageSize };
+      if (pre.cropHeight !== config.imageSize || pre.cropWidth !== config.imageSize) {
+        throw new ClipModelError(`${paths.preprocessorJson}: crop ${pre.cropWidth}x${pre.cropHeight} does not match the encoder's image_size ${config.imageSize}`);
+      }
+      return new ClipVisionEncoder(dev, config, pre, paths, checkpoint, store, opts);
+    } catch (e) {
       await checkpoint.close();
-      throw new ClipModelError(`${paths.encoderDir}: no '${CLIP_NAMES.patchEmbedding}' tensor; is this a CLIP vision model?`);
+      throw e;
     }
-    return new ClipVisionEncoder(dev, config, preprocess, paths, checkpoint, new WeightStore(checkpoint, paths.encoderDir), opts);
   }
 
   /** Tokens of the output: (image_size / patch)^2 + 1. */
@@ -72,7 +87,6 @@ export class ClipVisionEncoder {
    */
   async encodePlanar(planar: Float32Array, width: number, height: number, eightBit = true): Promise<{ imageEmbeds: Float32Array; pixelValues: Float32Array }> {
     const pre = this.preprocess;
-    if (!pre) throw new ClipModelError(`${this.paths.encoderDir}: no preprocessor_config.json found (looked in ../image_processor/ and beside the encoder)`);
     const plan = preprocessPlan(height, width, pre, eightBit);
     const exec = await this.executor(`image:${width}x${height}:${eightBit}`, () =>
       buildClipGraph(this.config, { weightDtype: this.opts.weightDtype, source: { image: plan, preprocess: pre } }),

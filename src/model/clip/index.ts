@@ -10,10 +10,10 @@ export { CLIP_IO, buildClipGraph } from './graph.ts';
 export { planClipVision } from './plan.ts';
 export { preprocessPlan, resizedSize, rgb8ToPlanar, unitFloatToRgb8 } from './preprocess.ts';
 
-/** Whether `modelDir` holds a CLIP image encoder and its image processor config. */
+/** Whether `modelDir` holds a CLIP image encoder (a folder's needs its image processor config). */
 export function hasClipVision(modelDir: string): boolean {
   const p = findClipVision(modelDir);
-  return Boolean(p && p.preprocessorJson);
+  return Boolean(p && (p.preprocessorJson || !p.configJson));
 }
 
 /**

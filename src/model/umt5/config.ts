@@ -54,3 +54,36 @@ export function umt5ConfigFromJson(json: Record<string, unknown>, source: string
   }
   return c;
 }
+
+/**
+ * A config read from the tensor shapes (Hugging Face names), for files without a config.json
+ * (the original .pth, ComfyUI's single file): the widths, the layer count, the heads from the
+ * relative-position table [buckets, heads]; umT5's bucketing (max distance 128) and eps 1e-6.
+ */
+export function umt5ConfigFromShapes(shape: (hfName: string) => readonly number[] | undefined, source: string): Umt5Config {
+  const need = (k: string): readonly number[] => {
+    const s = shape(k);
+    if (!s || s.length !== 2) throw new Umt5ModelError(`${source}: tensor for '${k}' missing or not 2-D; cannot infer the umT5 configuration (add a config.json)`);
+    return s;
+  };
+  const emb = shape('shared.weight') ?? need('encoder.embed_tokens.weight');
+  let layers = 0;
+  while (shape(`encoder.block.${layers}.layer.0.SelfAttention.q.weight`)) layers++;
+  const rel = need('encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight');
+  const heads = rel[1]!;
+  const inner = need('encoder.block.0.layer.0.SelfAttention.q.weight')[0]!;
+  if (inner % heads !== 0) throw new Umt5ModelError(`${source}: attention width ${inner} is not a multiple of the ${heads} heads of the position table`);
+  const c: Umt5Config = {
+    vocabSize: emb[0]!,
+    dModel: emb[1]!,
+    numHeads: heads,
+    dKv: inner / heads,
+    dFf: need('encoder.block.0.layer.1.DenseReluDense.wi_0.weight')[0]!,
+    numLayers: layers,
+    numBuckets: rel[0]!,
+    maxDistance: 128,
+    eps: 1e-6,
+  };
+  if (c.dKv % 4 !== 0) throw new Umt5ModelError(`${source}: head width ${c.dKv} must be a multiple of 4`);
+  return c;
+}

@@ -1,17 +1,19 @@
-// Opening a umT5 text encoder (a diffusers folder with text_encoder/ and tokenizer/, or the
-// text_encoder folder itself with tokenizer.json beside) and running it: ids -> embedding rows
+// Opening a umT5 text encoder (a diffusers folder with text_encoder/ and tokenizer/, the
+// text_encoder folder itself, the original release's .pth, or one weight file) and running it: ids -> embedding rows
 // read from the checkpoint on the host -> the graph -> last_hidden_state, rows past the real
 // tokens zeroed (what the Wan pipelines hand the DiT, egox-official.md C.5).
 
 import { Executor } from '../../graph/executor.ts';
-import { WeightStore, convert } from '../../graph/weights.ts';
-import { Checkpoint } from '../../io/checkpoint.ts';
+import { WeightStore, convert, fp8ToF32 } from '../../graph/weights.ts';
+import { readFp8Scales } from '../fp8-scales.ts';
 import { findUmt5, readJsonFile, readTextFile, type Umt5Paths } from '../../io/model-layout.ts';
+import type { TensorSource } from '../../io/safetensors.ts';
+import { openWeightFile } from '../../io/weight-file.ts';
 import type { EgoxDevice } from '../../runtime/device.ts';
 import { UnigramTokenizer, UMT5_MAX_LENGTH } from '../text/tokenizer.ts';
-import { Umt5ModelError, umt5ConfigFromJson, type Umt5Config } from './config.ts';
+import { Umt5ModelError, umt5ConfigFromJson, umt5ConfigFromShapes, type Umt5Config } from './config.ts';
 import { UMT5_IO, buildUmt5Graph } from './graph.ts';
-import { UMT5_NAMES } from './names.ts';
+import { UMT5_NAMES, detectUmt5Layout, umt5KeyFor } from './names.ts';
 import { executorBudget, type NetworkLoadOptions } from '../load-options.ts';
 
 export interface Umt5Options extends NetworkLoadOptions {
@@ -29,30 +31,44 @@ export class Umt5Encoder {
     readonly config: Umt5Config,
     readonly paths: Umt5Paths,
     readonly length: number,
-    private readonly checkpoint: Checkpoint,
+    private readonly checkpoint: TensorSource,
     private readonly embeddingKey: string,
     private readonly exec: Executor,
+    /** The embedding's scale when a scaled fp8 file holds it. */
+    private readonly embeddingScale: number,
   ) {}
 
-  static async open(dev: EgoxDevice, modelDir: string, opts: Umt5Options = {}): Promise<Umt5Encoder> {
-    const paths = findUmt5(modelDir);
-    if (!paths) throw new Umt5ModelError(`${modelDir}: no umT5 text encoder here (expected text_encoder/config.json with its safetensors, and tokenizer/tokenizer.json)`);
-    const { json, error } = readJsonFile(paths.configJson);
-    if (!json) throw new Umt5ModelError(`${paths.configJson}: invalid JSON (${error})`);
-    const config = umt5ConfigFromJson(json, paths.configJson);
+  /**
+   * Opens the encoder in `modelPath` (any layout findUmt5 knows); a single weight file takes
+   * its tokenizer from `tokenizerRoot` (a download folder) or beside it.
+   */
+  static async open(dev: EgoxDevice, modelPath: string, opts: Umt5Options = {}, tokenizerRoot?: string): Promise<Umt5Encoder> {
+    const paths = findUmt5(modelPath, tokenizerRoot);
+    if (!paths) throw new Umt5ModelError(`${modelPath}: no umT5 text encoder here (expected text_encoder/config.json with its safetensors and tokenizer/tokenizer.json, the release's models_t5_*.pth, or a weight file)`);
+    let fileConfig: Umt5Config | undefined;
+    if (paths.configJson) {
+      const { json, error } = readJsonFile(paths.configJson);
+      if (!json) throw new Umt5ModelError(`${paths.configJson}: invalid JSON (${error})`);
+      fileConfig = umt5ConfigFromJson(json, paths.configJson);
+    }
     const length = opts.length ?? UMT5_MAX_LENGTH;
-    const checkpoint = await Checkpoint.open(paths.encoderDir);
+    const checkpoint = await openWeightFile(paths.weights);
     try {
-      const embeddingKey = [UMT5_NAMES.embedding, UMT5_NAMES.embeddingTied].find((k) => checkpoint.tensors.has(k));
-      if (!embeddingKey) throw new Umt5ModelError(`${paths.encoderDir}: no '${UMT5_NAMES.embedding}' (or '${UMT5_NAMES.embeddingTied}') tensor; is this a umT5 text encoder?`);
+      const layout = detectUmt5Layout(checkpoint.tensors.keys());
+      if (!layout) throw new Umt5ModelError(`${paths.weights}: no umT5 weights ('${UMT5_NAMES.embedding}' or the original 'token_embedding.weight'); is this a umT5 text encoder?`);
+      const key = umt5KeyFor(layout);
+      const config = fileConfig ?? umt5ConfigFromShapes((n) => checkpoint.tensors.get(key(n))?.shape, paths.weights);
+      const embeddingKey = [UMT5_NAMES.embedding, UMT5_NAMES.embeddingTied].map(key).find((k) => checkpoint.tensors.has(k));
+      if (!embeddingKey) throw new Umt5ModelError(`${paths.weights}: no '${UMT5_NAMES.embedding}' (or '${UMT5_NAMES.embeddingTied}') tensor; is this a umT5 text encoder?`);
       const emb = checkpoint.tensors.get(embeddingKey)!;
-      if (emb.shape.length !== 2 || emb.shape[1] !== config.dModel || !['F32', 'BF16', 'F16'].includes(emb.dtype)) {
-        throw new Umt5ModelError(`${paths.encoderDir}: '${embeddingKey}' is ${emb.dtype} [${emb.shape}]; expected a float [${config.vocabSize}, ${config.dModel}]`);
+      if (emb.shape.length !== 2 || emb.shape[1] !== config.dModel || !['F32', 'BF16', 'F16', 'F8_E4M3', 'F8_E5M2'].includes(emb.dtype)) {
+        throw new Umt5ModelError(`${paths.weights}: '${embeddingKey}' is ${emb.dtype} [${emb.shape}]; expected a float [${config.vocabSize}, ${config.dModel}]`);
       }
       if (opts.weightDtype === 'f16' && !dev.has('shader-f16')) throw new Umt5ModelError('weight dtype f16 needs the shader-f16 feature, which this adapter lacks; use bf16');
-      const store = new WeightStore(checkpoint, paths.encoderDir);
+      const scales = await readFp8Scales(checkpoint, paths.weights);
+      const store = new WeightStore(checkpoint, paths.weights, key, scales);
       const exec = await Executor.create(dev, buildUmt5Graph(config, length, opts.weightDtype ?? 'f32'), store, executorBudget('umt5', opts));
-      return new Umt5Encoder(config, paths, length, checkpoint, embeddingKey, exec);
+      return new Umt5Encoder(config, paths, length, checkpoint, embeddingKey, exec, scales.get(embeddingKey) ?? 1);
     } catch (e) {
       await checkpoint.close();
       throw e;
@@ -63,7 +79,7 @@ export class Umt5Encoder {
   tokenizer(): UnigramTokenizer {
     if (this.tok) return this.tok;
     const p = this.paths.tokenizerJson;
-    if (!p) throw new Umt5ModelError(`${this.paths.encoderDir}: no tokenizer.json found (looked in ../tokenizer/ and beside the encoder); pass token ids instead`);
+    if (!p) throw new Umt5ModelError(`${this.paths.weights}: no tokenizer.json found (looked in tokenizer/, google/umt5-xxl/ and beside the encoder); pass token ids instead`);
     this.tok = UnigramTokenizer.fromJsonText(readTextFile(p), p);
     return this.tok;
   }
@@ -97,11 +113,15 @@ export class Umt5Encoder {
     let r = this.rows.get(id);
     if (!r) {
       const info = this.checkpoint.tensors.get(this.embeddingKey)!;
-      const size = info.dtype === 'F32' ? 4 : 2;
+      const size = info.dtype === 'F32' ? 4 : info.dtype.startsWith('F8_') ? 1 : 2;
       const d = this.config.dModel;
       const bytes = await this.checkpoint.readRange(this.embeddingKey, id * d * size, d * size);
-      const f32 = convert(bytes, info.dtype === 'F32' ? 'f32' : info.dtype === 'BF16' ? 'bf16' : 'f16', 'f32');
-      r = new Float32Array(f32.buffer.slice(f32.byteOffset, f32.byteOffset + d * 4));
+      if (size === 1) {
+        r = fp8ToF32(bytes, info.dtype === 'F8_E4M3' ? 'f8e4m3' : 'f8e5m2', this.embeddingScale);
+      } else {
+        const f32 = convert(bytes, info.dtype === 'F32' ? 'f32' : info.dtype === 'BF16' ? 'bf16' : 'f16', 'f32');
+        r = new Float32Array(f32.buffer.slice(f32.byteOffset, f32.byteOffset + d * 4));
+      }
       this.rows.set(id, r);
     }
     return r;

@@ -26,8 +26,9 @@ export async function encodePrompts(
   modelDir: string,
   prompts: string[],
   opts: NetworkLoadOptions = {},
+  tokenizerRoot?: string,
 ): Promise<Float32Array[]> {
-  const enc = await Umt5Encoder.open(dev, modelDir, opts);
+  const enc = await Umt5Encoder.open(dev, modelDir, opts, tokenizerRoot);
   try {
     const tok = enc.tokenizer();
     const out: Float32Array[] = [];

@@ -23,3 +23,51 @@ export const UMT5_NAMES = {
     };
   },
 } as const;
+
+/**
+ * The original Wan2.1 release's names (models_t5_umt5-xxl-enc-bf16.pth, Wan's own T5Encoder):
+ * rows [Hugging Face, original], `N` a block index. Wan's gate is HF's wi_0 (the GELU branch),
+ * its fc1 is wi_1 (the linear branch).
+ */
+export const UMT5_ORIGINAL_TABLE: readonly (readonly [string, string])[] = [
+  ['shared.weight', 'token_embedding.weight'],
+  ['encoder.embed_tokens.weight', 'token_embedding.weight'],
+  ['encoder.final_layer_norm.weight', 'norm.weight'],
+  ['encoder.block.N.layer.0.layer_norm.weight', 'blocks.N.norm1.weight'],
+  ['encoder.block.N.layer.0.SelfAttention.q.weight', 'blocks.N.attn.q.weight'],
+  ['encoder.block.N.layer.0.SelfAttention.k.weight', 'blocks.N.attn.k.weight'],
+  ['encoder.block.N.layer.0.SelfAttention.v.weight', 'blocks.N.attn.v.weight'],
+  ['encoder.block.N.layer.0.SelfAttention.o.weight', 'blocks.N.attn.o.weight'],
+  ['encoder.block.N.layer.0.SelfAttention.relative_attention_bias.weight', 'blocks.N.pos_embedding.embedding.weight'],
+  ['encoder.block.N.layer.1.layer_norm.weight', 'blocks.N.norm2.weight'],
+  ['encoder.block.N.layer.1.DenseReluDense.wi_0.weight', 'blocks.N.ffn.gate.0.weight'],
+  ['encoder.block.N.layer.1.DenseReluDense.wi_1.weight', 'blocks.N.ffn.fc1.weight'],
+  ['encoder.block.N.layer.1.DenseReluDense.wo.weight', 'blocks.N.ffn.fc2.weight'],
+];
+
+export type Umt5Layout = 'huggingface' | 'original';
+
+const ORIGINAL_RULES = UMT5_ORIGINAL_TABLE.map(([hf, orig]) => ({ re: new RegExp('^' + hf.replaceAll('.', '\\.').replace('N', '(\\d+)') + '$'), to: orig }));
+
+/** The original key of a Hugging Face umT5 name (the name itself when the table has no row). */
+export function umt5OriginalName(hfName: string): string {
+  for (const { re, to } of ORIGINAL_RULES) {
+    const m = re.exec(hfName);
+    if (m) return m[1] === undefined ? to : to.replace('N', m[1]);
+  }
+  return hfName;
+}
+
+/** Which naming a umT5 checkpoint uses (undefined: neither). */
+export function detectUmt5Layout(names: Iterable<string>): Umt5Layout | undefined {
+  for (const n of names) {
+    if (n === 'token_embedding.weight' || /^blocks\.\d+\.attn\.q\.weight$/.test(n)) return 'original';
+    if (n === UMT5_NAMES.embedding || n.startsWith('encoder.block.')) return 'huggingface';
+  }
+  return undefined;
+}
+
+/** Graph (Hugging Face) name -> checkpoint key for a layout. */
+export function umt5KeyFor(layout: Umt5Layout): (name: string) => string {
+  return layout === 'original' ? umt5OriginalName : (n) => n;
+}

@@ -1,15 +1,16 @@
 // Opening a VAE checkpoint: a diffusers model folder (with vae/), a vae folder (config.json +
-// diffusion_pytorch_model.safetensors) or a .safetensors file, in the diffusers or the original
+// diffusion_pytorch_model.safetensors), the original release's Wan2.1_VAE.pth, or one
+// .safetensors / .pth file (ComfyUI's wan_2.1_vae.safetensors), in the diffusers or the original
 // Wan2.1 key layout; the config comes from config.json, the file's metadata, or the shapes.
 
-import type { WeightSource } from '../../graph/weights.ts';
-import { Checkpoint } from '../../io/checkpoint.ts';
+import type { TensorSource } from '../../io/safetensors.ts';
 import { readTextIfPresent, vaeFiles } from '../../io/model-layout.ts';
+import { openWeightFile } from '../../io/weight-file.ts';
 import { checkConfig, configFromJson, VaeConfigError, WAN21_VAE, type VaeConfig } from './config.ts';
 import { detectLayout, type VaeLayout } from './names.ts';
 
 export interface OpenedVae {
-  source: WeightSource & { tensors: ReadonlyMap<string, { dtype: string; shape: number[] }> };
+  source: TensorSource;
   config: VaeConfig;
   layout: VaeLayout;
   where: string;
@@ -17,7 +18,7 @@ export interface OpenedVae {
 
 export async function openVaeCheckpoint(path: string): Promise<OpenedVae> {
   const { target, configJson } = vaeFiles(path);
-  const ckpt = await Checkpoint.open(target);
+  const ckpt = await openWeightFile(target);
   const layout = detectLayout(ckpt.tensors.keys());
   if (!layout) {
     await ckpt.close();

@@ -5,6 +5,7 @@
 // on the clip length. Optional spatial tiling bounds it in the frame size too.
 
 import { WeightStore } from '../../graph/weights.ts';
+import { readFp8Scales } from '../fp8-scales.ts';
 import { defaultConvVariant, type ConvShapeSpec, type ConvVariant } from '../../kernels/conv/index.ts';
 import type { EgoxDevice } from '../../runtime/device.ts';
 
@@ -61,7 +62,7 @@ export class WanVae {
    */
   static async load(dev: EgoxDevice, path: string, options: VaeOptions = {}): Promise<WanVae> {
     const { source, config, layout, where } = await openVaeCheckpoint(path);
-    return new WanVae(dev, config, new WeightStore(source, where, renameFor(layout, config)), layout, options);
+    return new WanVae(dev, config, new WeightStore(source, where, renameFor(layout, config), await readFp8Scales(source, where)), layout, options);
   }
 
   /** Closes the checkpoint files (the weights are read again by every run). */

@@ -73,6 +73,43 @@ export function configFromDiffusersJson(json: Record<string, unknown>, source: s
   };
 }
 
+/**
+ * Reads the original release's config.json (WanModel: dim, ffn_dim, num_heads, num_layers,
+ * in_dim, out_dim, model_type 't2v' | 'i2v', ...). The file does not give the CLIP feature width
+ * of I2V models: `imageDim` is read from the checkpoint (1280 for ViT-H).
+ */
+export function configFromOriginalJson(json: Record<string, unknown>, source: string, imageDim: number | undefined): WanConfig {
+  const num = (k: string, dflt?: number): number => {
+    const v = json[k] ?? dflt;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new ModelConfigError(`${source}: field '${k}' is missing or not a positive number`);
+    return v;
+  };
+  const type = String(json.model_type ?? 't2v');
+  if (type !== 't2v' && type !== 'i2v') throw new ModelConfigError(`${source}: model_type '${type}' is not supported (egox runs Wan2.1 't2v' and 'i2v')`);
+  if (type === 'i2v' && !imageDim) throw new ModelConfigError(`${source}: model_type 'i2v' but the checkpoint has no image embedder (img_emb.*) weights`);
+  const dim = num('dim');
+  const heads = num('num_heads');
+  if (dim % heads !== 0) throw new ModelConfigError(`${source}: dim ${dim} is not a multiple of num_heads ${heads}`);
+  const patch = Array.isArray(json.patch_size) ? (json.patch_size as number[]) : [1, 2, 2];
+  if (patch.join() !== '1,2,2') throw new ModelConfigError(`${source}: patch_size ${JSON.stringify(patch)} is not supported (egox implements (1, 2, 2))`);
+  return {
+    name: `original:${source}`,
+    ...COMMON,
+    dim,
+    ffnDim: num('ffn_dim'),
+    numHeads: heads,
+    headDim: dim / heads,
+    numLayers: num('num_layers'),
+    inDim: num('in_dim'),
+    outDim: num('out_dim'),
+    textDim: num('text_dim', 4096),
+    textLen: num('text_len', 512),
+    imageDim: type === 'i2v' ? imageDim! : null,
+    freqDim: num('freq_dim', 256),
+    eps: num('eps', 1e-6),
+  };
+}
+
 /** Infers a config from diffusers-named tensor shapes (when no config.json is present). */
 export function configFromShapes(shapes: ReadonlyMap<string, readonly number[]>, source: string, headDim = 128): WanConfig {
   const get = (k: string) => {

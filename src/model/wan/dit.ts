@@ -2,7 +2,9 @@
 // figure: patch embedding, condition embedders, blocks, head. Weight names are the
 // diffusers ones; names.ts maps other layouts onto them.
 
-import type { DType } from '../../runtime/dtype.ts';
+import type { BlockQuantDType, DType, Fp8DType } from '../../runtime/dtype.ts';
+import type { LinearOptions } from '../../graph/ops/linear.ts';
+import type { RuntimeLoraPair } from '../lora/attach.ts';
 import type { Value } from '../../graph/ir.ts';
 import { ModelGraph } from '../../graph/ops/index.ts';
 import type { WanConfig } from './config.ts';
@@ -20,8 +22,24 @@ export interface DitGraphOptions {
    * queries, which are the last `egoLatentCols` latent columns (56 of 154 in EgoX).
    */
   gga?: { lambda: number; egoLatentCols: number } | null;
-  /** LoRA applied at run time (not merged): module name -> rank and scale (strength * alpha / r). */
-  runtimeLora?: ReadonlyMap<string, { rank: number; scale: number }>;
+  /**
+   * LoRA applied at run time (not merged): module name -> one low-rank path per adapter (rank,
+   * scale = strength * alpha / r, graph names of A and B).
+   */
+  runtimeLora?: ReadonlyMap<string, readonly RuntimeLoraPair[]>;
+  /**
+   * Linear weights kept quantized as the checkpoint stores them (fp8, GGML blocks; by weight
+   * name, e.g. `blocks.0.attn1.to_q.weight`), with the per-tensor scale of "scaled" fp8 files.
+   */
+  quantizedWeights?: ReadonlyMap<string, { dtype: Fp8DType | BlockQuantDType; scale?: number }>;
+}
+
+/** A Linear layer's operands as the graph reads them. */
+interface LinearParts {
+  w: Value;
+  b: Value | undefined;
+  lora: LinearOptions['lora'];
+  weightScale: number | undefined;
 }
 
 /** Names of the graph's inputs and output (also the tensor names of `egox forward dit`). */
@@ -93,11 +111,34 @@ export class WanDit {
     return this.g.weight(name, shape, dtype);
   }
 
-  /** Weight, bias and run-time LoRA (if any) of a Linear(in -> out), PyTorch layout [out, in]. */
-  private lin(name: string, inDim: number, outDim: number, bias = true) {
-    const l = this.options.runtimeLora?.get(name);
-    const lora = l ? { a: this.w(`${name}.lora_A.weight`, [l.rank, inDim]), b: this.w(`${name}.lora_B.weight`, [outDim, l.rank]), scale: l.scale } : undefined;
-    return { w: this.w(`${name}.weight`, [outDim, inDim]), b: bias ? this.w(`${name}.bias`, [outDim], 'f32') : undefined, lora };
+  /**
+   * Weight (fp8 as stored, or the storage dtype), bias and run-time LoRA (if any) of a
+   * Linear(in -> out), PyTorch layout [out, in].
+   */
+  private lin(name: string, inDim: number, outDim: number, bias = true): LinearParts {
+    const lora = this.lowRank(this.options.runtimeLora?.get(name), inDim, outDim);
+    const q = this.options.quantizedWeights?.get(`${name}.weight`);
+    return { w: this.w(`${name}.weight`, [outDim, inDim], q?.dtype), b: bias ? this.w(`${name}.bias`, [outDim], 'f32') : undefined, lora, weightScale: q?.scale };
+  }
+
+  /**
+   * The run-time LoRA of a module: one adapter's A and B as stored, or several stacked as one
+   * path of the summed rank (A rows scaled by each adapter's scale, B columns side by side).
+   */
+  private lowRank(pairs: readonly RuntimeLoraPair[] | undefined, inDim: number, outDim: number): LinearOptions['lora'] {
+    if (!pairs?.length) return undefined;
+    if (pairs.length === 1) {
+      const p = pairs[0]!;
+      return { a: this.w(p.a, [p.rank, inDim]), b: this.w(p.b, [outDim, p.rank]), scale: p.scale };
+    }
+    const a = this.g.concat(pairs.map((p) => this.g.scale(this.w(p.a, [p.rank, inDim], 'f32'), p.scale)), 0, 'lora_A.stack');
+    const b = this.g.concat(pairs.map((p) => this.w(p.b, [outDim, p.rank], 'f32')), 1, 'lora_B.stack');
+    return { a, b, scale: 1 };
+  }
+
+  /** x through a Linear layer (its LoRA and fp8 scale included) with the given fusions. */
+  private linear(x: Value, l: LinearParts, opts: Omit<LinearOptions, 'lora' | 'weightScale'>, label: string): Value {
+    return this.g.linear(x, l.w, l.b, { ...opts, lora: l.lora, weightScale: l.weightScale }, label);
   }
 
   private patchEmbed(x: Value): Value {
@@ -113,9 +154,9 @@ export class WanDit {
     const g = this.g;
     const l1 = this.lin('condition_embedder.time_embedder.linear_1', c.freqDim, c.dim);
     const l2 = this.lin('condition_embedder.time_embedder.linear_2', c.dim, c.dim);
-    const e = g.linear(g.linear(tEmb, l1.w, l1.b, { activation: 'silu' }, 'time_embedder.linear_1'), l2.w, l2.b, {}, 'time_embedder.linear_2');
+    const e = this.linear(this.linear(tEmb, l1, { activation: 'silu' }, 'time_embedder.linear_1'), l2, {}, 'time_embedder.linear_2');
     const proj = this.lin('condition_embedder.time_proj', c.dim, 6 * c.dim);
-    const e0 = g.linear(g.silu(e), proj.w, proj.b, {}, 'time_proj');
+    const e0 = this.linear(g.silu(e), proj, {}, 'time_proj');
     return { e, e0 };
   }
 
@@ -123,8 +164,8 @@ export class WanDit {
     const c = this.config;
     const l1 = this.lin('condition_embedder.text_embedder.linear_1', c.textDim, c.dim);
     const l2 = this.lin('condition_embedder.text_embedder.linear_2', c.dim, c.dim);
-    const h = this.g.linear(context, l1.w, l1.b, { activation: 'gelu_tanh' }, 'text_embedder.linear_1');
-    return this.g.linear(h, l2.w, l2.b, {}, 'text_embedder.linear_2');
+    const h = this.linear(context, l1, { activation: 'gelu_tanh' }, 'text_embedder.linear_1');
+    return this.linear(h, l2, {}, 'text_embedder.linear_2');
   }
 
   private imageEmbed(clip: Value): Value {
@@ -135,7 +176,7 @@ export class WanDit {
     const n1 = g.layerNorm(clip, { weight: this.w(`${p}.norm1.weight`, [id], 'f32'), bias: this.w(`${p}.norm1.bias`, [id], 'f32'), eps: 1e-5 }, 'image_embedder.norm1');
     const f1 = this.lin(`${p}.ff.net.0.proj`, id, id);
     const f2 = this.lin(`${p}.ff.net.2`, id, c.dim);
-    const h = g.linear(g.linear(n1, f1.w, f1.b, { activation: 'gelu' }, 'image_embedder.ff.0'), f2.w, f2.b, {}, 'image_embedder.ff.2');
+    const h = this.linear(this.linear(n1, f1, { activation: 'gelu' }, 'image_embedder.ff.0'), f2, {}, 'image_embedder.ff.2');
     return g.layerNorm(h, { weight: this.w(`${p}.norm2.weight`, [c.dim], 'f32'), bias: this.w(`${p}.norm2.bias`, [c.dim], 'f32'), eps: 1e-5 }, 'image_embedder.norm2');
   }
 
@@ -164,7 +205,7 @@ export class WanDit {
     const rk = g.rope(k, { heads: c.numHeads, headDim: c.headDim, grid: this.grid, theta: c.ropeTheta }, 'rope_k');
     const a = g.attention(rq, rk, v, { heads: c.numHeads, headDim: c.headDim, precision: this.attentionPrecision(), gga: gga ? { ...gga, ...this.egoGrid() } : undefined }, 'attn1');
     const o1 = this.lin(`${p}.attn1.to_out.0`, d, d);
-    h = g.linear(a, o1.w, o1.b, { residual: h, gate: gate1!, lora: o1.lora }, 'attn1.to_out');
+    h = this.linear(a, o1, { residual: h, gate: gate1! }, 'attn1.to_out');
 
     // Cross-attention over [image; text] context (no RoPE, no gate).
     const n2 = g.layerNorm(h, { weight: this.w(`${p}.norm2.weight`, [d], 'f32'), bias: this.w(`${p}.norm2.bias`, [d], 'f32'), eps: c.eps }, 'norm2');
@@ -178,14 +219,14 @@ export class WanDit {
       a2 = g.add(a2, g.attention(q2, ki, vi, { heads: c.numHeads, headDim: c.headDim, precision: this.attentionPrecision() }, 'attn2.image'), 'attn2.sum');
     }
     const o2 = this.lin(`${p}.attn2.to_out.0`, d, d);
-    h = g.linear(a2, o2.w, o2.b, { residual: h, lora: o2.lora }, 'attn2.to_out');
+    h = this.linear(a2, o2, { residual: h }, 'attn2.to_out');
 
     // Gated feed-forward.
     const n3 = g.layerNorm(h, { eps: c.eps, shift: shift2!, scale: scale2! }, 'norm3');
     const f0 = this.lin(`${p}.ffn.net.0.proj`, d, c.ffnDim);
     const f2 = this.lin(`${p}.ffn.net.2`, c.ffnDim, d);
-    const f = g.linear(n3, f0.w, f0.b, { activation: 'gelu_tanh' }, 'ffn.0');
-    return g.linear(f, f2.w, f2.b, { residual: h, gate: gate2! }, 'ffn.2');
+    const f = this.linear(n3, f0, { activation: 'gelu_tanh' }, 'ffn.0');
+    return this.linear(f, f2, { residual: h, gate: gate2! }, 'ffn.2');
   }
 
   private egoGrid() {
@@ -199,8 +240,7 @@ export class WanDit {
   private attnProj(name: string, x: Value, norm?: string): Value {
     const d = this.config.dim;
     const inDim = x.shape[1]!;
-    const { w, b, lora } = this.lin(name, inDim, d);
-    const y = this.g.linear(x, w, b, { lora }, name.split('.').slice(-2).join('.'));
+    const y = this.linear(x, this.lin(name, inDim, d), {}, name.split('.').slice(-2).join('.'));
     return norm ? this.g.rmsNorm(y, this.w(`${norm}.weight`, [d], 'f32'), this.config.eps, `${name.split('.').pop()}.norm`) : y;
   }
 
@@ -210,8 +250,7 @@ export class WanDit {
     const mod = g.add(this.w('scale_shift_table', [1, 2 * c.dim], 'f32'), e, 'head.modulation'); // e repeats over both rows
     const [shift, scale] = g.split(g.reshape(mod, [2, c.dim]), 2, 'head.modulation');
     const n = g.layerNorm(h, { eps: c.eps, shift: shift!, scale: scale! }, 'head.norm');
-    const { w, b } = this.lin('proj_out', c.dim, 4 * c.outDim);
-    const y = g.linear(n, w, b, {}, 'proj_out');
+    const y = this.linear(n, this.lin('proj_out', c.dim, 4 * c.outDim), {}, 'proj_out');
     return g.unpatchify(y, { channels: c.outDim, frames: this.grid.frames, height: this.grid.rows * 2, width: this.grid.cols * 2 });
   }
 }

@@ -1,18 +1,23 @@
 // Opening a Wan DiT checkpoint: a diffusers model folder (with or without the transformer/
-// subfolder), an index.json, or a single .safetensors file, in diffusers or original layout;
-// the config comes from config.json when present, else from the tensor shapes.
+// subfolder), the original release folder, an index.json, or a single .safetensors file, in
+// diffusers or original layout (with or without ComfyUI's model.diffusion_model. prefix); the
+// config comes from config.json (either layout's) when present, else from the tensor shapes.
 
-import { Checkpoint } from '../../io/checkpoint.ts';
-import { pathExists, readJsonFile, transformerFiles } from '../../io/model-layout.ts';
-import { WeightStore } from '../../graph/weights.ts';
-import { ModelConfigError, configFromDiffusersJson, configFromShapes, namedConfig, type WanConfig } from './config.ts';
+import { openDitWeights, type WeightFile } from '../../io/weight-file.ts';
+import { isOriginalWanConfig, pathExists, readJsonFile, transformerFiles } from '../../io/model-layout.ts';
+import { WeightStore, fileFloatDtype } from '../../graph/weights.ts';
+import { readFp8Scales } from '../fp8-scales.ts';
+import { isBlockQuant, isFp8, type BlockQuantDType, type Fp8DType } from '../../runtime/dtype.ts';
+import { ModelConfigError, configFromDiffusersJson, configFromOriginalJson, configFromShapes, namedConfig, type WanConfig } from './config.ts';
 import { checkpointKeyFor, detectLayout, originalToDiffusers, ORIGINAL_PREFIX, type WanLayout } from './names.ts';
 
 export interface WanCheckpoint {
   config: WanConfig;
   layout: WanLayout;
-  checkpoint: Checkpoint;
+  checkpoint: WeightFile;
   store: WeightStore;
+  /** Weights the file holds quantized (fp8, GGML blocks; by graph name), fp8 ones with their scales; the graph keeps them so. */
+  quantizedWeights: ReadonlyMap<string, { dtype: Fp8DType | BlockQuantDType; scale?: number }>;
 }
 
 /** Resolves a model path to the transformer checkpoint and its optional config.json. */
@@ -23,7 +28,7 @@ function transformerPath(path: string): { ckpt: string; configJson?: string } {
 
 export async function openWanCheckpoint(path: string, options: { config?: string | WanConfig } = {}): Promise<WanCheckpoint> {
   const { ckpt, configJson } = transformerPath(path);
-  const checkpoint = await Checkpoint.open(ckpt);
+  const checkpoint = await openDitWeights(ckpt);
   const names = [...checkpoint.tensors.keys()];
   const detected = detectLayout(names);
   if (!detected) {
@@ -36,7 +41,7 @@ export async function openWanCheckpoint(path: string, options: { config?: string
   else if (configJson) {
     const { json, error } = readJsonFile(configJson);
     if (!json) throw new ModelConfigError(`${configJson}: invalid JSON (${error})`);
-    config = configFromDiffusersJson(json, configJson);
+    config = isOriginalWanConfig(json) ? configFromOriginalJson(json, configJson, imageWidth(checkpoint, key)) : configFromDiffusersJson(json, configJson);
   } else {
     // Shapes under diffusers names, whatever the file's layout.
     const shapes = new Map<string, number[]>();
@@ -46,5 +51,28 @@ export async function openWanCheckpoint(path: string, options: { config?: string
     }
     config = configFromShapes(shapes, ckpt);
   }
-  return { config, layout: detected.layout, checkpoint, store: new WeightStore(checkpoint, ckpt, key) };
+  const fp8 = await quantizedWeightsOf(checkpoint, detected.layout, detected.prefix);
+  return { config, layout: detected.layout, checkpoint, store: new WeightStore(checkpoint, ckpt, key, fp8.scales), quantizedWeights: fp8.weights };
+}
+
+/**
+ * The quantized tensors of a checkpoint (fp8, GGML blocks) under graph names, with the scale
+ * each fp8 one carries in "scaled" files.
+ */
+async function quantizedWeightsOf(checkpoint: WeightFile, layout: WanLayout, prefix: string) {
+  const weights = new Map<string, { dtype: Fp8DType | BlockQuantDType; scale?: number }>();
+  const scales = await readFp8Scales(checkpoint, checkpoint.path);
+  for (const [k, t] of checkpoint.tensors) {
+    const dtype = fileFloatDtype(t.dtype);
+    if (!dtype || !(isFp8(dtype) || isBlockQuant(dtype)) || !k.endsWith('.weight') || t.byteLength === 0) continue;
+    const bare = k.slice(prefix.length);
+    const name = layout === 'original' ? originalToDiffusers(bare) : bare;
+    if (name) weights.set(name, { dtype, scale: scales.get(k) });
+  }
+  return { weights, scales };
+}
+
+/** The CLIP feature width the checkpoint's image embedder takes (its first LayerNorm's size). */
+function imageWidth(checkpoint: WeightFile, key: (diffusersName: string) => string): number | undefined {
+  return checkpoint.tensors.get(key('condition_embedder.image_embedder.norm1.weight'))?.shape[0];
 }

@@ -6,7 +6,7 @@ import { Executor, type ExecutorOptions } from '../../graph/executor.ts';
 import type { WeightStore } from '../../graph/weights.ts';
 import type { EgoxDevice } from '../../runtime/device.ts';
 import { executorBudget, type NetworkLoadOptions } from '../load-options.ts';
-import { attachLora, type AttachedLora, type LoraRequest } from '../lora/attach.ts';
+import { attachLoras, type AttachedLora, type LoraRequest } from '../lora/attach.ts';
 import type { WanConfig } from './config.ts';
 import { WanDit, type DitGraphOptions } from './dit.ts';
 import { openWanCheckpoint, type WanCheckpoint } from './load.ts';
@@ -15,7 +15,8 @@ import { wanLoraModules } from './names.ts';
 export interface WanModelOptions {
   /** Force a named config (or give one) instead of config.json / the tensor shapes. */
   config?: string | WanConfig;
-  lora?: LoraRequest;
+  /** One adapter, or several stacked (their deltas summed). */
+  lora?: LoraRequest | readonly LoraRequest[];
 }
 
 /** The DiT of one input shape on a device: its graph and the executor running it. */
@@ -33,9 +34,10 @@ export class WanModel {
   /** Opens the checkpoint (headers only) and attaches the adapter, its shapes checked. */
   static async open(path: string, options: WanModelOptions = {}): Promise<WanModel> {
     const base = await openWanCheckpoint(path, { config: options.config });
-    if (!options.lora) return new WanModel(base, null);
+    if (!options.lora || (Array.isArray(options.lora) && options.lora.length === 0)) return new WanModel(base, null);
     try {
-      const lora = await attachLora({ checkpoint: base.checkpoint, store: base.store, modules: wanLoraModules(base.config) }, options.lora);
+      const requests = Array.isArray(options.lora) ? options.lora : [options.lora as LoraRequest];
+      const lora = await attachLoras({ checkpoint: base.checkpoint, store: base.store, modules: wanLoraModules(base.config) }, requests);
       return new WanModel(base, lora);
     } catch (e) {
       await base.checkpoint.close();
@@ -54,7 +56,7 @@ export class WanModel {
 
   /** The DiT graph for one input shape; `config` may override a run's text and image lengths. */
   graph(options: Omit<DitGraphOptions, 'runtimeLora'>, config: WanConfig = this.config): WanDit {
-    return new WanDit(config, { ...options, runtimeLora: this.lora?.runtimeLora });
+    return new WanDit(config, { ...options, runtimeLora: this.lora?.runtimeLora, quantizedWeights: this.base.quantizedWeights });
   }
 
   /** An executor of `dit` on `dev`; a merged adapter is added to each weight as it uploads. */

@@ -1,7 +1,8 @@
 // Dry-run planning of an EgoX DiT run (no device): peak GPU bytes and FLOPs of the 14B model
 // at EgoX's resolution, fully resident or with weights streamed under a memory budget.
 
-import type { DType } from '../../runtime/dtype.ts';
+import type { BlockQuantDType, DType, Fp8DType } from '../../runtime/dtype.ts';
+import { wanLinearModules } from './names.ts';
 import { planExecution, type ExecutionPlan } from '../../graph/plan.ts';
 import type { WanConfig } from './config.ts';
 import { WanDit } from './dit.ts';
@@ -19,6 +20,16 @@ export interface DitRunPlanOptions {
   gga: boolean;
   weightDtype: DType;
   gpuMemoryBytes?: number;
+  /**
+   * The blocks' Linear weights as a quantized file holds them (fp8 checkpoints, GGUF files);
+   * embeddings, norms and the head stay in `weightDtype`.
+   */
+  quantized?: Fp8DType | BlockQuantDType;
+}
+
+/** The names of the blocks' Linear weights quantized as `dtype` (what WanModel reads from such a file). */
+export function quantizedBlockLinears(c: WanConfig, dtype: Fp8DType | BlockQuantDType): Map<string, { dtype: Fp8DType | BlockQuantDType }> {
+  return new Map([...wanLinearModules(c)].map((m) => [`${m}.weight`, { dtype }]));
 }
 
 export interface DitRunPlan {
@@ -55,7 +66,12 @@ export function latentShapeFor(o: Pick<DitRunPlanOptions, 'config' | 'ego' | 'ex
 
 export function planDitRun(o: DitRunPlanOptions): DitRunPlan {
   const latentShape = latentShapeFor(o);
-  const dit = new WanDit(o.config, { latentShape, weightDtype: o.weightDtype, gga: o.gga ? { lambda: 3, egoLatentCols: o.ego.width / 8 } : null });
+  const dit = new WanDit(o.config, {
+    latentShape,
+    weightDtype: o.weightDtype,
+    gga: o.gga ? { lambda: 3, egoLatentCols: o.ego.width / 8 } : null,
+    quantizedWeights: o.quantized ? quantizedBlockLinears(o.config, o.quantized) : undefined,
+  });
   const graph = dit.build();
   const plan = planExecution(graph, { gpuMemoryBytes: o.gpuMemoryBytes });
   const forwardsPerRun = o.steps * (o.cfg ? 2 : 1);

@@ -1,0 +1,72 @@
+// Writes GGUF bytes for tests, from the format's description (ggml docs/gguf.md): magic, version,
+// counts, typed metadata, tensor infos (GGML dims order), padding to the alignment, data.
+// Every field can be overridden so tests can build corrupt files on purpose.
+
+export type KvValue = { type: 'u32'; value: number } | { type: 'str'; value: string } | { type: 'f32'; value: number } | { type: 'arr_u64'; value: number[] } | { type: 'arr_i64'; value: number[] };
+
+export interface TensorSpec {
+  name: string;
+  /** GGML order: dims[0] is the row length. */
+  dims: number[];
+  type: number;
+  data: Uint8Array;
+  /** Override the data offset (default: the next aligned position). */
+  offset?: number;
+}
+
+export interface GgufSpec {
+  version?: number;
+  alignment?: number;
+  kv?: Record<string, KvValue>;
+  tensors: TensorSpec[];
+  /** Override the counts in the header. */
+  tensorCount?: number;
+  kvCount?: number;
+  magic?: string;
+}
+
+class Bytes {
+  parts: number[] = [];
+  u8(v: number) { this.parts.push(v & 0xff); }
+  u32(v: number) { for (let i = 0; i < 4; i++) this.u8(Math.floor(v / 2 ** (8 * i))); }
+  u64(v: number) { this.u32(v % 2 ** 32); this.u32(Math.floor(v / 2 ** 32)); }
+  str(s: string) { const b = new TextEncoder().encode(s); this.u64(b.length); b.forEach((x) => this.u8(x)); }
+  f32(v: number) { const b = new Uint8Array(Float32Array.of(v).buffer); b.forEach((x) => this.u8(x)); }
+}
+
+export function ggufBytes(spec: GgufSpec): Uint8Array {
+  const align = spec.alignment ?? 32;
+  const w = new Bytes();
+  (spec.magic ?? 'GGUF').split('').forEach((c) => w.u8(c.charCodeAt(0)));
+  w.u32(spec.version ?? 3);
+  const kv = { ...(spec.alignment ? { 'general.alignment': { type: 'u32', value: spec.alignment } as KvValue } : {}), ...spec.kv };
+  w.u64(spec.tensorCount ?? spec.tensors.length);
+  w.u64(spec.kvCount ?? Object.keys(kv).length);
+  for (const [k, v] of Object.entries(kv)) {
+    w.str(k);
+    if (v.type === 'u32') { w.u32(4); w.u32(v.value); }
+    else if (v.type === 'f32') { w.u32(6); w.f32(v.value); }
+    else if (v.type === 'str') { w.u32(8); w.str(v.value); }
+    else { w.u32(9); w.u32(v.type === 'arr_u64' ? 10 : 11); w.u64(v.value.length); v.value.forEach((x) => w.u64(x)); }
+  }
+  let at = 0;
+  const offsets: number[] = [];
+  for (const t of spec.tensors) {
+    const off = t.offset ?? Math.ceil(at / align) * align;
+    offsets.push(off);
+    at = Math.max(at, off + t.data.length);
+    w.str(t.name);
+    w.u32(t.dims.length);
+    t.dims.forEach((d) => w.u64(d));
+    w.u32(t.type);
+    w.u64(off);
+  }
+  while (w.parts.length % align !== 0) w.u8(0);
+  const head = Uint8Array.from(w.parts);
+  const data = new Uint8Array(Math.ceil(at / align) * align);
+  spec.tensors.forEach((t, i) => data.set(t.data.subarray(0, Math.max(0, Math.min(t.data.length, data.length - offsets[i]!))), offsets[i]!));
+  const out = new Uint8Array(head.length + data.length);
+  out.set(head);
+  out.set(data, head.length);
+  return out;
+}
