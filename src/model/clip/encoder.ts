@@ -21,6 +21,17 @@ function readJson(path: string): Record<string, unknown> {
   return json;
 }
 
+/** The config must describe the weights (widths, patch, layer count) before a graph is built from it. */
+function checkWeights(checkpoint: Checkpoint, config: ClipVisionConfig, paths: ClipPaths): void {
+  const patch = checkpoint.tensors.get(CLIP_NAMES.patchEmbedding);
+  if (!patch) throw new ClipModelError(`${paths.encoderDir}: no '${CLIP_NAMES.patchEmbedding}' tensor; is this a CLIP vision model?`);
+  const want = [config.hiddenSize, config.channels, config.patchSize, config.patchSize];
+  const lastFc1 = checkpoint.tensors.get(`${CLIP_NAMES.layer(config.numLayers - 1).fc1}.weight`);
+  if (patch.shape.join() !== want.join() || !lastFc1 || lastFc1.shape.join() !== `${config.intermediateSize},${config.hiddenSize}`) {
+    throw new ClipModelError(`${paths.configJson}: hidden_size ${config.hiddenSize}, patch_size ${config.patchSize}, intermediate_size ${config.intermediateSize}, num_hidden_layers ${config.numLayers} do not match the weights in ${paths.encoderDir}; use the config.json that came with them`);
+  }
+}
+
 export class ClipVisionEncoder {
   private readonly graphs = new Map<string, Executor>();
 
@@ -44,9 +55,11 @@ export class ClipVisionEncoder {
     }
     if (opts.weightDtype === 'f16' && !dev.has('shader-f16')) throw new ClipModelError('weight dtype f16 needs the shader-f16 feature, which this adapter lacks; use bf16');
     const checkpoint = await Checkpoint.open(paths.encoderDir);
-    if (!checkpoint.tensors.has(CLIP_NAMES.patchEmbedding)) {
+    try {
+      checkWeights(checkpoint, config, paths);
+    } catch (e) {
       await checkpoint.close();
-      throw new ClipModelError(`${paths.encoderDir}: no '${CLIP_NAMES.patchEmbedding}' tensor; is this a CLIP vision model?`);
+      throw e;
     }
     return new ClipVisionEncoder(dev, config, preprocess, paths, checkpoint, new WeightStore(checkpoint, paths.encoderDir), opts);
   }

@@ -49,6 +49,10 @@ export class Umt5Encoder {
       if (emb.shape.length !== 2 || emb.shape[1] !== config.dModel || !['F32', 'BF16', 'F16'].includes(emb.dtype)) {
         throw new Umt5ModelError(`${paths.encoderDir}: '${embeddingKey}' is ${emb.dtype} [${emb.shape}]; expected a float [${config.vocabSize}, ${config.dModel}]`);
       }
+      const lastQ = checkpoint.tensors.get(UMT5_NAMES.block(config.numLayers - 1).q);
+      if (!lastQ || checkpoint.tensors.has(UMT5_NAMES.block(config.numLayers).q) || lastQ.shape[1] !== config.dModel || lastQ.shape[0] !== config.numHeads * config.dKv) {
+        throw new Umt5ModelError(`${paths.configJson}: num_layers ${config.numLayers}, num_heads ${config.numHeads}, d_kv ${config.dKv} do not match the weights in ${paths.encoderDir}; use the config.json that came with them`);
+      }
       if (opts.weightDtype === 'f16' && !dev.has('shader-f16')) throw new Umt5ModelError('weight dtype f16 needs the shader-f16 feature, which this adapter lacks; use bf16');
       const store = new WeightStore(checkpoint, paths.encoderDir);
       const exec = await Executor.create(dev, buildUmt5Graph(config, length, opts.weightDtype ?? 'f32'), store, executorBudget('umt5', opts));

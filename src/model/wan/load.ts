@@ -5,7 +5,7 @@
 import { Checkpoint } from '../../io/checkpoint.ts';
 import { pathExists, readJsonFile, transformerFiles } from '../../io/model-layout.ts';
 import { WeightStore } from '../../graph/weights.ts';
-import { ModelConfigError, configFromDiffusersJson, configFromShapes, namedConfig, type WanConfig } from './config.ts';
+import { ModelConfigError, checkConfigAgainstWeights, configFromDiffusersJson, configFromShapes, namedConfig, type WanConfig } from './config.ts';
 import { checkpointKeyFor, detectLayout, originalToDiffusers, ORIGINAL_PREFIX, type WanLayout } from './names.ts';
 
 export interface WanCheckpoint {
@@ -31,20 +31,24 @@ export async function openWanCheckpoint(path: string, options: { config?: string
     throw new ModelConfigError(`${ckpt}: not a Wan2.1 transformer checkpoint (no condition_embedder.* or time_embedding.* tensors)`);
   }
   const key = checkpointKeyFor(detected.layout, detected.prefix);
-  let config: WanConfig;
-  if (options.config) config = typeof options.config === 'string' ? namedConfig(options.config) : options.config;
-  else if (configJson) {
-    const { json, error } = readJsonFile(configJson);
-    if (!json) throw new ModelConfigError(`${configJson}: invalid JSON (${error})`);
-    config = configFromDiffusersJson(json, configJson);
-  } else {
+  try {
     // Shapes under diffusers names, whatever the file's layout.
     const shapes = new Map<string, number[]>();
     for (const [n, t] of checkpoint.tensors) {
       const bare = detected.layout === 'original' ? originalToDiffusers(n.startsWith(ORIGINAL_PREFIX) ? n.slice(ORIGINAL_PREFIX.length) : n) : n.slice(detected.prefix.length);
       if (bare) shapes.set(bare, t.shape);
     }
-    config = configFromShapes(shapes, ckpt);
+    let config: WanConfig;
+    if (options.config) config = typeof options.config === 'string' ? namedConfig(options.config) : options.config;
+    else if (configJson) {
+      const { json, error } = readJsonFile(configJson);
+      if (!json) throw new ModelConfigError(`${configJson}: invalid JSON (${error})`);
+      config = configFromDiffusersJson(json, configJson);
+    } else config = configFromShapes(shapes, ckpt);
+    checkConfigAgainstWeights(config, shapes, configJson && !options.config ? configJson : ckpt);
+    return { config, layout: detected.layout, checkpoint, store: new WeightStore(checkpoint, ckpt, key) };
+  } catch (e) {
+    await checkpoint.close();
+    throw e;
   }
-  return { config, layout: detected.layout, checkpoint, store: new WeightStore(checkpoint, ckpt, key) };
 }
