@@ -38,13 +38,13 @@ interface GenerateCliOptions extends GpuOptions, NetworkCliOptions {
   quiet?: boolean;
 }
 
-/** Removes staged outputs and exits 130 on Ctrl-C / SIGTERM: no half-written video stays behind. */
+/** Removes staged outputs and exits 130 on Ctrl-C (143 on SIGTERM, as a shell reports it): no half-written video stays behind. */
 export function installInterruptCleanup(): void {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.on(sig, () => {
       abortAllStages();
       process.stderr.write(`\negox: interrupted (${sig}); nothing was written to the output folder\n`);
-      process.exit(130);
+      process.exit(sig === 'SIGINT' ? 130 : 143);
     });
   }
 }

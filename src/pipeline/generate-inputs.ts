@@ -8,6 +8,7 @@ import { GenerateOptionError, resolveGenerateOptions, runSizes, type GenerateOpt
 import { ModelFolderError, openModelFolder, requireEncoder, type ModelFolder } from './model-folder.ts';
 import { WanModel } from '../model/wan/model.ts';
 import { OutputStage } from './staging.ts';
+import { allOutputs } from './output-names.ts';
 
 export interface CheckedInputs {
   options: ResolvedGenerateOptions;
@@ -43,6 +44,8 @@ export async function checkGenerateInputs(o: GenerateOptions): Promise<CheckedIn
     requiredEgoPoses: options.frames,
     requiredDepthFrames: options.frames,
   });
+  // A folder named like an output would make the final move fail after all the work.
+  OutputStage.checkDestinations(options.out, allOutputs(take.name, options));
   const [dh, dw] = take.depthShape;
   if (dh < 448 || dw < 784) {
     throw new GenerateOptionError(`${take.depthDir}: depth maps are ${dh}x${dw}; the attention geometry needs at least 448x784 (the exo view's grid)`);

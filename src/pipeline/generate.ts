@@ -24,6 +24,7 @@ import { buildConditioning, sliceWidth, type Latent } from './latent-layout.ts';
 import { ProgressTracker, type GenerateStage } from './progress.ts';
 import { SeededRandom } from './random.ts';
 import { OutputStage } from './staging.ts';
+import { outputNames, pngName } from './output-names.ts';
 import { checkSubgroupMatrices } from '../kernels/tuning/index.ts';
 
 export const OUTPUT_FPS = 30;
@@ -47,11 +48,12 @@ export interface GenerateResult {
 export async function generate(dev: EgoxDevice, o: GenerateOptions): Promise<GenerateResult> {
   const t0 = performance.now();
   const progress = new ProgressTracker(o.onProgress);
-  progress.begin('load', 'checking inputs');
+  // Inputs first: a bad input is its one line with no progress line before it.
   const inp = await checkGenerateInputs(o);
-  // Lets the kernels use subgroup matrices where the adapter offers them and they check out.
-  await checkSubgroupMatrices(dev);
   try {
+    progress.begin('load', 'inputs checked');
+    // Lets the kernels use subgroup matrices where the adapter offers them and they check out.
+    await checkSubgroupMatrices(dev);
     return await run(dev, inp, progress, t0);
   } finally {
     await closeInputs(inp);
@@ -202,13 +204,13 @@ async function writeOutputs(inp: CheckedInputs, fr: RunFrames): Promise<{ files:
   const XW = sizes.exo.width;
   const stage = OutputStage.open(opt.out);
   try {
-    const names = { video: `${take.name}.mp4`, ego: `${take.name}_ego.mp4`, sheet: `${take.name}_sheet.png`, summary: `${take.name}.json`, prior: `${take.name}_prior.mp4` };
+    const names = outputNames(take.name);
     const side = fr.egoOut.map((ego, i) => hconcat([{ width: XW, height: S, rgb: fr.exoOut[i]! }, { width: S, height: S, rgb: ego }]).rgb);
     await encodeVideo(stage.path(names.video), side, { width: XW + S, height: S, fps: OUTPUT_FPS });
     await encodeVideo(stage.path(names.ego), fr.egoOut, { width: S, height: S, fps: OUTPUT_FPS });
     if (opt.renderPrior) await encodeVideo(stage.path(names.prior), fr.prior, { width: S, height: S, fps: OUTPUT_FPS });
     if (opt.png) {
-      fr.egoOut.forEach((rgb, i) => writeFileSync(stage.path(`png/${take.name}_ego_${String(i).padStart(5, '0')}.png`), encodePng(S, S, 3, rgb)));
+      fr.egoOut.forEach((rgb, i) => writeFileSync(stage.path(pngName(take.name, i)), encodePng(S, S, 3, rgb)));
     }
     const columns = [
       { label: 'exo', width: XW, height: S, frames: fr.exoIn },
