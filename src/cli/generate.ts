@@ -2,7 +2,7 @@
 // Hugging Face model folder to the first-person video, with progress and clean interrupts.
 import type { Command } from 'commander';
 import { generate, type GenerateResult } from '../pipeline/generate.ts';
-import { GENERATE_DEFAULTS, type GenerateOptions } from '../pipeline/generate-options.ts';
+import { GENERATE_DEFAULTS, resolveGenerateOptions, type GenerateOptions } from '../pipeline/generate-options.ts';
 import { parseEgoCalibration } from '../recon/cameras.ts';
 import { abortAllStages } from '../pipeline/staging.ts';
 import { num } from './parse.ts';
@@ -122,6 +122,7 @@ export function registerGenerateCommand(program: Command): void {
           png: Boolean(o.png),
           onProgress: progressReporter(progressMode(o)),
         };
+        resolveGenerateOptions(opts); // option ranges before the device opens
         const dev = ctx.own(await openCliDevice(o));
         await prepareDevice(dev);
         const r = await generate(dev, opts);

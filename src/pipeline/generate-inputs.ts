@@ -7,6 +7,7 @@ import { EMBEDDING_NAMES, EmbeddingsError, readEmbeddings, type GivenEmbeddings 
 import { GenerateOptionError, resolveGenerateOptions, runSizes, type GenerateOptions, type ResolvedGenerateOptions } from './generate-options.ts';
 import { ModelFolderError, openModelFolder, requireEncoder, type ModelFolder } from './model-folder.ts';
 import { WanModel } from '../model/wan/model.ts';
+import { openVaeCheckpoint } from '../model/vae/checkpoint.ts';
 import { OutputStage } from './staging.ts';
 import { allOutputs } from './output-names.ts';
 
@@ -60,6 +61,9 @@ export async function checkGenerateInputs(o: GenerateOptions): Promise<CheckedIn
   const priorVideo = options.renderPrior ? null : await probeInput(take.egoPriorPath, 'ego prior (ego_prior_path; or pass --render-prior)', options.frames);
   let gtVideo: VideoInfo | null = null;
   if (take.egoGtPath && fs.existsSync(take.egoGtPath)) gtVideo = await probeVideo(take.egoGtPath).catch(() => null);
+  // The VAE's config against its weights now (headers only), not after the videos are decoded.
+  const vae = await openVaeCheckpoint(model.vae);
+  await (vae.source as { close?: () => Promise<void> }).close?.();
   const lora = options.lora !== undefined ? { file: options.lora, strength: options.loraStrength, lenient: options.loraLenient } : undefined;
   const dit = await WanModel.open(model.transformer, { lora });
   try {
