@@ -9,11 +9,18 @@
 /** Deeper than any real config or header (they nest 3-6 levels; tokenizer.json about 8). */
 export const MAX_JSON_DEPTH = 64;
 
-/** JSON.parse after a linear depth check; throws a SyntaxError with a one-phrase message. */
+/**
+ * JSON.parse after a linear depth check. Throws a SyntaxError whose message is one line: V8 quotes
+ * the text around a syntax error, newlines included, and callers put that message in theirs.
+ */
 export function parseJsonBounded(text: string, maxDepth = MAX_JSON_DEPTH): unknown {
   const depth = nestingDepth(text, maxDepth);
   if (depth > maxDepth) throw new SyntaxError(`JSON nested deeper than ${maxDepth} levels`);
-  return JSON.parse(text);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new SyntaxError(String((e as Error).message).replace(/\s+/g, ' ').slice(0, 200));
+  }
 }
 
 /** Bracket depth outside strings, stopping as soon as it exceeds `stopAt`. */

@@ -160,8 +160,21 @@ function listDepthFiles(dir: string, metaFile: string, take: string, required: n
     else if (a.shape[0] !== shape[0] || a.shape[1] !== shape[1]) {
       throw new MetaError(metaFile, take, 'depth', `${f} has shape [${a.shape.join(', ')}] but ${files[0]} has [${shape.join(', ')}]; all depth maps must share one shape`);
     }
+    const usable = usableDepthShare(a.data as Float32Array);
+    if (usable < MIN_USABLE_DEPTH) {
+      throw new MetaError(metaFile, take, 'depth', `${f}: only ${(usable * 100).toFixed(1)}% of the pixels hold a finite positive depth (NaN, infinite or <= 0 elsewhere); the depth estimation failed for this frame, rerun it`);
+    }
   }
   return { files, shape: shape! };
+}
+
+/** Below this share of finite positive depths a map holds no geometry to render (a failed estimate). */
+const MIN_USABLE_DEPTH = 0.01;
+
+function usableDepthShare(d: Float32Array): number {
+  let ok = 0;
+  for (let i = 0; i < d.length; i++) if (d[i]! > 0 && d[i]! < Infinity) ok++;
+  return d.length === 0 ? 0 : ok / d.length;
 }
 
 function parseTake(entry: Json, index: number, file: string, baseDir: string, requiredPoses: number): EgoxTake {

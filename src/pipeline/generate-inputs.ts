@@ -29,9 +29,10 @@ export interface CheckedInputs {
 
 async function probeInput(file: string, what: string, frames: number): Promise<VideoInfo> {
   if (!fs.existsSync(file)) throw new VideoError(file, `${what} not found; check the path in meta.json`);
-  const info = await probeVideo(file);
-  if (info.frames !== undefined && info.frames < frames) {
-    throw new VideoError(file, `${what} has ${info.frames} frames; the run needs ${frames} (--frames)`);
+  // Counted by decoding: a container may not state its frame count, or state a wrong one.
+  const info = await probeVideo(file, { countFrames: true });
+  if (info.frames! < frames) {
+    throw new VideoError(file, `${what} has ${info.frames} frames (counted by decoding); the run needs ${frames} (--frames)`);
   }
   return info;
 }

@@ -142,3 +142,20 @@ describe('linear-time parsing', () => {
     expect(inputError(() => parseNpy(bytes, 'x.npy')).message).toMatch(/no 'shape' tuple/);
   });
 });
+
+describe('depth maps', () => {
+  it('a depth map full of NaN is refused at load, naming the file', async () => {
+    const { writeNpy } = await import('../../src/io/npy.ts');
+    const { loadEgoxTake } = await import('../../src/io/meta.ts');
+    const shared = '../shared/data/egoexo4d';
+    const take = 'cmu_soccer06_6_877_925';
+    const depth = path.join(dir, 'depth-nan');
+    fs.mkdirSync(depth);
+    for (let i = 0; i < 49; i++) {
+      const d = new Float32Array(4 * 6).fill(i === 7 ? NaN : 2.5);
+      writeNpy(path.join(depth, `${String(i).padStart(5, '0')}.npy`), { dtype: 'f4', shape: [4, 6], data: d });
+    }
+    const e = inputError(() => loadEgoxTake(path.join(shared, 'meta.json'), take, { depthDir: depth }));
+    expect(e.message).toMatch(/00007\.npy: only 0\.0% of the pixels hold a finite positive depth/);
+  });
+});
