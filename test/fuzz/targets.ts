@@ -60,17 +60,23 @@ async function readAllAndClose(src: { tensors: ReadonlyMap<string, unknown>; rea
   }
 }
 
-/** A copy of the demo model folder made of links, with `replace` (relative path -> bytes or null to delete) applied. */
+/**
+ * A copy of the demo model folder made of links, with `replace` (relative path -> content, or
+ * null to delete) applied: untouched subfolders are linked whole, touched ones file by file.
+ */
 function linkedModel(ctx: FuzzContext, dir: string, replace: Record<string, Uint8Array | string | null>): string {
   const root = path.join(dir, 'model');
-  for (const rel of fs.readdirSync(ctx.model, { recursive: true }).map(String)) {
-    const src = path.join(ctx.model, rel);
-    const dst = path.join(root, rel);
-    if (fs.statSync(src).isDirectory()) fs.mkdirSync(dst, { recursive: true });
-    else if (!(rel in replace)) {
-      fs.mkdirSync(path.dirname(dst), { recursive: true });
-      fs.symlinkSync(src, dst);
+  fs.mkdirSync(root);
+  const touched = new Set(Object.keys(replace).map((rel) => rel.split('/')[0]!));
+  for (const top of fs.readdirSync(ctx.model)) {
+    const src = path.join(ctx.model, top);
+    if (!fs.statSync(src).isDirectory() && top in replace) continue;
+    if (!touched.has(top) || !fs.statSync(src).isDirectory()) {
+      fs.symlinkSync(src, path.join(root, top));
+      continue;
     }
+    fs.mkdirSync(path.join(root, top));
+    for (const f of fs.readdirSync(src)) if (!(`${top}/${f}` in replace)) fs.symlinkSync(path.join(src, f), path.join(root, top, f));
   }
   for (const [rel, content] of Object.entries(replace)) if (content !== null) fs.writeFileSync(path.join(root, rel), content);
   return root;
