@@ -74,7 +74,12 @@ export class OutputStage {
    * in the stage and put back if a later move fails.
    */
   commit(): string[] {
-    OutputStage.checkDestinations(this.outDir, this.names);
+    try {
+      OutputStage.checkDestinations(this.outDir, this.names);
+    } catch (e) {
+      this.abort();
+      throw e;
+    }
     const old = path.join(this.dir, '.replaced');
     const moved: { name: string; replaced: boolean }[] = [];
     try {
