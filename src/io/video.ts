@@ -109,6 +109,9 @@ function checkReadable(file: string): void {
   }
 }
 
+/** Decoded frames are held in memory; 4 GiB is 49 frames of 4K video, 30x EgoX's inputs. */
+const MAX_DECODE_BYTES = 4 * 2 ** 30;
+
 /** Frame rate assumed for a folder of PNG frames (EgoX writes 30 fps). */
 export const IMAGE_SEQUENCE_FPS = 30;
 
@@ -185,6 +188,11 @@ export async function decodeVideo(file: string, opts: DecodeOptions = {}): Promi
   } else {
     checkReadable(file);
     if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) throw new Error(`decodeVideo: bad size ${width}x${height}`);
+  }
+  // ffmpeg's output is held in memory: bound it by the size the header states before decoding.
+  const frameBytesOut = width * height * 3;
+  if (frameBytesOut * (opts.maxFrames ?? 1) > MAX_DECODE_BYTES) {
+    throw new VideoError(file, `decoding ${opts.maxFrames ?? 1} frames of ${width}x${height} needs ${Math.ceil((frameBytesOut * (opts.maxFrames ?? 1)) / 2 ** 30)} GiB; give a smaller video (EgoX's inputs are 784x448)`);
   }
   const args = ['-v', 'error', '-nostdin', ...inputArgs(file)];
   if (opts.maxFrames !== undefined) args.push('-frames:v', String(opts.maxFrames));

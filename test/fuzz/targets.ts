@@ -8,6 +8,7 @@ import { SafetensorsFile } from '../../src/io/safetensors.ts';
 import { Checkpoint } from '../../src/io/checkpoint.ts';
 import { inspectCheckpoint } from '../../src/io/inspect.ts';
 import { encodeNpy, parseNpy } from '../../src/io/npy.ts';
+import { decodePng, encodePng } from '../../src/io/png.ts';
 import { loadEgoxMeta } from '../../src/io/meta.ts';
 import { readJsonFile } from '../../src/io/model-layout.ts';
 import { PytorchCheckpoint } from '../../src/io/pytorch/index.ts';
@@ -49,6 +50,7 @@ function safetensorsSeed(): { bytes: Uint8Array; headerEnd: number } {
 }
 
 const ST = safetensorsSeed();
+const PNG = encodePng(7, 5, 3, Uint8Array.from({ length: 7 * 5 * 3 }, (_, i) => (i * 29) & 0xff));
 const NPY = encodeNpy({ dtype: 'f4', shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) });
 const PT = torchZip(pickle(op.proto(), op.emptyDict, op.str('w'), floatTensor('0', 6, 0, [3, 2], [2, 1]), op.setitem, op.stop), { 0: new Uint8Array(24).fill(0x3f) });
 
@@ -111,6 +113,9 @@ export const TARGETS: Record<string, Target> = {
     const f = path.join(dir, 'x.safetensors.index.json');
     fs.writeFileSync(f, mutateJsonText(JSON.stringify({ metadata: { total_size: 100 }, weight_map: weightMap }), rng));
     await readAllAndClose(await Checkpoint.open(f));
+  },
+  async png(rng) {
+    decodePng(mutateBytes(PNG, rng, { start: 0, end: 64 }), 'mask.png');
   },
   async npy(rng) {
     parseNpy(mutateBytes(NPY, rng, { start: 0, end: 128 }), 'x.npy');

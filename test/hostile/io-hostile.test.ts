@@ -159,3 +159,28 @@ describe('depth maps', () => {
     expect(e.message).toMatch(/00007\.npy: only 0\.0% of the pixels hold a finite positive depth/);
   });
 });
+
+describe('PNG', () => {
+  it('a tiny PNG whose IDAT inflates to gigabytes (or whose header claims 2^32 x 2^32) is one line', async () => {
+    const zlib = await import('node:zlib');
+    const { decodePng, encodePng } = await import('../../src/io/png.ts');
+    const png = encodePng(4, 4, 1, new Uint8Array(16));
+    // Swap the IDAT for 64 MiB of zeros deflated (about 64 KB): more than a 4x4 image holds.
+    const bomb = zlib.deflateSync(Buffer.alloc(64 * 2 ** 20));
+    const idatAt = Buffer.from(png).indexOf('IDAT') - 4;
+    const crc = (await import('node:zlib')).crc32;
+    const chunk = Buffer.alloc(12 + bomb.length);
+    chunk.writeUInt32BE(bomb.length, 0);
+    chunk.write('IDAT', 4);
+    bomb.copy(chunk, 8);
+    chunk.writeUInt32BE(crc(chunk.subarray(4, 8 + bomb.length)) >>> 0, 8 + bomb.length);
+    const idatLen = Buffer.from(png).readUInt32BE(idatAt);
+    const evil = Buffer.concat([Buffer.from(png).subarray(0, idatAt), chunk, Buffer.from(png).subarray(idatAt + 12 + idatLen)]);
+    expect(inputError(() => decodePng(new Uint8Array(evil), 'bomb.png')).message).toMatch(/does not inflate/);
+    const huge = Buffer.from(png);
+    huge.writeUInt32BE(0xffffffff, 16);
+    huge.writeUInt32BE(0xffffffff, 20);
+    huge.writeUInt32BE(crc(huge.subarray(12, 29)) >>> 0, 29);
+    expect(inputError(() => decodePng(new Uint8Array(huge), 'huge.png')).message).toMatch(/larger than the 268435456 pixels/);
+  });
+});
