@@ -8,6 +8,8 @@ import { GenerateOptionError, resolveGenerateOptions, runSizes, type GenerateOpt
 import { ModelFolderError, openModelFolder, requireEncoder, type ModelFolder } from './model-folder.ts';
 import { WanModel } from '../model/wan/model.ts';
 import { openVaeCheckpoint } from '../model/vae/checkpoint.ts';
+import { Umt5Encoder } from '../model/umt5/encoder.ts';
+import { ClipVisionEncoder } from '../model/clip/encoder.ts';
 import { OutputStage } from './staging.ts';
 import { allOutputs } from './output-names.ts';
 
@@ -73,6 +75,9 @@ export async function checkGenerateInputs(o: GenerateOptions): Promise<CheckedIn
       throw new ModelFolderError(`${model.transformer}: in_channels ${c.inDim}, image_dim ${c.imageDim ?? 'none'}; EgoX needs the image-to-video transformer (in_channels 36, with image_dim), e.g. ${'Wan2.1-I2V-14B-480P'}`);
     }
     if (options.imageEmbeds === undefined) requireEncoder(model, 'image');
+    // The encoders' configs and the tokenizer now, not after the videos are encoded.
+    if (options.promptEmbeds === undefined) Umt5Encoder.checkFiles(model.root);
+    if (options.imageEmbeds === undefined) ClipVisionEncoder.checkFiles(model.root);
     const given = await readGivenEmbeddings(options, c.textDim, c.imageDim);
     return { options, take, exoVideo, priorVideo, gtVideo, model, dit, given, sizes };
   } catch (e) {

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { egox, egoxAsync } from '../helpers/cli.ts';
 import { terminalLine, MAX_ERROR_CHARS } from '../../src/cli/error-text.ts';
 import { SHARED_META, SOCCER } from '../helpers/generate-fixture.ts';
+import { rawSafetensors } from '../helpers/raw-safetensors.ts';
 
 let dir = '';
 beforeAll(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'egox-hostile-cli-')); });
@@ -40,11 +41,7 @@ describe('input errors', () => {
   it('raw CR/ESC bytes and a huge tensor name from a file header reach the terminal escaped, in one short line', () => {
     const f = path.join(dir, 'evil.safetensors');
     const name = `a\r\x1b[2J${'n'.repeat(5000)}`;
-    const header = new TextEncoder().encode(JSON.stringify({ [name]: { dtype: 'Q7', shape: [1], data_offsets: [0, 4] } }));
-    const bytes = new Uint8Array(8 + header.length + 4);
-    new DataView(bytes.buffer).setBigUint64(0, BigInt(header.length), true);
-    bytes.set(header, 8);
-    fs.writeFileSync(f, bytes);
+    fs.writeFileSync(f, rawSafetensors(JSON.stringify({ [name]: { dtype: 'Q7', shape: [1], data_offsets: [0, 4] } }), new Uint8Array(4)));
     const r = egox(['inspect', f]);
     expect(r.code).toBe(2);
     expect(lines(r.stderr)).toHaveLength(1);
@@ -54,11 +51,7 @@ describe('input errors', () => {
 
   it('a safetensors header nested 20,000 deep: exit 2, not "internal error"', () => {
     const f = path.join(dir, 'deep.safetensors');
-    const header = new TextEncoder().encode(`{"t": {"dtype": ${'['.repeat(20_000)}1${']'.repeat(20_000)}, "shape": [1], "data_offsets": [0, 4]}}`);
-    const bytes = new Uint8Array(8 + header.length + 4);
-    new DataView(bytes.buffer).setBigUint64(0, BigInt(header.length), true);
-    bytes.set(header, 8);
-    fs.writeFileSync(f, bytes);
+    fs.writeFileSync(f, rawSafetensors(`{"t": {"dtype": ${'['.repeat(20_000)}1${']'.repeat(20_000)}, "shape": [1], "data_offsets": [0, 4]}}`, new Uint8Array(4)));
     const r = egox(['inspect', f]);
     expect(r.code).toBe(2);
     expect(lines(r.stderr)).toHaveLength(1);

@@ -12,21 +12,13 @@ import { loadEgoxMeta } from '../../src/io/meta.ts';
 import { readJsonFile } from '../../src/io/model-layout.ts';
 import { Checkpoint } from '../../src/io/checkpoint.ts';
 import { InputError } from '../../src/runtime/errors.ts';
+import { rawSafetensors } from '../helpers/raw-safetensors.ts';
 
 let dir = '';
 beforeAll(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'egox-hostile-io-')); });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const deep = (n: number, leaf = '1') => '['.repeat(n) + leaf + ']'.repeat(n);
-
-function safetensorsBytes(header: string, data = new Uint8Array(0)): Uint8Array {
-  const h = new TextEncoder().encode(header);
-  const out = new Uint8Array(8 + h.length + data.length);
-  new DataView(out.buffer).setBigUint64(0, BigInt(h.length), true);
-  out.set(h, 8);
-  out.set(data, 8 + h.length);
-  return out;
-}
 
 /** The error `f` throws (it must throw an InputError with a one-line message). */
 function inputError(f: () => unknown): InputError {
@@ -99,7 +91,7 @@ describe('untrusted JSON', () => {
 
   it('a safetensors file with a deep header is refused and its handle closed', async () => {
     const f = path.join(dir, 'deep.safetensors');
-    fs.writeFileSync(f, safetensorsBytes(`{"t": ${deep(20_000)}}`));
+    fs.writeFileSync(f, rawSafetensors(`{"t": ${deep(20_000)}}`));
     const before = fs.readdirSync('/proc/self/fd').length;
     for (let i = 0; i < 50; i++) await inputErrorAsync(() => SafetensorsFile.open(f));
     expect(fs.readdirSync('/proc/self/fd').length).toBeLessThanOrEqual(before + 2);

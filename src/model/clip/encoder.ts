@@ -45,7 +45,12 @@ export class ClipVisionEncoder {
     private readonly opts: NetworkLoadOptions,
   ) {}
 
-  static async open(dev: EgoxDevice, modelDir: string, opts: NetworkLoadOptions = {}): Promise<ClipVisionEncoder> {
+  /** The encoder's and the processor's configs read and checked without a device (before a run's slow stages). */
+  static checkFiles(modelDir: string): void {
+    ClipVisionEncoder.configs(modelDir);
+  }
+
+  private static configs(modelDir: string): { paths: ClipPaths; config: ClipVisionConfig; preprocess: ClipPreprocessConfig | undefined } {
     const paths = findClipVision(modelDir);
     if (!paths) throw new ClipModelError(`${modelDir}: no CLIP image encoder here (expected image_encoder/config.json with its safetensors, and image_processor/preprocessor_config.json)`);
     const config = clipConfigFromJson(readJson(paths.configJson), paths.configJson);
@@ -53,6 +58,11 @@ export class ClipVisionEncoder {
     if (preprocess && (preprocess.cropHeight !== config.imageSize || preprocess.cropWidth !== config.imageSize)) {
       throw new ClipModelError(`${paths.preprocessorJson}: crop ${preprocess.cropWidth}x${preprocess.cropHeight} does not match the encoder's image_size ${config.imageSize}`);
     }
+    return { paths, config, preprocess };
+  }
+
+  static async open(dev: EgoxDevice, modelDir: string, opts: NetworkLoadOptions = {}): Promise<ClipVisionEncoder> {
+    const { paths, config, preprocess } = ClipVisionEncoder.configs(modelDir);
     if (opts.weightDtype === 'f16' && !dev.has('shader-f16')) throw new ClipModelError('weight dtype f16 needs the shader-f16 feature, which this adapter lacks; use bf16');
     const checkpoint = await Checkpoint.open(paths.encoderDir);
     try {

@@ -34,12 +34,25 @@ export class Umt5Encoder {
     private readonly exec: Executor,
   ) {}
 
-  static async open(dev: EgoxDevice, modelDir: string, opts: Umt5Options = {}): Promise<Umt5Encoder> {
+  /**
+   * The encoder's config and tokenizer read and checked without a device, so a run can refuse
+   * a broken text_encoder/ or tokenizer.json before its slow stages.
+   */
+  static checkFiles(modelDir: string): void {
+    const { paths } = Umt5Encoder.config(modelDir);
+    if (paths.tokenizerJson) UnigramTokenizer.fromJsonText(readTextFile(paths.tokenizerJson), paths.tokenizerJson);
+  }
+
+  private static config(modelDir: string): { paths: Umt5Paths; config: Umt5Config } {
     const paths = findUmt5(modelDir);
     if (!paths) throw new Umt5ModelError(`${modelDir}: no umT5 text encoder here (expected text_encoder/config.json with its safetensors, and tokenizer/tokenizer.json)`);
     const { json, error } = readJsonFile(paths.configJson);
     if (!json) throw new Umt5ModelError(`${paths.configJson}: invalid JSON (${error})`);
-    const config = umt5ConfigFromJson(json, paths.configJson);
+    return { paths, config: umt5ConfigFromJson(json, paths.configJson) };
+  }
+
+  static async open(dev: EgoxDevice, modelDir: string, opts: Umt5Options = {}): Promise<Umt5Encoder> {
+    const { paths, config } = Umt5Encoder.config(modelDir);
     const length = opts.length ?? UMT5_MAX_LENGTH;
     const checkpoint = await Checkpoint.open(paths.encoderDir);
     try {
