@@ -54,7 +54,7 @@ export async function readEmbeddings(
       if (!from) throw new EmbeddingsError(`${option} ${file}: '${w.name}' is ${info.dtype}; write it as F32, BF16 or F16`);
       const shape = info.shape.length === 3 && info.shape[0] === 1 ? info.shape.slice(1) : info.shape; // allow a batch of 1
       if (shape.length !== 2 || shape[1] !== w.cols || (w.rows !== undefined && shape[0] !== w.rows) || !(shape[0]! >= 1 && shape[0]! <= MAX_ROWS)) {
-        throw new EmbeddingsError(`${option} ${file}: '${w.name}' has shape [${info.shape.join(', ')}], the model needs [${w.rows ?? `L (1 to ${MAX_ROWS})`}, ${w.cols}]`);
+        throw new EmbeddingsError(`${option} ${file}: '${w.name}' has shape [${info.shape.join(', ')}], the model needs [${w.rows ?? 'L'}, ${w.cols}]${w.rows === undefined ? ` with L from 1 to ${MAX_ROWS}` : ''}`);
       }
       const raw = await st.read(w.name);
       const f32 = convert(raw, from, 'f32');

@@ -103,3 +103,13 @@ describe('deaths of the process', () => {
     expect(stderr).toMatch(/^egox: the process was killed by SIGKILL/);
   });
 });
+
+describe('embeddings files', () => {
+  it('--prompt-embeds with 0 rows is refused up front', async () => {
+    const { writeSafetensors } = await import('../../src/io/safetensors-writer.ts');
+    const { readEmbeddings } = await import('../../src/pipeline/embeddings.ts');
+    const f = path.join(dir, 'empty-embeds.safetensors');
+    await writeSafetensors(f, { prompt_embeds: { dtype: 'F32', shape: [0, 64], data: new Float32Array(0) } });
+    await expect(readEmbeddings(f, '--prompt-embeds', [{ name: 'prompt_embeds', cols: 64, required: true }])).rejects.toThrow(/has shape \[0, 64\], the model needs \[L, 64\] with L from 1 to 4096/);
+  });
+});
