@@ -60,7 +60,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   let done = 0;
   const record = (r: CaseResult) => {
     report.byOutcome[r.outcome]++;
-    const k = report.byKind[r.kind]!;
+    const k = (report.byKind[r.kind] ??= {});
     k[r.outcome] = (k[r.outcome] ?? 0) + 1;
     if (BAD_OUTCOMES.includes(r.outcome)) report.failures.push(r);
     o.onResult?.(r, ++done);
@@ -82,15 +82,19 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
             return void w.terminate().then(() => resolve());
           }
           current = next++;
+          w.postMessage({ index: current });
+        };
+        /** The watchdog of the case's load (its input is built before, untimed). */
+        const watch = () => {
           timer = setTimeout(() => {
             record({ index: current, kind: kindOf(current), outcome: 'hang', message: `still running after ${o.caseTimeoutMs ?? 2000} ms` });
             current = -1;
             void w.terminate().then(() => resolve());
           }, o.caseTimeoutMs ?? 2000);
-          w.postMessage({ index: current });
         };
-        w.on('message', (m: CaseResult | 'ready') => {
+        w.on('message', (m: CaseResult | 'ready' | { index: number; loading: true }) => {
           if (m === 'ready') return send();
+          if ('loading' in m) return m.index === current ? watch() : undefined;
           clearTimeout(timer);
           if (m.index !== current) return; // a late answer from a case already counted
           record(m);

@@ -1,6 +1,12 @@
 // `npm run fuzz -- --cases 100000 [--seed N] [--workers N]`: the long fuzz run; prints the
-// tally per kind and every bad case (with its index, to rerun it alone), exits 1 if any.
-import { BAD_OUTCOMES, runFuzz } from './fuzz.ts';
+// tally per kind and every bad case (with its index), exits 1 if any.
+// `npm run fuzz -- --seed N --only INDEX`: reruns one case in this process and times its load.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { BAD_OUTCOMES, fuzzContext, runFuzz } from './fuzz.ts';
+import { caseRng } from './rng.ts';
+import { TARGETS, TARGET_NAMES } from './targets.ts';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -15,6 +21,16 @@ function arg(name: string, dflt: number): number {
 
 const cases = arg('cases', 5000);
 const seed = arg('seed', 1);
+if (process.argv.includes('--only')) {
+  const index = arg('only', 0);
+  const kind = TARGET_NAMES[index % TARGET_NAMES.length]!;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'egox-fuzz-one-'));
+  const load = TARGETS[kind]!(caseRng(seed, index), dir, await fuzzContext());
+  const t0 = performance.now();
+  const outcome = await load().then(() => 'accepted', (e: unknown) => String(e));
+  process.stdout.write(`case ${index} (${kind}) in ${Math.round(performance.now() - t0)} ms: ${outcome}\ninput kept in ${dir}\n`);
+  process.exit(0);
+}
 const report = await runFuzz({
   cases,
   seed,

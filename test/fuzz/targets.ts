@@ -1,6 +1,6 @@
 // What the fuzzer feeds: for each kind of file egox reads, a valid seed and the loader that
-// reads it the way a command does. A target builds its mutated input in `dir` and runs the
-// loader; returning is "accepted", throwing is classified by the runner.
+// reads it the way a command does. A target builds its mutated input in `dir` and returns the
+// load; the load returning is "accepted", throwing is classified by the runner.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { buildSafetensorsHeader } from '../../src/io/safetensors-writer.ts';
@@ -33,7 +33,8 @@ export interface FuzzContext {
   tokenizerText: string;
 }
 
-export type Target = (rng: Rng, dir: string, ctx: FuzzContext) => Promise<void>;
+/** Builds the mutated input (untimed) and returns the load the watchdog times. */
+export type Target = (rng: Rng, dir: string, ctx: FuzzContext) => () => Promise<unknown>;
 
 function safetensorsSeed(): { bytes: Uint8Array; headerEnd: number } {
   const specs = {
@@ -101,80 +102,92 @@ function mutatedSafetensors(bytes: Uint8Array, rng: Rng): Uint8Array {
 }
 
 export const TARGETS: Record<string, Target> = {
-  async safetensors(rng, dir) {
+  safetensors(rng, dir) {
     const f = path.join(dir, 'x.safetensors');
     fs.writeFileSync(f, rng.next() < 0.5 ? mutateBytes(ST.bytes, rng, { start: 0, end: ST.headerEnd }) : mutatedSafetensors(ST.bytes, rng));
-    await readAllAndClose(await SafetensorsFile.open(f));
-    await inspectCheckpoint(f);
+    return async () => {
+      await readAllAndClose(await SafetensorsFile.open(f));
+      await inspectCheckpoint(f);
+    };
   },
-  async index(rng, dir) {
+  index(rng, dir) {
     fs.writeFileSync(path.join(dir, 'x-00001.safetensors'), ST.bytes);
     const weightMap = Object.fromEntries(['a.weight', 'b.bias', 'c', 'empty'].map((k) => [k, 'x-00001.safetensors']));
     const f = path.join(dir, 'x.safetensors.index.json');
     fs.writeFileSync(f, mutateJsonText(JSON.stringify({ metadata: { total_size: 100 }, weight_map: weightMap }), rng));
-    await readAllAndClose(await Checkpoint.open(f));
+    return async () => readAllAndClose(await Checkpoint.open(f));
   },
-  async png(rng) {
-    decodePng(mutateBytes(PNG, rng, { start: 0, end: 64 }), 'mask.png');
+  png(rng) {
+    const bytes = mutateBytes(PNG, rng, { start: 0, end: 64 });
+    return async () => void decodePng(bytes, 'mask.png');
   },
-  async npy(rng) {
-    parseNpy(mutateBytes(NPY, rng, { start: 0, end: 128 }), 'x.npy');
+  npy(rng) {
+    const bytes = mutateBytes(NPY, rng, { start: 0, end: 128 });
+    return async () => void parseNpy(bytes, 'x.npy');
   },
-  async pt(rng, dir) {
+  pt(rng, dir) {
     const f = path.join(dir, 'x.pt');
     fs.writeFileSync(f, mutateBytes(PT, rng));
-    await readAllAndClose(await PytorchCheckpoint.open(f));
+    return async () => readAllAndClose(await PytorchCheckpoint.open(f));
   },
-  async meta(rng, dir, ctx) {
+  meta(rng, dir, ctx) {
     const f = path.join(dir, 'meta.json');
     fs.writeFileSync(f, mutateJsonText(ctx.metaText, rng));
-    loadEgoxMeta(f, { requiredEgoPoses: 1 });
+    return async () => void loadEgoxMeta(f, { requiredEgoPoses: 1 });
   },
-  async tokenizer(rng, _dir, ctx) {
-    const tok = UnigramTokenizer.fromJsonText(mutateJsonText(ctx.tokenizerText, rng), 'tokenizer.json');
-    tok.encode('A person  walks\u00a0across a ROOM, picks up a cup; the camera follows.', { maxLength: 64 });
+  tokenizer(rng, _dir, ctx) {
+    const text = mutateJsonText(ctx.tokenizerText, rng);
+    return async () => {
+      const tok = UnigramTokenizer.fromJsonText(text, 'tokenizer.json');
+      tok.encode('A person  walks\u00a0across a ROOM, picks up a cup; the camera follows.', { maxLength: 64 });
+    };
   },
-  async 'transformer-config'(rng, dir, ctx) {
+  'transformer-config'(rng, dir, ctx) {
     const root = linkedModel(ctx, dir, { 'transformer/config.json': mutatedJson(ctx, 'transformer/config.json', rng) });
-    await (await openWanCheckpoint(path.join(root, 'transformer'))).checkpoint.close();
+    return async () => (await openWanCheckpoint(path.join(root, 'transformer'))).checkpoint.close();
   },
-  async 'vae-config'(rng, dir, ctx) {
+  'vae-config'(rng, dir, ctx) {
     const root = linkedModel(ctx, dir, { 'vae/config.json': mutatedJson(ctx, 'vae/config.json', rng) });
-    const v = await openVaeCheckpoint(path.join(root, 'vae'));
-    await (v.source as unknown as { close(): Promise<void> }).close();
-    encoderLayers(v.config);
-    decoderBlocks(v.config);
+    return async () => {
+      const v = await openVaeCheckpoint(path.join(root, 'vae'));
+      await (v.source as unknown as { close(): Promise<void> }).close();
+      encoderLayers(v.config);
+      decoderBlocks(v.config);
+    };
   },
-  async 'encoder-configs'(rng, dir, ctx) {
+  'encoder-configs'(rng, dir, ctx) {
     const which = rng.pick(['text_encoder/config.json', 'image_encoder/config.json', 'image_processor/preprocessor_config.json'] as const);
     const f = path.join(dir, 'config.json');
     fs.writeFileSync(f, mutatedJson(ctx, which, rng));
-    const { json, error } = readJsonFile(f);
-    if (!json) throw new InputError(`${f}: ${error}`); // what each encoder's opener does with it
-    if (which.startsWith('text')) umt5ConfigFromJson(json, f);
-    else if (which.startsWith('image_encoder')) clipConfigFromJson(json, f);
-    else preprocessConfigFromJson(json, f);
+    return async () => {
+      const { json, error } = readJsonFile(f);
+      if (!json) throw new InputError(`${f}: ${error}`); // what each encoder's opener does with it
+      if (which.startsWith('text')) umt5ConfigFromJson(json, f);
+      else if (which.startsWith('image_encoder')) clipConfigFromJson(json, f);
+      else preprocessConfigFromJson(json, f);
+    };
   },
-  async scheduler(rng, dir, ctx) {
+  scheduler(rng, dir, ctx) {
     const root = linkedModel(ctx, dir, { 'scheduler/scheduler_config.json': mutatedJson(ctx, 'scheduler/scheduler_config.json', rng) });
-    openModelFolder(root);
+    return async () => void openModelFolder(root);
   },
-  async lora(rng, dir, ctx) {
+  lora(rng, dir, ctx) {
     const f = path.join(dir, 'lora.safetensors');
     fs.writeFileSync(f, mutatedSafetensors(modelFile(ctx, 'lora/pytorch_lora_weights.safetensors'), rng));
-    const m = await WanModel.open(path.join(ctx.model, 'transformer'), { lora: { file: f, strength: 1 } });
-    await m.close();
+    return async () => (await WanModel.open(path.join(ctx.model, 'transformer'), { lora: { file: f, strength: 1 } })).close();
   },
-  async 'model-folder'(rng, dir, ctx) {
+  'model-folder'(rng, dir, ctx) {
     const files = fs.readdirSync(ctx.model, { recursive: true }).map(String).filter((r) => fs.statSync(path.join(ctx.model, r)).isFile());
     const rel = rng.pick(files);
     const roll = rng.int(4);
     const content = roll === 0 ? null : roll === 1 ? '' : rel.endsWith('.json') ? mutatedJson(ctx, rel, rng) : mutatedSafetensors(modelFile(ctx, rel), rng);
     const root = linkedModel(ctx, dir, { [rel]: content });
-    const folder = openModelFolder(root);
-    await (await openWanCheckpoint(folder.transformer)).checkpoint.close();
-    const v = await openVaeCheckpoint(folder.vae);
-    await (v.source as unknown as { close(): Promise<void> }).close();
+    return async () => {
+      const folder = openModelFolder(root);
+      await (await openWanCheckpoint(folder.transformer)).checkpoint.close();
+      const v = await openVaeCheckpoint(folder.vae);
+      await (v.source as unknown as { close(): Promise<void> }).close();
+    };
   },
 };
 

@@ -37,12 +37,15 @@ async function runCase(index: number): Promise<CaseResult> {
   const kind = TARGET_NAMES[index % TARGET_NAMES.length]!;
   const dir = path.join(data.tmp, `case-${index}`);
   fs.mkdirSync(dir, { recursive: true });
+  // Building the input is not timed: the runner's watchdog starts at the 'loading' message.
+  const load = TARGETS[kind]!(caseRng(data.seed, index), dir, data.ctx);
+  parentPort!.postMessage({ index, loading: true });
   const fds = openFds();
   const before = process.memoryUsage();
   let outcome: Outcome = 'accepted';
   let message: string | undefined;
   try {
-    await TARGETS[kind]!(caseRng(data.seed, index), dir, data.ctx);
+    await load();
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
     message = err.message.slice(0, 2000);
