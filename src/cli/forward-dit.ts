@@ -10,7 +10,7 @@ import { WanModel } from '../model/wan/model.ts';
 import type { LoraMode } from '../model/lora/attach.ts';
 import { timestepEmbedding } from '../model/wan/timestep.ts';
 import { prepareDevice } from './tuning.ts';
-import { UsageError } from './parse.ts';
+import { num, parsePositiveInt, UsageError } from './parse.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
 import { networkLoadOptions, openCliDevice, withDeviceOptions, withNetworkOptions, type NetworkCliOptions } from './device-options.ts';
 
@@ -77,14 +77,14 @@ export function registerDitForward(forward: Command): void {
           const kd = o.ggaLambda !== undefined ? await get('gga_key_dirs', true) : undefined;
           if (x.shape.length !== 4) throw new UsageError(`${o.input}: x has shape [${x.shape}], expected [C, F, H, W]`);
           if (o.loraMode !== 'merge' && o.loraMode !== 'fused') throw new UsageError(`--lora-mode '${o.loraMode}': use merge or fused`);
-          const lora = o.lora ? { file: o.lora, strength: Number(o.loraStrength), lenient: o.loraLenient, mode: o.loraMode as LoraMode } : undefined;
+          const lora = o.lora ? { file: o.lora, strength: num(o.loraStrength, '--lora-strength'), lenient: o.loraLenient, mode: o.loraMode as LoraMode } : undefined;
           const model = await WanModel.open(o.model, { config: o.config, lora });
           try {
             const c = { ...model.config, textLen: context.shape[0]!, imageLen: clip?.shape[0] ?? model.config.imageLen };
             if (x.shape[0] !== c.inDim) throw new UsageError(`${o.input}: x has ${x.shape[0]} channels, the model takes ${c.inDim}`);
             if (context.shape[1] !== c.textDim) throw new UsageError(`${o.input}: context is [${context.shape}], the model needs [L, ${c.textDim}]`);
             if (c.imageDim && !clip) throw new UsageError(`${o.input}: the model is image-to-video; tensor 'clip' [257, ${c.imageDim}] is missing`);
-            const gga = o.ggaLambda !== undefined ? { lambda: Number(o.ggaLambda), egoLatentCols: o.egoCols ? Number(o.egoCols) : x.shape[2]! } : null;
+            const gga = o.ggaLambda !== undefined ? { lambda: num(o.ggaLambda, '--gga-lambda'), egoLatentCols: o.egoCols ? parsePositiveInt(o.egoCols, '--ego-cols') : x.shape[2]! } : null;
             const load = networkLoadOptions(o);
             const dev = ctx.own(await openCliDevice(o));
             await prepareDevice(dev);

@@ -38,6 +38,15 @@ describe('usage errors of every command exit 2 with one line', () => {
 });
 
 describe('input errors', () => {
+  it('plan with a billion frames or 4096-px views is one line, not a typed-array RangeError', () => {
+    for (const args of [['plan', '--frames', '1000000001'], ['plan', '--ego', '4096x4096', '--exo', '4096x4096']]) {
+      const r = egox(args);
+      expect(r.code).toBe(2);
+      expect(lines(r.stderr)).toHaveLength(1);
+      expect(r.stderr).not.toMatch(/internal error/);
+    }
+  });
+
   it('raw CR/ESC bytes and a huge tensor name from a file header reach the terminal escaped, in one short line', () => {
     const f = path.join(dir, 'evil.safetensors');
     const name = `a\r\x1b[2J${'n'.repeat(5000)}`;
