@@ -9,6 +9,9 @@ const INTERESTING_VALUES: unknown[] = [
   '[1', 'NaN', -0, 3.7, 'F8_E4M3', 'I64', 'BOOL',
 ];
 
+/** Marks a value to be replaced by an array nested thousands deep once the document is text. */
+const DEEP = '\u0000deep\u0000';
+
 /** A mutated copy of `seed` (bytes). */
 export function mutateBytes(seed: Uint8Array, rng: Rng, focus?: { start: number; end: number }): Uint8Array {
   let b: Uint8Array = seed.slice();
@@ -58,15 +61,14 @@ export function mutateJsonText(text: string, rng: Rng): string {
   }
   const rounds = 1 + rng.int(3);
   for (let r = 0; r < rounds; r++) root = mutateValue(root, rng, 0);
-  let out = JSON.stringify(root);
+  const out = JSON.stringify(root);
   if (out.length > 8 * 2 ** 20) return text.slice(0, rng.int(text.length)); // keep cases small: a cut instead
-  if (rng.next() < 0.05) {
-    // Nesting far past any bound, written as text (JSON.stringify of it would itself overflow).
-    const n = rng.pick([100, 5_000, 50_000]);
-    const at = out.lastIndexOf(':') + 1 || 1;
-    out = `${out.slice(0, at)}${'['.repeat(n)}1${']'.repeat(n)}${out.slice(at).replace(/^[^,}\]]*/, '')}`;
-  }
-  return out;
+  // Nesting far past any bound is spliced in as text where a value was marked: JSON.stringify
+  // of a value that deep would itself overflow the stack.
+  return out.replaceAll(JSON.stringify(DEEP), () => {
+    const n = rng.pick([100, 20_000, 50_000]);
+    return `${'['.repeat(n)}1${']'.repeat(n)}`;
+  });
 }
 
 function mutateValue(v: unknown, rng: Rng, depth: number): unknown {
@@ -85,6 +87,7 @@ function mutateValue(v: unknown, rng: Rng, depth: number): unknown {
     else o[k] = mutateValue(o[k], rng, depth + 1);
     return o;
   }
+  if (rng.next() < 0.1) return DEEP;
   switch (rng.int(4)) {
     case 0: return rng.pick(INTERESTING_VALUES);
     case 1: return typeof v === 'number' ? v * rng.pick([-1, 2, 1000, 1e9, 0.5]) : rng.pick(INTERESTING_VALUES);
