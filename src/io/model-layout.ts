@@ -5,6 +5,7 @@
 
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { FileFormatError } from './format-error.ts';
 import { parseJsonBounded } from './json-bounded.ts';
 import { readTextFileChecked, readTextFileCheckedAsync } from './text-file.ts';
 
@@ -23,7 +24,11 @@ export function readTextFile(p: string): string {
 /** The text of a file, or null when it cannot be read (absent, a folder, no permission). */
 export async function readTextIfPresent(p: string): Promise<string | null> {
   if (!existsSync(p) || !statSync(p).isFile()) return null;
-  return readTextFileCheckedAsync(p);
+  // Too large is an error of its own; unreadable (permissions, a race) reads as absent, as before.
+  return readTextFileCheckedAsync(p).catch((e: unknown) => {
+    if (e instanceof FileFormatError) throw e;
+    return null;
+  });
 }
 
 /**
