@@ -82,6 +82,14 @@ describe('untrusted JSON', () => {
     }
   });
 
+  it('a config.json of 300 MiB (sparse here) is refused by its size before it is read', () => {
+    const f = path.join(dir, 'huge-config.json');
+    fs.writeFileSync(f, '{}');
+    fs.truncateSync(f, 300 * 2 ** 20);
+    const r = readJsonFile(f);
+    expect(r.error).toMatch(/is 314572800 bytes, more than the 268435456/);
+  });
+
   it('an index.json nested deep is a FileFormatError', async () => {
     const f = path.join(dir, 'model.safetensors.index.json');
     fs.writeFileSync(f, `{"weight_map": ${deep(30_000, '{}')}}`);
