@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const tsx = createRequire(import.meta.url).resolve('tsx');
@@ -27,16 +28,35 @@ const child = spawn(process.execPath, ['--import', tsx, join(root, 'src/cli/main
   stdio: ['inherit', 'inherit', 'pipe'],
   env,
 });
+// V8's out-of-memory report is a screenful (GC trace, JS stack); the user gets one line instead.
+const V8_OOM = /^FATAL ERROR: .*(heap out of memory|Allocation failed)/;
+const V8_DUMP = /^(<--- (Last few GCs|JS stacktrace) --->|\s*\[\d+:0x[0-9a-f]+\]|\s*\d+: 0x[0-9a-f]+ |----- Native stack trace -----|Security context:|\s*$)/;
+let outOfMemory = false;
 let pending = '';
+const emit = (line) => {
+  if (V8_OOM.test(line)) outOfMemory = true;
+  if (outOfMemory || V8_DUMP.test(line) || NOISE.some((re) => re.test(line))) return;
+  process.stderr.write(line + '\n');
+};
 child.stderr.on('data', (chunk) => {
   pending += chunk.toString();
   const lines = pending.split('\n');
   pending = lines.pop() ?? '';
-  for (const line of lines) if (!NOISE.some((re) => re.test(line))) process.stderr.write(line + '\n');
+  for (const line of lines) emit(line);
 });
-// The child gets the terminal's SIGINT itself and cleans up; wait for it.
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
+// The child gets the terminal's SIGINT itself and cleans up; wait for it. Remember which
+// signal the user sent: only a real interrupt may be reported as one (exit 130).
+let interrupt;
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => ((interrupt = sig), child.kill(sig)));
 child.on('exit', (code, signal) => {
-  if (pending && !NOISE.some((re) => re.test(pending))) process.stderr.write(pending);
-  process.exit(code ?? (signal ? 130 : 1));
+  if (pending) emit(pending);
+  if (outOfMemory) {
+    process.stderr.write('egox: out of memory: the JavaScript heap is full (raise it with NODE_OPTIONS=--max-old-space-size=MB, or use a smaller input)\n');
+    process.exit(code === 0 || code === null ? 1 : code);
+  }
+  if (code !== null) process.exit(code);
+  if (signal === interrupt) process.exit(signal === 'SIGINT' ? 130 : 143);
+  const hint = signal === 'SIGKILL' ? ' (the system may have run out of memory)' : '';
+  process.stderr.write(`egox: the process was killed by ${signal}${hint}\n`);
+  process.exit(128 + (os.constants.signals[signal] ?? 0));
 });

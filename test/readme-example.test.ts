@@ -28,7 +28,7 @@ describe('README library example', () => {
       child.on('close', (status) => resolve({ status, stdout, stderr }));
     });
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^load: checking inputs$/m);
+    expect(r.stdout).toMatch(/^load: inputs checked$/m);
     expect(r.stdout).toMatch(/^denoise: 2 steps/m);
     const video = /wrote (\S+\.mp4) in \d+ ms/.exec(r.stdout)?.[1];
     expect(video).toBeDefined();

@@ -13,5 +13,6 @@ export function cliMessage(err: Error): string {
   if (err instanceof RunSizeError) return `--${err.setting} ${err.value}: ${err.problem}`;
   if (err instanceof MaskFolderError) return `--masks ${err.folder}: ${err.problem}`;
   if (err instanceof PriorFramesError) return `--frames ${err.frames}: ${priorFramesProblem(err.clipFrames)}`;
-  return err.message.split('\n')[0]!;
+  // A library's multi-line message keeps its first line; the reporter escapes and caps it.
+  return (err.message || err.name).split('\n')[0]!;
 }

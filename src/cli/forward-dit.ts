@@ -10,7 +10,7 @@ import { WanModel } from '../model/wan/model.ts';
 import type { LoraMode } from '../model/lora/attach.ts';
 import { timestepEmbedding } from '../model/wan/timestep.ts';
 import { prepareDevice } from './tuning.ts';
-import { collect, parseLoraArgs, UsageError } from './parse.ts';
+import { collect, num, parseLoraArgs, parsePositiveInt, UsageError } from './parse.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
 import { networkLoadOptions, openCliDevice, withDeviceOptions, withNetworkOptions, type NetworkCliOptions } from './device-options.ts';
 
@@ -58,52 +58,58 @@ export function registerDitForward(forward: Command): void {
       runCommand(Boolean(o.verbose), async (ctx) => {
         if (!existsSync(o.input)) throw new UsageError(`--input ${o.input}: file not found`);
         const inputs = await SafetensorsFile.open(o.input);
-        const get = async (name: string, required: boolean) => {
-          const info = inputs.tensors.get(name);
-          if (!info) {
-            if (required) throw new UsageError(`${o.input}: tensor '${name}' missing (see egox forward dit --help)`);
-            return undefined;
+        try {
+          const get = async (name: string, required: boolean) => {
+            const info = inputs.tensors.get(name);
+            if (!info) {
+              if (required) throw new UsageError(`${o.input}: tensor '${name}' missing (see egox forward dit --help)`);
+              return undefined;
+            }
+            if (info.dtype !== 'F32') throw new UsageError(`${o.input}: tensor '${name}' is ${info.dtype}; write it as F32`);
+            const b = await inputs.read(name);
+            return { shape: info.shape, data: new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4) };
+          };
+          const x = (await get('x', true))!;
+          const t = (await get('timestep', true))!;
+          const context = (await get('context', true))!;
+          const clip = await get('clip', false);
+          const qd = o.ggaLambda !== undefined ? await get('gga_query_dirs', true) : undefined;
+          const kd = o.ggaLambda !== undefined ? await get('gga_key_dirs', true) : undefined;
+          if (x.shape.length !== 4) throw new UsageError(`${o.input}: x has shape [${x.shape}], expected [C, F, H, W]`);
+          if (o.loraMode !== 'merge' && o.loraMode !== 'fused') throw new UsageError(`--lora-mode '${o.loraMode}': use merge or fused`);
+          const lora = parseLoraArgs(o.lora, num(o.loraStrength, '--lora-strength')).map((a) => ({ ...a, lenient: o.loraLenient, mode: o.loraMode as LoraMode }));
+          const model = await WanModel.open(o.model, { config: o.config, lora });
+          try {
+            const c = { ...model.config, textLen: context.shape[0]!, imageLen: clip?.shape[0] ?? model.config.imageLen };
+            if (x.shape[0] !== c.inDim) throw new UsageError(`${o.input}: x has ${x.shape[0]} channels, the model takes ${c.inDim}`);
+            if (context.shape[1] !== c.textDim) throw new UsageError(`${o.input}: context is [${context.shape}], the model needs [L, ${c.textDim}]`);
+            if (c.imageDim && !clip) throw new UsageError(`${o.input}: the model is image-to-video; tensor 'clip' [257, ${c.imageDim}] is missing`);
+            const gga = o.ggaLambda !== undefined ? { lambda: num(o.ggaLambda, '--gga-lambda'), egoLatentCols: o.egoCols ? parsePositiveInt(o.egoCols, '--ego-cols') : x.shape[2]! } : null;
+            const load = networkLoadOptions(o);
+            const dev = ctx.own(await openCliDevice(o));
+            await prepareDevice(dev);
+            const { exec } = await model.load(dev, { latentShape: x.shape as [number, number, number, number], gga }, load, { profile: o.profile }, c);
+            const feed: Record<string, Float32Array> = {
+              [DIT_IO.latents]: x.data,
+              [DIT_IO.timestepEmbedding]: timestepEmbedding(t.data[0]!, c.freqDim),
+              [DIT_IO.context]: context.data,
+            };
+            if (clip) feed[DIT_IO.clip] = clip.data;
+            if (qd && kd) Object.assign(feed, { [DIT_IO.ggaQueryDirs]: qd.data, [DIT_IO.ggaKeyDirs]: kd.data });
+            const t0 = performance.now();
+            await exec.run(feed);
+            const ms = performance.now() - t0;
+            const out = await exec.read(DIT_IO.output);
+            await writeSafetensors(o.output, { out: { dtype: 'F32', shape: [...exec.output(DIT_IO.output).shape], data: out } }, { producer: 'egox forward dit' });
+            process.stderr.write(`forward ${ms.toFixed(0)} ms, peak GPU ${(exec.plan.totals.peakBytes / 2 ** 20).toFixed(1)} MiB -> ${o.output}\n`);
+            if (o.profile) process.stdout.write(formatProfile(exec.profile()) + '\n');
+            exec.destroy();
+          } finally {
+            await model.close();
           }
-          if (info.dtype !== 'F32') throw new UsageError(`${o.input}: tensor '${name}' is ${info.dtype}; write it as F32`);
-          const b = await inputs.read(name);
-          return { shape: info.shape, data: new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4) };
-        };
-        const x = (await get('x', true))!;
-        const t = (await get('timestep', true))!;
-        const context = (await get('context', true))!;
-        const clip = await get('clip', false);
-        const qd = o.ggaLambda !== undefined ? await get('gga_query_dirs', true) : undefined;
-        const kd = o.ggaLambda !== undefined ? await get('gga_key_dirs', true) : undefined;
-        if (x.shape.length !== 4) throw new UsageError(`${o.input}: x has shape [${x.shape}], expected [C, F, H, W]`);
-        if (o.loraMode !== 'merge' && o.loraMode !== 'fused') throw new UsageError(`--lora-mode '${o.loraMode}': use merge or fused`);
-        const lora = parseLoraArgs(o.lora, Number(o.loraStrength)).map((a) => ({ ...a, lenient: o.loraLenient, mode: o.loraMode as LoraMode }));
-        const model = await WanModel.open(o.model, { config: o.config, lora });
-        const c = { ...model.config, textLen: context.shape[0]!, imageLen: clip?.shape[0] ?? model.config.imageLen };
-        if (x.shape[0] !== c.inDim) throw new UsageError(`${o.input}: x has ${x.shape[0]} channels, the model takes ${c.inDim}`);
-        if (context.shape[1] !== c.textDim) throw new UsageError(`${o.input}: context is [${context.shape}], the model needs [L, ${c.textDim}]`);
-        if (c.imageDim && !clip) throw new UsageError(`${o.input}: the model is image-to-video; tensor 'clip' [257, ${c.imageDim}] is missing`);
-        const gga = o.ggaLambda !== undefined ? { lambda: Number(o.ggaLambda), egoLatentCols: o.egoCols ? Number(o.egoCols) : x.shape[2]! } : null;
-        const load = networkLoadOptions(o);
-        const dev = ctx.own(await openCliDevice(o));
-        await prepareDevice(dev);
-        const { exec } = await model.load(dev, { latentShape: x.shape as [number, number, number, number], gga }, load, { profile: o.profile }, c);
-        const feed: Record<string, Float32Array> = {
-          [DIT_IO.latents]: x.data,
-          [DIT_IO.timestepEmbedding]: timestepEmbedding(t.data[0]!, c.freqDim),
-          [DIT_IO.context]: context.data,
-        };
-        if (clip) feed[DIT_IO.clip] = clip.data;
-        if (qd && kd) Object.assign(feed, { [DIT_IO.ggaQueryDirs]: qd.data, [DIT_IO.ggaKeyDirs]: kd.data });
-        const t0 = performance.now();
-        await exec.run(feed);
-        const ms = performance.now() - t0;
-        const out = await exec.read(DIT_IO.output);
-        await writeSafetensors(o.output, { out: { dtype: 'F32', shape: [...exec.output(DIT_IO.output).shape], data: out } }, { producer: 'egox forward dit' });
-        process.stderr.write(`forward ${ms.toFixed(0)} ms, peak GPU ${(exec.plan.totals.peakBytes / 2 ** 20).toFixed(1)} MiB -> ${o.output}\n`);
-        if (o.profile) process.stdout.write(formatProfile(exec.profile()) + '\n');
-        exec.destroy();
-        await model.close();
-        await inputs.close();
+        } finally {
+          await inputs.close();
+        }
       }),
     );
 }

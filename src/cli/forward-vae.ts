@@ -84,11 +84,15 @@ async function run(opts: VaeForwardOptions, mode: 'encode' | 'decode', ctx: { ow
   ctx.own(dev);
   await prepareDevice(dev);
   const vae = await WanVae.load(dev, opts.model, { ...load, tile });
-  const out = mode === 'encode' ? await vae.encode(input) : await vae.decode(input);
-  await writeSafetensors(opts.output, { [mode === 'encode' ? 'latents' : 'frames']: { dtype: 'F32', shape: [...out.shape], data: out.data } });
-  if (opts.timings) {
-    const per = vae.lastStats.runs.flatMap((r) => r.chunkSeconds);
-    process.stderr.write(`${mode}: ${vae.lastStats.tiles} tile(s), ${per.length} chunk runs: ${per.map((s) => s.toFixed(3)).join(' ')} s\n`);
+  try {
+    const out = mode === 'encode' ? await vae.encode(input) : await vae.decode(input);
+    await writeSafetensors(opts.output, { [mode === 'encode' ? 'latents' : 'frames']: { dtype: 'F32', shape: [...out.shape], data: out.data } });
+    if (opts.timings) {
+      const per = vae.lastStats.runs.flatMap((r) => r.chunkSeconds);
+      process.stderr.write(`${mode}: ${vae.lastStats.tiles} tile(s), ${per.length} chunk runs: ${per.map((s) => s.toFixed(3)).join(' ')} s\n`);
+    }
+  } finally {
+    await vae.close();
   }
 }
 

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { generate, type GenerateResult } from '../pipeline/generate.ts';
 import { generateBatch } from '../pipeline/generate-batch.ts';
-import { GENERATE_DEFAULTS, type GenerateOptions } from '../pipeline/generate-options.ts';
+import { GENERATE_DEFAULTS, resolveGenerateOptions, type GenerateOptions } from '../pipeline/generate-options.ts';
 import { parseEgoCalibration } from '../recon/cameras.ts';
 import { abortAllStages } from '../pipeline/staging.ts';
 import { collect, num, parseLoraArgs } from './parse.ts';
@@ -46,13 +46,13 @@ interface GenerateCliOptions extends GpuOptions, NetworkCliOptions, BatchCliOpti
   quiet?: boolean;
 }
 
-/** Removes staged outputs and exits 130 on Ctrl-C / SIGTERM: no half-written video stays behind. */
+/** Removes staged outputs and exits 130 on Ctrl-C (143 on SIGTERM, as a shell reports it): no half-written video stays behind. */
 export function installInterruptCleanup(): void {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.on(sig, () => {
       abortAllStages();
       process.stderr.write(`\negox: interrupted (${sig}); nothing was written to the output folder\n`);
-      process.exit(130);
+      process.exit(sig === 'SIGINT' ? 130 : 143);
     });
   }
 }
@@ -135,6 +135,7 @@ export function registerGenerateCommand(program: Command): void {
           png: Boolean(o.png),
           onProgress: progressReporter(progressMode(o)),
         };
+        resolveGenerateOptions(opts); // option ranges before the device opens
         if (o.take === undefined) {
           if (o.depth !== undefined) throw new UsageError(`--depth ${o.depth}: names one take's depth folder, so it needs --take; a batch reads depth_maps/<take>/ beside the meta file`);
           const { takes, shard, wave } = batchSelection(o);

@@ -18,8 +18,12 @@ export function parseBytes(s: string, option: string): number {
   const m = /^([\d.e+]+)\s*([a-z]*)$/i.exec(s.trim());
   const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
   const v = m ? Number(m[1]) : NaN;
-  if (!m || unit === undefined || !Number.isFinite(v) || v <= 0) throw new UsageError(`${option} '${s}': expected a size like 24GiB or 16GB`);
-  return Math.floor(v * unit);
+  const bytes = Math.floor(v * unit!);
+  // '0.5' (meant as GiB) would round to 0 bytes: refuse what is not at least one MiB.
+  if (!m || unit === undefined || !Number.isFinite(v) || !(bytes >= 2 ** 20) || !Number.isSafeInteger(bytes)) {
+    throw new UsageError(`${option} '${s}': expected a size of at least 1MiB like 24GiB or 16GB`);
+  }
+  return bytes;
 }
 
 /** A weight storage dtype option: f32, bf16 or f16. */

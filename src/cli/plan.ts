@@ -6,7 +6,7 @@ import { planDitRun } from '../model/wan/plan-run.ts';
 import { planVae } from '../model/vae/plan.ts';
 import { planUmt5 } from '../model/umt5/plan.ts';
 import { planClipVision } from '../model/clip/plan.ts';
-import { parseSize } from './parse.ts';
+import { parsePositiveInt, parseSize } from './parse.ts';
 import { networkLoadOptions, withNetworkOptions, type NetworkCliOptions } from './device-options.ts';
 import { runCommand } from './run-command.ts';
 import { InputError } from '../runtime/errors.ts';
@@ -51,8 +51,8 @@ export function registerPlanCommand(program: Command): void {
           config,
           ego: parseSize(opts.ego, '--ego'),
           exo: opts.exo === 'none' ? null : parseSize(opts.exo, '--exo'),
-          frames: Number(opts.frames),
-          steps: Number(opts.steps),
+          frames: parsePositiveInt(opts.frames, '--frames'),
+          steps: parsePositiveInt(opts.steps, '--steps'),
           cfg: opts.cfg,
           gga: opts.gga,
           weightDtype: load.weightDtype!,
@@ -60,7 +60,7 @@ export function registerPlanCommand(program: Command): void {
           quantized: WEIGHT_FORMS[form],
         });
         const t = r.plan.totals;
-        const frames = Number(opts.frames);
+        const frames = parsePositiveInt(opts.frames, '--frames');
         const vaeWeights = opts.weightDtype === 'f32' ? 'f32' : 'bf16';
         const vae = [
           ['ego', parseSize(opts.ego, '--ego')],

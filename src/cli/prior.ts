@@ -3,7 +3,8 @@
 import type { Command } from 'commander';
 import { loadEgoxTake } from '../io/meta.ts';
 import { parseEgoCalibration } from '../recon/cameras.ts';
-import { renderPrior, writePrior, PRIOR_FRAMES, type DynamicSource } from '../pipeline/prior.ts';
+import { priorOutputs, renderPrior, writePrior, PRIOR_FRAMES, type DynamicSource } from '../pipeline/prior.ts';
+import { OutputStage } from '../pipeline/staging.ts';
 import { runCommand, type GpuOptions } from './run-command.ts';
 import { openCliDevice, withDeviceOptions } from './device-options.ts';
 import { InputError } from '../runtime/errors.ts';
@@ -55,6 +56,9 @@ export function registerPriorCommand(program: Command): void {
         const dynamic = parseDynamic(opts.dynamic);
         const egoCalibration = opts.egoCalibration !== undefined ? parseEgoCalibration(opts.egoCalibration) : undefined;
         const take = loadEgoxTake(opts.meta, opts.take);
+        // --out must be usable now, not after the whole clip is rendered.
+        OutputStage.check(opts.out);
+        OutputStage.checkDestinations(opts.out, priorOutputs(frames ?? PRIOR_FRAMES, Boolean(opts.png)));
         const dev = ctx.own(await openCliDevice(opts));
         const progress = process.stderr.isTTY;
         const result = await renderPrior(dev, take, {

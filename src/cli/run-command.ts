@@ -4,6 +4,7 @@
 
 import type { EgoxDevice } from '../runtime/device.ts';
 import { cliMessage } from './error-wording.ts';
+import { terminalLine } from './error-text.ts';
 
 export interface CommandContext {
   verbose: boolean;
@@ -29,15 +30,12 @@ export async function runCommand(verbose: boolean, body: (ctx: CommandContext) =
   process.exit(code);
 }
 
+/** Prints the one line for `e` (sanitised, capped) and returns its exit code: 2 input, 1 internal. */
 export function reportError(e: unknown, verbose: boolean): number {
   const err = e instanceof Error ? e : new Error(String(e));
   const exitCode = (err as { exitCode?: number }).exitCode === 2 ? 2 : 1;
-  const firstLine = cliMessage(err);
-  if (exitCode === 2) {
-    process.stderr.write(`egox: ${firstLine}\n`);
-  } else {
-    process.stderr.write(`egox: internal error: ${firstLine}\n`);
-  }
+  const text = cliMessage(err);
+  process.stderr.write(`${terminalLine(exitCode === 2 ? `egox: ${text}` : `egox: internal error: ${text}`)}\n`);
   if (verbose && err.stack) process.stderr.write(err.stack + '\n');
   else if (exitCode === 1) process.stderr.write('(run with --verbose for the stack)\n');
   return exitCode;

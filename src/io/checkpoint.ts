@@ -6,6 +6,8 @@ import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { FileFormatError } from './format-error.ts';
 import { findDuplicateKey } from './json-duplicate-keys.ts';
+import { parseJsonBounded } from './json-bounded.ts';
+import { readTextFileCheckedAsync } from './text-file.ts';
 import { checkRange, SafetensorsFile, type TensorInfo, type TensorSource } from './safetensors.ts';
 
 export type CheckpointKind = 'file' | 'index' | 'folder';
@@ -107,13 +109,14 @@ async function openIndex(path: string, indexPath: string, kind: CheckpointKind):
   };
   let text: string;
   try {
-    text = await fsp.readFile(indexPath, 'utf8');
+    text = await readTextFileCheckedAsync(indexPath);
   } catch (e) {
+    if (e instanceof FileFormatError) throw e;
     return fail(`cannot read index (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseJsonBounded(text);
   } catch (e) {
     return fail(`index is not valid JSON (${(e as Error).message})`);
   }
@@ -126,11 +129,11 @@ async function openIndex(path: string, indexPath: string, kind: CheckpointKind):
 
   const dir = nodePath.dirname(indexPath);
   const owner = new Map<string, string>(); // tensor name -> shard path
-  const shardPaths: string[] = [];
+  const shardPaths = new Set<string>();
   for (const [name, shard] of Object.entries(weightMap as Record<string, unknown>)) {
     if (typeof shard !== 'string' || shard === '') fail(`weight_map entry for '${name}' is not a file name`);
     const p = nodePath.join(dir, shard as string);
-    if (!shardPaths.includes(p)) shardPaths.push(p);
+    shardPaths.add(p);
     owner.set(name, p);
   }
   for (const p of shardPaths) {
@@ -141,9 +144,10 @@ async function openIndex(path: string, indexPath: string, kind: CheckpointKind):
       fail(`weight_map names shard ${nodePath.basename(p)} (for tensor '${someTensor}' and others), but ${p} does not exist`);
     }
   }
-  const files = await openAll(shardPaths);
+  const files = await openAll([...shardPaths]);
+  const byPath = new Map(files.map((f) => [f.path, f]));
   for (const [name, p] of owner) {
-    const f = files.find((x) => x.path === p)!;
+    const f = byPath.get(p)!;
     if (!f.tensors.has(name)) {
       await Promise.all(files.map((x) => x.close().catch(() => {})));
       fail(`weight_map puts tensor '${name}' in ${nodePath.basename(p)}, but that shard has no such tensor`);

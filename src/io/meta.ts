@@ -5,7 +5,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parseJsonBounded } from './json-bounded.ts';
 import { readNpy } from './npy.ts';
+import { readTextFileChecked } from './text-file.ts';
 import { InputError } from '../runtime/errors.ts';
 
 /** Bad meta.json / depth folder: the CLI prints the message and exits 2. */
@@ -74,13 +76,14 @@ export function loadEgoxMeta(metaPath: string, opts: MetaOptions = {}): EgoxTake
   const required = opts.requiredEgoPoses ?? 49;
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readTextFileChecked(file);
   } catch (e) {
+    if (e instanceof InputError) throw e;
     throw new MetaError(file, undefined, undefined, `cannot read meta file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   let root: Json;
   try {
-    root = JSON.parse(withPythonNonFinite(text));
+    root = parseJsonBounded(withPythonNonFinite(text)) as Json;
   } catch (e) {
     throw new MetaError(file, undefined, undefined, `not valid JSON (${(e as Error).message}); fix the syntax`);
   }
@@ -157,8 +160,21 @@ function listDepthFiles(dir: string, metaFile: string, take: string, required: n
     else if (a.shape[0] !== shape[0] || a.shape[1] !== shape[1]) {
       throw new MetaError(metaFile, take, 'depth', `${f} has shape [${a.shape.join(', ')}] but ${files[0]} has [${shape.join(', ')}]; all depth maps must share one shape`);
     }
+    const usable = usableDepthShare(a.data as Float32Array);
+    if (usable < MIN_USABLE_DEPTH) {
+      throw new MetaError(metaFile, take, 'depth', `${f}: only ${(usable * 100).toFixed(1)}% of the pixels hold a finite positive depth (NaN, infinite or <= 0 elsewhere); the depth estimation failed for this frame, rerun it`);
+    }
   }
   return { files, shape: shape! };
+}
+
+/** Below this share of finite positive depths a map holds no geometry to render (a failed estimate). */
+const MIN_USABLE_DEPTH = 0.01;
+
+function usableDepthShare(d: Float32Array): number {
+  let ok = 0;
+  for (let i = 0; i < d.length; i++) if (d[i]! > 0 && d[i]! < Infinity) ok++;
+  return d.length === 0 ? 0 : ok / d.length;
 }
 
 function parseTake(entry: Json, index: number, file: string, baseDir: string, requiredPoses: number): EgoxTake {
@@ -242,9 +258,29 @@ const NON_FINITE = '\u0000nonfinite:';
  * tokens (outside strings) into marker strings so the matrix check can name the bad element.
  */
 function withPythonNonFinite(text: string): string {
-  return text.replace(/"(?:[^"\\]|\\.)*"|-?\b(?:NaN|Infinity)\b/g, (m) =>
-    m.startsWith('"') ? m : JSON.stringify(NON_FINITE + m),
-  );
+  // One pass over the text (a regex that skips strings backtracks quadratically on an
+  // unterminated run of escaped quotes): copy strings as they are, rewrite bare tokens.
+  const parts: string[] = [];
+  let copied = 0;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      for (i++; i < n && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c /* \ */) i++;
+      continue;
+    }
+    const token = c === 0x4e /* N */ ? 'NaN' : c === 0x49 /* I */ ? 'Infinity' : c === 0x2d /* - */ && text.charCodeAt(i + 1) === 0x49 ? '-Infinity' : '';
+    if (token === '' || !text.startsWith(token, i) || isWordChar(text.charCodeAt(i - 1)) || isWordChar(text.charCodeAt(i + token.length))) continue;
+    parts.push(text.slice(copied, i), JSON.stringify(NON_FINITE + token));
+    i += token.length - 1;
+    copied = i + 1;
+  }
+  parts.push(text.slice(copied));
+  return parts.join('');
+}
+
+function isWordChar(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f;
 }
 
 function shapeOf(v: Json): string {

@@ -3,9 +3,11 @@
 // gets paths and text from here and never touches the file system itself, so it also runs in
 // a browser on files handed to it.
 
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { promises as fsp } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { FileFormatError } from './format-error.ts';
+import { parseJsonBounded } from './json-bounded.ts';
+import { readTextFileChecked, readTextFileCheckedAsync } from './text-file.ts';
 
 const isDir = (p: string): boolean => existsSync(p) && statSync(p).isDirectory();
 const fileOrUndefined = (p: string): string | undefined => (existsSync(p) && statSync(p).isFile() ? p : undefined);
@@ -16,24 +18,34 @@ export function pathExists(p: string): boolean {
 
 /** The text of a file (UTF-8). */
 export function readTextFile(p: string): string {
-  return readFileSync(p, 'utf8');
+  return readTextFileChecked(p);
 }
 
 /** The text of a file, or null when it cannot be read (absent, a folder, no permission). */
 export async function readTextIfPresent(p: string): Promise<string | null> {
-  return fsp.readFile(p, 'utf8').catch(() => null);
+  if (!existsSync(p) || !statSync(p).isFile()) return null;
+  // Too large is an error of its own; unreadable (permissions, a race) reads as absent, as before.
+  return readTextFileCheckedAsync(p).catch((e: unknown) => {
+    if (e instanceof FileFormatError) throw e;
+    return null;
+  });
 }
 
 /**
- * JSON of a file: `{ json }`, or `{ error }` with the parser's first line (the caller names the
- * file in its own error class).
+ * JSON object of a file: `{ json }`, or `{ error }` with the parser's first line or what the
+ * top level is instead of an object (the caller names the file in its own error class).
  */
 export function readJsonFile(p: string): { json: Record<string, unknown>; error?: undefined } | { json?: undefined; error: string } {
+  let json: unknown;
   try {
-    return { json: JSON.parse(readFileSync(p, 'utf8')) };
+    json = parseJsonBounded(readTextFileChecked(p));
   } catch (e) {
     return { error: String((e as Error).message ?? e).split('\n')[0]! };
   }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    return { error: `the top level is ${json === null ? 'null' : Array.isArray(json) ? 'an array' : `a ${typeof json}`}, expected a JSON object` };
+  }
+  return { json: json as Record<string, unknown> };
 }
 
 /** The two folder layouts of a Wan2.1 download, or one component's own file or folder. */

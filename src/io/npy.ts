@@ -31,6 +31,9 @@ export function readNpy(file: string): NpyArray {
   return parseNpy(bytes, file);
 }
 
+/** The longest header numpy's np.load accepts by default. */
+const MAX_HEADER_BYTES = 10_000;
+
 export function parseNpy(bytes: Uint8Array, nameForErrors: string): NpyArray {
   const fail = (problem: string): never => {
     throw new FileFormatError(nameForErrors, problem);
@@ -53,6 +56,9 @@ export function parseNpy(bytes: Uint8Array, nameForErrors: string): NpyArray {
   } else {
     return fail(`unsupported .npy format version ${major}.${minor} (supported: 1.0, 2.0, 3.0)`);
   }
+  // numpy's own reader refuses headers over 10,000 bytes (np.load's max_header_size) for the
+  // same reason: a header is a short dict, and a long one is a file built to be slow to parse.
+  if (headerLen > MAX_HEADER_BYTES) fail(`.npy header of ${headerLen} bytes is longer than the ${MAX_HEADER_BYTES} numpy itself accepts; re-save the array with np.save`);
   const dataStart = headerStart + headerLen;
   if (dataStart > bytes.length) {
     fail(`truncated .npy header (declares ${headerLen} header bytes, file has ${bytes.length - headerStart})`);
@@ -92,29 +98,48 @@ export function parseNpy(bytes: Uint8Array, nameForErrors: string): NpyArray {
 function parseHeader(header: string, fail: (p: string) => never): { dtype: NpyDtype; shape: number[] } {
   const h = header.trim();
   if (!h.startsWith('{') || !h.endsWith('}')) fail(`malformed .npy header (not a dict): ${clip(h)}`);
-  const descrM = /['"]descr['"]\s*:\s*(['"])([^'"]*)\1/.exec(h);
-  if (!descrM) {
-    if (/['"]descr['"]\s*:\s*\[/.test(h)) fail('structured (record) dtypes are not supported');
+  // Each value is found by indexOf and read forward: linear in the header whatever it holds.
+  const descrAt = valueOf(h, 'descr');
+  const quote = descrAt < 0 ? '' : h[descrAt];
+  const descrEnd = quote === "'" || quote === '"' ? h.indexOf(quote, descrAt + 1) : -1;
+  if (descrEnd < 0) {
+    if (descrAt >= 0 && h[descrAt] === '[') fail('structured (record) dtypes are not supported');
     fail(`malformed .npy header (no 'descr'): ${clip(h)}`);
   }
-  const fortranM = /['"]fortran_order['"]\s*:\s*(True|False)/.exec(h);
-  if (!fortranM) fail(`malformed .npy header (no 'fortran_order'): ${clip(h)}`);
-  const shapeM = /['"]shape['"]\s*:\s*\(([^)]*)\)/.exec(h);
-  if (!shapeM) fail(`malformed .npy header (no 'shape' tuple): ${clip(h)}`);
+  const fortranAt = valueOf(h, 'fortran_order');
+  const fortran = fortranAt < 0 ? undefined : h.startsWith('True', fortranAt) ? true : h.startsWith('False', fortranAt) ? false : undefined;
+  if (fortran === undefined) fail(`malformed .npy header (no 'fortran_order'): ${clip(h)}`);
+  const shapeAt = valueOf(h, 'shape');
+  const shapeEnd = shapeAt >= 0 && h[shapeAt] === '(' ? h.indexOf(')', shapeAt) : -1;
+  if (shapeEnd < 0) fail(`malformed .npy header (no 'shape' tuple): ${clip(h)}`);
 
-  const descr = descrM![2]!;
+  const descr = h.slice(descrAt + 1, descrEnd);
   const dtype = dtypeFromDescr(descr, fail);
-  if (fortranM![1] === 'True') {
+  if (fortran) {
     fail('Fortran-order arrays are not supported; save with np.ascontiguousarray(arr)');
   }
   const shape: number[] = [];
-  for (const part of shapeM![1]!.split(',')) {
+  for (const part of h.slice(shapeAt + 1, shapeEnd).split(',')) {
     const s = part.trim().replace(/L$/, '');
     if (s === '') continue;
     if (!/^\d+$/.test(s) || !Number.isSafeInteger(Number(s))) fail(`bad dimension '${part.trim()}' in shape`);
     shape.push(Number(s));
   }
   return { dtype, shape };
+}
+
+/** Index of the value after the first `'key':` (or `"key":`), -1 when the key is absent. */
+function valueOf(h: string, key: string): number {
+  for (const q of ["'", '"']) {
+    const at = h.indexOf(`${q}${key}${q}`);
+    if (at < 0) continue;
+    let i = at + key.length + 2;
+    while (h[i] === ' ') i++;
+    if (h[i] !== ':') return -1;
+    for (i++; h[i] === ' '; ) i++;
+    return i;
+  }
+  return -1;
 }
 
 function dtypeFromDescr(descr: string, fail: (p: string) => never): NpyDtype {

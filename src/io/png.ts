@@ -10,6 +10,8 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { FileFormatError } from './format-error.ts';
 
+/** 16384 x 16384: far above any frame or mask egox reads, and a bound on what a header may make it allocate. */
+const MAX_PNG_PIXELS = 2 ** 28;
 const SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
 
 /** Channels per PNG colour type (0 gray, 2 RGB, 3 palette, 4 gray+alpha, 6 RGBA). */
@@ -137,6 +139,7 @@ export function decodePng(bytes: Uint8Array, nameForErrors = '<png>'): PngImage 
       if (CHANNELS[colorType] === undefined) fail(`unknown colour type ${colorType}`);
       if (!DEPTHS[colorType]!.includes(bitDepth)) fail(`bit depth ${bitDepth} is not valid for colour type ${colorType}`);
       if (width === 0 || height === 0) fail(`empty image ${width}x${height}`);
+      if (width * height > MAX_PNG_PIXELS) fail(`image of ${width}x${height} is larger than the ${MAX_PNG_PIXELS} pixels egox reads (masks and frames are video-sized)`);
     } else if (type === 'PLTE') {
       palette = data.slice();
     } else if (type === 'IDAT') {
@@ -151,9 +154,12 @@ export function decodePng(bytes: Uint8Array, nameForErrors = '<png>'): PngImage 
   if (!sawEnd) fail('no IEND chunk (truncated PNG)');
   if (idat.length === 0) fail('no image data (IDAT)');
   if (colorType === 3 && !palette) fail('palette image without a PLTE chunk');
+  const channels0 = CHANNELS[colorType]!;
+  // Inflate no more than the image can hold: a few KB of IDAT may inflate to gigabytes.
+  const expected = (Math.ceil((width * channels0 * bitDepth) / 8) + 1) * height;
   let raw: Uint8Array;
   try {
-    raw = new Uint8Array(zlib.inflateSync(Buffer.concat(idat)));
+    raw = new Uint8Array(zlib.inflateSync(Buffer.concat(idat), { maxOutputLength: Math.max(expected, 1) }));
   } catch (e) {
     return fail(`image data does not inflate (${(e as Error).message})`);
   }

@@ -1,4 +1,5 @@
 /** The safetensors dtypes egox reads and writes, their sizes, and typed views of raw bytes. */
+import { jsonBrief } from './json-bounded.ts';
 
 export type StDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'F8_E4M3' | 'F8_E5M2' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -15,12 +16,12 @@ export function isStDtype(s: unknown): s is StDtype {
 
 /** Why a dtype string is refused: a one-phrase problem for an error message. */
 export function dtypeProblem(s: unknown): string {
-  if (typeof s !== 'string') return `dtype must be a string, got ${JSON.stringify(s) ?? String(s)}`;
+  if (typeof s !== 'string') return `dtype must be a string, got ${jsonBrief(s)}`;
   if (s.startsWith('F8_') || KNOWN_UNSUPPORTED.has(s)) {
     // F8_E4M3 and F8_E5M2 are read; the other 8-bit floats (F8_E4M3FNUZ, F8_E8M0...) are not.
     return `unsupported dtype ${s}; convert the checkpoint to BF16, F16 or F32`;
   }
-  return `unknown dtype '${s}' (supported: ${Object.keys(ST_ITEM_SIZE).join(' ')})`;
+  return `unknown dtype '${s.length > 40 ? `${s.slice(0, 40)}...` : s}' (supported: ${Object.keys(ST_ITEM_SIZE).join(' ')})`;
 }
 
 /** The typed array each dtype is viewed as (8-bit floats as raw bytes). */

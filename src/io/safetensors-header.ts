@@ -6,6 +6,7 @@
  */
 import { FileFormatError } from './format-error.ts';
 import { findDuplicateKey } from './json-duplicate-keys.ts';
+import { jsonBrief, parseJsonBounded } from './json-bounded.ts';
 import { dtypeProblem, isStDtype, ST_ITEM_SIZE, type StDtype } from './safetensors-dtype.ts';
 
 /** Largest header we accept; real headers of 14B-parameter checkpoints are well under 1 MB. */
@@ -42,7 +43,7 @@ export function parseSafetensorsHeader(file: string, headerBytes: Uint8Array, da
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseJsonBounded(text);
   } catch (e) {
     return fail(`header is not valid JSON (${(e as Error).message})${CORRUPT}`);
   }
@@ -104,11 +105,11 @@ function checkEntry(
   let count = 1;
   for (const d of shape) {
     if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
-      bad(`shape [${shape.map(String).join(', ')}] has dimension ${JSON.stringify(d)}, expected a non-negative integer below 2^53${CORRUPT}`);
+      bad(`shape ${jsonBrief(shape)} has dimension ${jsonBrief(d)}, expected a non-negative integer below 2^53${CORRUPT}`);
     }
     count *= d as number;
     // Stop before the product loses precision; no real tensor gets near this.
-    if (!Number.isSafeInteger(count)) bad(`shape [${shape.join(', ')}] has more than 2^53 elements${CORRUPT}`);
+    if (!Number.isSafeInteger(count)) bad(`shape ${jsonBrief(shape)} has more than 2^53 elements${CORRUPT}`);
   }
 
   const offs = v.data_offsets;
@@ -118,7 +119,7 @@ function checkEntry(
   const [begin, end] = offs as unknown[];
   for (const o of [begin, end]) {
     if (typeof o !== 'number' || !Number.isSafeInteger(o) || o < 0) {
-      bad(`data_offsets [${(offs as unknown[]).map((x) => JSON.stringify(x)).join(', ')}] must be non-negative integers${CORRUPT}`);
+      bad(`data_offsets ${jsonBrief(offs)} must be non-negative integers${CORRUPT}`);
     }
   }
   const b = begin as number;
@@ -127,7 +128,7 @@ function checkEntry(
   if (e > dataLength) bad(`data_offsets [${b}, ${e}] run past the end of the data section (${dataLength} bytes); the file is truncated or corrupt`);
   const need = count * ST_ITEM_SIZE[dtype];
   if (!Number.isSafeInteger(need) || need !== e - b) {
-    bad(`shape [${shape.join(', ')}] of ${dtype} needs ${need} bytes but data_offsets [${b}, ${e}] span ${e - b}${CORRUPT}`);
+    bad(`shape ${jsonBrief(shape)} of ${dtype} needs ${need} bytes but data_offsets [${b}, ${e}] span ${e - b}${CORRUPT}`);
   }
   return { name, dtype, shape: shape as number[], begin: b, end: e };
 }
@@ -160,5 +161,5 @@ function describeJson(v: unknown): string {
   if (Array.isArray(v)) return 'a JSON array';
   if (typeof v === 'object') return 'a JSON object';
   if (v === undefined) return 'missing';
-  return `a ${typeof v} (${JSON.stringify(v).slice(0, 40)})`;
+  return `a ${typeof v} (${jsonBrief(v, 40)})`;
 }

@@ -28,9 +28,12 @@ export interface VideoInfo {
   height: number;
   /** Frames per second (r_frame_rate). */
   fps: number;
-  /** Frame count from the container, when it states one. */
+  /** Frame count: counted by decoding with `countFrames`, else the container's, when it states one. */
   frames?: number;
 }
+
+/** Container formats that hold one still image, not a video (a PNG renamed to .mp4). */
+const STILL_IMAGE_FORMATS = /^(png_pipe|jpeg_pipe|image2|webp_pipe|bmp_pipe|tiff_pipe|gif)$/;
 
 export interface DecodeOptions {
   /** Output size; both or neither. Default: the video's own size. */
@@ -106,6 +109,9 @@ function checkReadable(file: string): void {
   }
 }
 
+/** Decoded frames are held in memory; 4 GiB is 49 frames of 4K video, 30x EgoX's inputs. */
+const MAX_DECODE_BYTES = 4 * 2 ** 30;
+
 /** Frame rate assumed for a folder of PNG frames (EgoX writes 30 fps). */
 export const IMAGE_SEQUENCE_FPS = 30;
 
@@ -132,29 +138,39 @@ function inputArgs(file: string): string[] {
  * Size, frame rate and (if stated) frame count of the first video stream, via ffprobe. A
  * folder of PNG frames is a video too: its size is the first frame's, its rate 30 fps.
  */
-export async function probeVideo(file: string): Promise<VideoInfo> {
+export async function probeVideo(file: string, opts: { countFrames?: boolean } = {}): Promise<VideoInfo> {
   checkReadable(file);
   if (isFolder(file)) {
     const frames = listPngFrames(file);
-    const first = await probeVideo(frames[0]!);
+    const first = await probeStream(frames[0]!, { still: true });
     return { width: first.width, height: first.height, fps: IMAGE_SEQUENCE_FPS, frames: frames.length };
   }
+  return probeStream(file, opts);
+}
+
+async function probeStream(file: string, opts: { countFrames?: boolean; still?: boolean }): Promise<VideoInfo> {
+  // With countFrames ffprobe decodes the stream and counts: containers may not say, or lie.
   const r = await runTool(ffprobePath(), [
-    '-v', 'error', '-select_streams', 'v:0',
-    '-show_entries', 'stream=width,height,r_frame_rate,nb_frames', '-of', 'json', file,
+    '-v', 'error', '-select_streams', 'v:0', ...(opts.countFrames ? ['-count_frames'] : []),
+    '-show_entries', 'stream=width,height,r_frame_rate,nb_frames,nb_read_frames:format=format_name', '-of', 'json', file,
   ]);
   if (r.code !== 0) throw new VideoError(file, `not a readable video (ffprobe: ${lastLine(r.stderr)})`);
-  let stream: { width?: number; height?: number; r_frame_rate?: string; nb_frames?: string } | undefined;
+  type Stream = { width?: number; height?: number; r_frame_rate?: string; nb_frames?: string; nb_read_frames?: string };
+  let probed: { streams?: Stream[]; format?: { format_name?: string } } | undefined;
   try {
-    stream = (JSON.parse(r.stdout.toString('utf8')) as { streams?: (typeof stream)[] }).streams?.[0];
+    probed = JSON.parse(r.stdout.toString('utf8')) as typeof probed;
   } catch {
-    stream = undefined;
+    probed = undefined;
   }
+  const stream = probed?.streams?.[0];
+  const format = probed?.format?.format_name ?? '';
+  if (!opts.still && STILL_IMAGE_FORMATS.test(format)) throw new VideoError(file, `is a still image (${format.replace(/_pipe$/, '')}), not a video; give the mp4 (or a folder of frame PNGs)`);
   if (!stream || !stream.width || !stream.height) throw new VideoError(file, 'has no video stream');
   const [num, den] = (stream.r_frame_rate ?? '0/1').split('/').map(Number);
   const info: VideoInfo = { width: stream.width, height: stream.height, fps: den ? num! / den : num! };
-  const n = Number(stream.nb_frames);
-  if (Number.isInteger(n) && n > 0) info.frames = n;
+  const n = Number(opts.countFrames ? stream.nb_read_frames : stream.nb_frames);
+  if (Number.isInteger(n) && n >= 0 && (opts.countFrames || n > 0)) info.frames = n;
+  if (opts.countFrames && info.frames === undefined) throw new VideoError(file, 'its frames could not be counted (ffprobe decoded none); the file is damaged');
   return info;
 }
 
@@ -172,6 +188,11 @@ export async function decodeVideo(file: string, opts: DecodeOptions = {}): Promi
   } else {
     checkReadable(file);
     if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) throw new Error(`decodeVideo: bad size ${width}x${height}`);
+  }
+  // ffmpeg's output is held in memory: bound it by the size the header states before decoding.
+  const frameBytesOut = width * height * 3;
+  if (frameBytesOut * (opts.maxFrames ?? 1) > MAX_DECODE_BYTES) {
+    throw new VideoError(file, `decoding ${opts.maxFrames ?? 1} frames of ${width}x${height} needs ${Math.ceil((frameBytesOut * (opts.maxFrames ?? 1)) / 2 ** 30)} GiB; give a smaller video (EgoX's inputs are 784x448)`);
   }
   const args = ['-v', 'error', '-nostdin', ...inputArgs(file)];
   if (opts.maxFrames !== undefined) args.push('-frames:v', String(opts.maxFrames));

@@ -27,6 +27,9 @@ export interface GivenEmbeddings {
   image?: Embedding;
 }
 
+/** umT5 pads to 512 rows and CLIP gives 257; no conditioning of a real run is longer. */
+const MAX_ROWS = 4096;
+
 const FLOAT: Record<string, FloatDType> = { F32: 'f32', BF16: 'bf16', F16: 'f16' };
 
 /** Reads named [rows, cols] tensors; a missing required one, a wrong width or dtype is one line. */
@@ -44,14 +47,14 @@ export async function readEmbeddings(
     for (const w of wanted) {
       const info = st.tensors.get(w.name);
       if (!info) {
-        if (w.required) throw new EmbeddingsError(`${option} ${file}: tensor '${w.name}' missing (has ${[...st.tensors.keys()].join(', ') || 'none'})`);
+        if (w.required) throw new EmbeddingsError(`${option} ${file}: tensor '${w.name}' missing (has ${[...st.tensors.keys()].slice(0, 5).join(', ') || 'none'}${st.tensors.size > 5 ? ', ...' : ''})`);
         continue;
       }
       const from = FLOAT[info.dtype];
       if (!from) throw new EmbeddingsError(`${option} ${file}: '${w.name}' is ${info.dtype}; write it as F32, BF16 or F16`);
       const shape = info.shape.length === 3 && info.shape[0] === 1 ? info.shape.slice(1) : info.shape; // allow a batch of 1
-      if (shape.length !== 2 || shape[1] !== w.cols || (w.rows !== undefined && shape[0] !== w.rows)) {
-        throw new EmbeddingsError(`${option} ${file}: '${w.name}' has shape [${info.shape.join(', ')}], the model needs [${w.rows ?? 'L'}, ${w.cols}]`);
+      if (shape.length !== 2 || shape[1] !== w.cols || (w.rows !== undefined && shape[0] !== w.rows) || !(shape[0]! >= 1 && shape[0]! <= MAX_ROWS)) {
+        throw new EmbeddingsError(`${option} ${file}: '${w.name}' has shape [${info.shape.join(', ')}], the model needs [${w.rows ?? 'L'}, ${w.cols}]${w.rows === undefined ? ` with L from 1 to ${MAX_ROWS}` : ''}`);
       }
       const raw = await st.read(w.name);
       const f32 = convert(raw, from, 'f32');

@@ -7,7 +7,12 @@ import { EMBEDDING_NAMES, EmbeddingsError, readEmbeddings, type GivenEmbeddings 
 import { GenerateOptionError, resolveGenerateOptions, runSizes, type GenerateOptions, type ResolvedGenerateOptions } from './generate-options.ts';
 import { ModelFolderError, openModelFolder, requireEncoder, type ModelFolder } from './model-folder.ts';
 import { WanModel } from '../model/wan/model.ts';
+import { openVaeCheckpoint } from '../model/vae/checkpoint.ts';
+import { Umt5Encoder } from '../model/umt5/encoder.ts';
+import { ClipVisionEncoder } from '../model/clip/encoder.ts';
 import { OutputStage } from './staging.ts';
+import { allOutputs } from './output-names.ts';
+import { needEncoder } from './embed-stage.ts';
 
 export interface CheckedInputs {
   options: ResolvedGenerateOptions;
@@ -27,9 +32,10 @@ export interface CheckedInputs {
 
 async function probeInput(file: string, what: string, frames: number): Promise<VideoInfo> {
   if (!fs.existsSync(file)) throw new VideoError(file, `${what} not found; check the path in meta.json`);
-  const info = await probeVideo(file);
-  if (info.frames !== undefined && info.frames < frames) {
-    throw new VideoError(file, `${what} has ${info.frames} frames; the run needs ${frames} (--frames)`);
+  // Counted by decoding: a container may not state its frame count, or state a wrong one.
+  const info = await probeVideo(file, { countFrames: true });
+  if (info.frames! < frames) {
+    throw new VideoError(file, `${what} has ${info.frames} frames (counted by decoding); the run needs ${frames} (--frames)`);
   }
   return info;
 }
@@ -52,6 +58,8 @@ export async function checkTakeInputs(options: ResolvedGenerateOptions, takeName
     requiredEgoPoses: options.frames,
     requiredDepthFrames: options.frames,
   });
+  // A folder named like an output would make the final move fail after all the work.
+  OutputStage.checkDestinations(options.out, allOutputs(take.name, options));
   const [dh, dw] = take.depthShape;
   if (dh < 448 || dw < 784) {
     throw new GenerateOptionError(`${take.depthDir}: depth maps are ${dh}x${dw}; the attention geometry needs at least 448x784 (the exo view's grid)`);
@@ -72,6 +80,9 @@ export async function checkModelInputs(options: ResolvedGenerateOptions): Promis
   if (options.promptEmbeds === undefined) requireEncoder(model, 'text');
   const adapters = options.lora === undefined ? [] : typeof options.lora === 'string' ? [{ file: options.lora }] : options.lora;
   for (const a of adapters) if (!fs.existsSync(a.file)) throw new GenerateOptionError(`--lora ${a.file}: file not found (EgoX's adapter is pytorch_lora_weights.safetensors)`);
+  // The VAE's config against its weights now (headers only), not after the videos are decoded.
+  const vae = await openVaeCheckpoint(model.vae);
+  await (vae.source as { close?: () => Promise<void> }).close?.();
   const lora = adapters.map((a) => ({ file: a.file, strength: a.strength ?? options.loraStrength, lenient: options.loraLenient }));
   const dit = await WanModel.open(model.transformer, { lora });
   try {
@@ -80,6 +91,9 @@ export async function checkModelInputs(options: ResolvedGenerateOptions): Promis
       throw new ModelFolderError(`${model.transformer}: in_channels ${c.inDim}, image_dim ${c.imageDim ?? 'none'}; EgoX needs the image-to-video transformer (in_channels 36, with image_dim), e.g. ${'Wan2.1-I2V-14B-480P'}`);
     }
     if (options.imageEmbeds === undefined) requireEncoder(model, 'image');
+    // The encoders' configs and the tokenizer now, not after the videos are encoded.
+    if (options.promptEmbeds === undefined) Umt5Encoder.checkFiles(needEncoder(model.textEncoder, 'text'), model.tokenizerRoot);
+    if (options.imageEmbeds === undefined) ClipVisionEncoder.checkFiles(needEncoder(model.imageEncoder, 'image'));
     const given = await readGivenEmbeddings(options, c.textDim, c.imageDim);
     return { options, model, dit, given, sizes };
   } catch (e) {

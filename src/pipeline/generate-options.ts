@@ -76,6 +76,15 @@ export const GENERATE_DEFAULTS = {
 /** Every ego size keeps the reference crop of the depth grid: 448 x 784 pixels = (8 * 448 / size) per latent cell. */
 export const GEOMETRY_SPAN = 8 * 448;
 
+/** Wan's flow-matching schedulers are trained on 1000 timesteps. */
+export const MAX_STEPS = 1000;
+/** Far above EgoX's 49; keeps one run's frame buffers a number the host can hold. */
+export const MAX_FRAMES = 1001;
+/** Below this no network of the run fits at all; it catches '0.5' meaning GiB. */
+export const MIN_GPU_MEMORY = 64 * 2 ** 20;
+/** umT5 truncates at 512 tokens; a prompt far longer is a mistake (a file pasted in). */
+export const MAX_PROMPT_CHARS = 100_000;
+
 export function resolveGenerateOptions(o: GenerateOptions): ResolvedGenerateOptions {
   const r: ResolvedGenerateOptions = {
     ...o,
@@ -93,17 +102,25 @@ export function resolveGenerateOptions(o: GenerateOptions): ResolvedGenerateOpti
     renderPrior: o.renderPrior ?? false,
     png: o.png ?? false,
   };
-  const int = (name: string, v: number, min: number) => {
-    if (!Number.isInteger(v) || v < min) throw new GenerateOptionError(`--${name} ${v}: expected a whole number >= ${min}`);
+  const int = (name: string, v: number, min: number, max: number, why: string) => {
+    if (!Number.isInteger(v) || v < min || v > max) throw new GenerateOptionError(`--${name} ${v}: expected a whole number from ${min} to ${max}${why}`);
   };
-  int('steps', r.steps, 1);
-  int('seed', r.seed, 0);
-  int('frames', r.frames, 1);
-  int('sheet-frames', r.sheetFrames, 1);
+  // Upper bounds up front, so a typo fails now and not after minutes of encoding.
+  int('steps', r.steps, 1, MAX_STEPS, ` (the scheduler has ${MAX_STEPS} training timesteps)`);
+  int('seed', r.seed, 0, Number.MAX_SAFE_INTEGER, ' (2^53 - 1)');
+  int('frames', r.frames, 1, MAX_FRAMES, '');
+  int('sheet-frames', r.sheetFrames, 1, MAX_FRAMES, '');
   if ((r.frames - 1) % 4 !== 0) throw new GenerateOptionError(`--frames ${r.frames}: the Wan VAE needs 1 + 4k frames (EgoX uses 49)`);
   if (!(r.guidance >= 1)) throw new GenerateOptionError(`--guidance ${r.guidance}: expected a number >= 1 (1 = no classifier-free guidance)`);
   if (r.ggaLambda !== null && !(r.ggaLambda > 0)) throw new GenerateOptionError(`--gga-lambda ${r.ggaLambda}: expected a positive number (or --no-gga)`);
-  if (!(r.loraStrength >= 0)) throw new GenerateOptionError(`--lora-strength ${r.loraStrength}: expected a number >= 0`);
+  if (!(r.loraStrength >= 0 && r.loraStrength <= 100)) throw new GenerateOptionError(`--lora-strength ${r.loraStrength}: expected a number from 0 to 100`);
+  if (!(r.guidance <= 100)) throw new GenerateOptionError(`--guidance ${r.guidance}: expected a number from 1 to 100 (EgoX uses 5)`);
+  if (r.ggaLambda !== null && !(r.ggaLambda <= 1000)) throw new GenerateOptionError(`--gga-lambda ${r.ggaLambda}: expected a number up to 1000 (EgoX uses 3)`);
+  if (r.gpuMemoryBytes !== undefined && !(Number.isSafeInteger(r.gpuMemoryBytes) && r.gpuMemoryBytes >= MIN_GPU_MEMORY)) {
+    throw new GenerateOptionError(`--gpu-memory ${r.gpuMemoryBytes} bytes: expected at least 64MiB`);
+  }
+  if (r.prompt !== undefined && r.prompt.length > MAX_PROMPT_CHARS) throw new GenerateOptionError(`--prompt: ${r.prompt.length} characters; umT5 reads 512 tokens, give at most ${MAX_PROMPT_CHARS} characters`);
+  if (r.negativePrompt.length > MAX_PROMPT_CHARS) throw new GenerateOptionError(`--negative-prompt: ${r.negativePrompt.length} characters; give at most ${MAX_PROMPT_CHARS}`);
   if (!Number.isInteger(r.size) || r.size % 64 !== 0 || GEOMETRY_SPAN % r.size !== 0) {
     throw new GenerateOptionError(`--size ${r.size}: the ego side must be a multiple of 64 that divides ${GEOMETRY_SPAN} (448 as EgoX; 256, 128 or 64 for quick runs)`);
   }

@@ -37,11 +37,12 @@ export interface GenerateResult {
 export async function generate(dev: EgoxDevice, o: GenerateOptions): Promise<GenerateResult> {
   const t0 = performance.now();
   const progress = new ProgressTracker(o.onProgress);
-  progress.begin('load', 'checking inputs');
+  // Inputs first: a bad input is its one line with no progress line before it.
   const inp = await checkGenerateInputs(o);
-  // Lets the kernels use subgroup matrices where the adapter offers them and they check out.
-  await checkSubgroupMatrices(dev);
   try {
+    progress.begin('load', 'inputs checked');
+    // Lets the kernels use subgroup matrices where the adapter offers them and they check out.
+    await checkSubgroupMatrices(dev);
     return await run(dev, inp, progress, t0);
   } finally {
     await closeInputs(inp);

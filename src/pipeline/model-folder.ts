@@ -6,6 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SchedulerName } from '../model/schedulers/index.ts';
+import { jsonBrief } from '../io/json-bounded.ts';
+import { readJsonFile } from '../io/model-layout.ts';
 import { InputError } from '../runtime/errors.ts';
 import { describeModelLayout, findClipVision, findUmt5, modelLayout, vaeFiles } from '../io/model-layout.ts';
 
@@ -58,17 +60,16 @@ function hasWeights(dir: string): boolean {
 function readScheduler(root: string): SchedulerSettings {
   const file = path.join(root, 'scheduler', 'scheduler_config.json');
   if (!fs.existsSync(file)) return DEFAULT_SCHEDULER;
-  let json: Record<string, unknown>;
-  try {
-    json = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new ModelFolderError(`${file}: invalid JSON (${(e as Error).message.split('\n')[0]}); re-download the scheduler folder of ${HF_MODEL}`);
-  }
-  const cls = String(json._class_name ?? 'UniPCMultistepScheduler');
+  const { json, error } = readJsonFile(file);
+  if (!json) throw new ModelFolderError(`${file}: ${error}; re-download the scheduler folder of ${HF_MODEL}`);
+  const clsField = json._class_name ?? 'UniPCMultistepScheduler';
+  if (typeof clsField !== 'string') throw new ModelFolderError(`${file}: _class_name must be a string, got ${jsonBrief(clsField)}`);
+  const cls = clsField;
   const sampler: SchedulerName | undefined = cls.startsWith('UniPC') ? 'unipc' : cls.startsWith('FlowMatchEuler') ? 'euler' : undefined;
   if (!sampler) throw new ModelFolderError(`${file}: scheduler '${cls}' is not supported; use UniPCMultistepScheduler or FlowMatchEulerDiscreteScheduler`);
   const shift = json.flow_shift ?? json.shift ?? 3;
-  if (typeof shift !== 'number' || !(shift > 0)) throw new ModelFolderError(`${file}: flow_shift must be a positive number, got ${JSON.stringify(shift)}`);
+  // Wan's schedules use 1-17; far beyond that every timestep collapses onto pure noise.
+  if (typeof shift !== 'number' || !(shift > 0) || !(shift <= 1000)) throw new ModelFolderError(`${file}: flow_shift must be a number in (0, 1000], got ${jsonBrief(shift)}`);
   return { sampler, shift, source: file };
 }
 

@@ -2,6 +2,7 @@
  * The ego prior of a take on disk: reads its depth maps, exo frames and masks, renders them
  * with src/recon/prior.ts, and writes ego_Prior.mp4 (H.264 yuv420p, 30 fps) and optionally PNGs.
  */
+import { OutputStage } from './staging.ts';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { EgoxDevice } from '../runtime/device.ts';
@@ -180,21 +181,24 @@ export interface WritePriorOptions {
   fps?: number;
 }
 
-/** Writes `<outDir>/ego_Prior.mp4` (and PNGs); returns the paths written. */
+/** The files writePrior puts in the output folder (PNGs first, the video last). */
+export function priorOutputs(frames: number, png: boolean): string[] {
+  const names = png ? Array.from({ length: frames }, (_, i) => `png/frame_${String(i).padStart(5, '0')}.png`) : [];
+  return [...names, 'ego_Prior.mp4'];
+}
+
+/** Writes `<outDir>/ego_Prior.mp4` (and PNGs), all or none (staged); returns the paths written. */
 export async function writePrior(outDir: string, result: Pick<PriorResult, 'frames' | 'size'>, opts: WritePriorOptions = {}): Promise<string[]> {
-  fs.mkdirSync(outDir, { recursive: true });
-  const written: string[] = [];
-  if (opts.png) {
-    const dir = path.join(outDir, 'png');
-    fs.mkdirSync(dir, { recursive: true });
+  const names = priorOutputs(result.frames.length, Boolean(opts.png));
+  const stage = OutputStage.open(outDir);
+  try {
     result.frames.forEach((fr, i) => {
-      const file = path.join(dir, `frame_${String(i).padStart(5, '0')}.png`);
-      writePng(file, result.size, result.size, 3, fr);
-      written.push(file);
+      if (opts.png) writePng(stage.path(names[i]!), result.size, result.size, 3, fr);
     });
+    await encodeVideo(stage.path(names[names.length - 1]!), result.frames, { width: result.size, height: result.size, fps: opts.fps ?? PRIOR_FPS });
+    return stage.commit();
+  } catch (e) {
+    stage.abort();
+    throw e;
   }
-  const mp4 = path.join(outDir, 'ego_Prior.mp4');
-  await encodeVideo(mp4, result.frames, { width: result.size, height: result.size, fps: opts.fps ?? PRIOR_FPS });
-  written.push(mp4);
-  return written;
 }

@@ -8,20 +8,9 @@ import { contactSheet, sheetFrames } from './contact-sheet.ts';
 import { hconcat } from './frames.ts';
 import type { CheckedInputs } from './generate-inputs.ts';
 import { OutputStage } from './staging.ts';
+import { allOutputs, outputNames, pngName } from './output-names.ts';
 
 export const OUTPUT_FPS = 30;
-
-/** The file names of a take's outputs in --out; `summary` is moved last, so it marks a finished take. */
-export function outputNames(take: string, opt: Pick<CheckedInputs['options'], 'png' | 'renderPrior' | 'frames'>) {
-  return {
-    video: `${take}.mp4`,
-    ego: `${take}_ego.mp4`,
-    sheet: `${take}_sheet.png`,
-    summary: `${take}.json`,
-    prior: opt.renderPrior ? `${take}_prior.mp4` : null,
-    pngs: opt.png ? Array.from({ length: opt.frames }, (_, i) => pngName(take, i)) : [],
-  };
-}
 
 /**
  * Whether --out already holds every output of `take` from a run with these settings (the
@@ -29,19 +18,14 @@ export function outputNames(take: string, opt: Pick<CheckedInputs['options'], 'p
  */
 export function outputsComplete(inp: Pick<CheckedInputs, 'options'>, take: string): boolean {
   const opt = inp.options;
-  const n = outputNames(take, opt);
-  const files = [n.video, n.ego, n.sheet, n.summary, ...(n.prior ? [n.prior] : []), ...n.pngs];
-  if (!files.every((f) => existsSync(path.join(opt.out, f)))) return false;
+  const n = outputNames(take);
+  if (!allOutputs(take, opt).every((f) => existsSync(path.join(opt.out, f)))) return false;
   try {
     const j = JSON.parse(readFileSync(path.join(opt.out, n.summary), 'utf8'));
     return j.seed === opt.seed && j.steps === opt.steps && j.guidance === opt.guidance && j.ggaLambda === opt.ggaLambda && j.frames === opt.frames && j.size?.ego?.[0] === opt.size;
   } catch {
     return false;
   }
-}
-
-function pngName(take: string, i: number): string {
-  return `png/${take}_ego_${String(i).padStart(5, '0')}.png`;
 }
 
 export interface RunFrames {
@@ -58,11 +42,11 @@ export async function writeOutputs(inp: CheckedInputs, fr: RunFrames): Promise<{
   const XW = sizes.exo.width;
   const stage = OutputStage.open(opt.out);
   try {
-    const names = outputNames(take.name, opt);
+    const names = outputNames(take.name);
     const side = fr.egoOut.map((ego, i) => hconcat([{ width: XW, height: S, rgb: fr.exoOut[i]! }, { width: S, height: S, rgb: ego }]).rgb);
     await encodeVideo(stage.path(names.video), side, { width: XW + S, height: S, fps: OUTPUT_FPS });
     await encodeVideo(stage.path(names.ego), fr.egoOut, { width: S, height: S, fps: OUTPUT_FPS });
-    if (names.prior) await encodeVideo(stage.path(names.prior), fr.prior, { width: S, height: S, fps: OUTPUT_FPS });
+    if (opt.renderPrior) await encodeVideo(stage.path(names.prior), fr.prior, { width: S, height: S, fps: OUTPUT_FPS });
     if (opt.png) {
       fr.egoOut.forEach((rgb, i) => writeFileSync(stage.path(pngName(take.name, i)), encodePng(S, S, 3, rgb)));
     }

@@ -1,6 +1,8 @@
 // CLIP vision configuration (image_encoder/config.json, HF CLIPVisionConfig) and the image
 // processor settings (image_processor/preprocessor_config.json, CLIPImageProcessor).
+import { jsonBrief } from '../../io/json-bounded.ts';
 import { InputError } from '../../runtime/errors.ts';
+import { configObject, fieldReader, MAX_LAYERS, MAX_WIDTH } from '../config-fields.ts';
 
 export interface ClipVisionConfig {
   hiddenSize: number;
@@ -40,28 +42,25 @@ export class ClipModelError extends InputError {
 
 const ACTS: Record<string, ClipVisionConfig['act']> = { gelu: 'gelu', quick_gelu: 'quick_gelu', gelu_new: 'gelu_tanh', gelu_pytorch_tanh: 'gelu_tanh' };
 
-export function clipConfigFromJson(raw: Record<string, unknown>, source: string): ClipVisionConfig {
+const clipError = (m: string) => new ClipModelError(m);
+
+export function clipConfigFromJson(top: unknown, source: string): ClipVisionConfig {
+  const raw = configObject(top, source, clipError);
   // CLIPModel configs nest the vision part.
-  const json = (typeof raw.vision_config === 'object' && raw.vision_config !== null ? raw.vision_config : raw) as Record<string, unknown>;
-  const num = (k: string, dflt?: number): number => {
-    const v = json[k] ?? dflt;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new ClipModelError(`${source}: field '${k}' is missing or not a positive integer`);
-    return v;
-  };
-  const actName = String(json.hidden_act ?? 'quick_gelu');
-  const act = ACTS[actName];
-  if (!act) throw new ClipModelError(`${source}: hidden_act '${actName}' is not supported (use gelu, quick_gelu or gelu_new)`);
-  const eps = json.layer_norm_eps ?? 1e-5;
-  if (typeof eps !== 'number' || !(eps > 0)) throw new ClipModelError(`${source}: field 'layer_norm_eps' must be a positive number`);
+  const json = raw.vision_config === undefined || raw.vision_config === null ? raw : configObject(raw.vision_config, `${source}: vision_config`, clipError);
+  const f = fieldReader(json, source, clipError);
+  const actName = json.hidden_act ?? 'quick_gelu';
+  const act = typeof actName === 'string' && Object.prototype.hasOwnProperty.call(ACTS, actName) ? ACTS[actName] : undefined;
+  if (!act) throw new ClipModelError(`${source}: hidden_act ${typeof actName === 'string' ? `'${actName.slice(0, 40)}'` : jsonBrief(actName)} is not supported (use gelu, quick_gelu or gelu_new)`);
   const c: ClipVisionConfig = {
-    hiddenSize: num('hidden_size'),
-    intermediateSize: num('intermediate_size'),
-    numHeads: num('num_attention_heads'),
-    numLayers: num('num_hidden_layers'),
-    imageSize: num('image_size'),
-    patchSize: num('patch_size'),
-    channels: num('num_channels', 3),
-    eps,
+    hiddenSize: f.int('hidden_size', { max: MAX_WIDTH }),
+    intermediateSize: f.int('intermediate_size', { max: MAX_WIDTH }),
+    numHeads: f.int('num_attention_heads', { max: 4096 }),
+    numLayers: f.int('num_hidden_layers', { max: MAX_LAYERS }),
+    imageSize: f.int('image_size', { max: 8192 }),
+    patchSize: f.int('patch_size', { max: 8192 }),
+    channels: f.int('num_channels', { max: 4096 }, 3),
+    eps: f.num('layer_norm_eps', { above: 0, max: 1 }, 1e-5),
     act,
   };
   if (c.channels !== 3) throw new ClipModelError(`${source}: num_channels ${c.channels}; egox encodes RGB images (3)`);
@@ -73,24 +72,31 @@ export function clipConfigFromJson(raw: Record<string, unknown>, source: string)
   return c;
 }
 
+/** Image sides egox resizes to: CLIP uses 224-336; beyond this a config is not CLIP's. */
+const MAX_SIDE = 8192;
+const isSide = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0 && v <= MAX_SIDE;
+
 function sizeField(v: unknown, source: string, field: string): { height: number; width: number; shortest?: number } {
-  if (typeof v === 'number' && Number.isInteger(v) && v > 0) return { height: v, width: v, shortest: v };
+  if (isSide(v)) return { height: v, width: v, shortest: v };
   if (typeof v === 'object' && v !== null) {
     const o = v as Record<string, unknown>;
-    if (typeof o.shortest_edge === 'number') return { height: o.shortest_edge, width: o.shortest_edge, shortest: o.shortest_edge };
-    if (typeof o.height === 'number' && typeof o.width === 'number') return { height: o.height, width: o.width };
+    if (isSide(o.shortest_edge)) return { height: o.shortest_edge, width: o.shortest_edge, shortest: o.shortest_edge };
+    if (isSide(o.height) && isSide(o.width)) return { height: o.height, width: o.width };
   }
-  throw new ClipModelError(`${source}: field '${field}' must be a size (a number, {shortest_edge} or {height, width})`);
+  throw new ClipModelError(`${source}: field '${field}' must be a size of 1 to ${MAX_SIDE} pixels (a number, {shortest_edge} or {height, width}), got ${jsonBrief(v)}`);
 }
 
 function triple(v: unknown, source: string, field: string): [number, number, number] {
-  if (Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number' && Number.isFinite(x))) return v as [number, number, number];
-  throw new ClipModelError(`${source}: field '${field}' must be three numbers (R, G, B)`);
+  if (Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+    if (field !== 'image_std' || v.every((x) => (x as number) > 0)) return v as [number, number, number];
+  }
+  throw new ClipModelError(`${source}: field '${field}' must be three ${field === 'image_std' ? 'positive ' : ''}numbers (R, G, B), got ${jsonBrief(v)}`);
 }
 
-export function preprocessConfigFromJson(json: Record<string, unknown>, source: string): ClipPreprocessConfig {
+export function preprocessConfigFromJson(raw: unknown, source: string): ClipPreprocessConfig {
+  const json = configObject(raw, source, clipError);
   if (json.do_resize === false || json.do_center_crop === false) throw new ClipModelError(`${source}: do_resize / do_center_crop false is not supported (egox resizes and centre-crops as CLIP does)`);
-  if (json.resample !== undefined && json.resample !== 3) throw new ClipModelError(`${source}: resample ${JSON.stringify(json.resample)} is not supported (egox implements bicubic, 3)`);
+  if (json.resample !== undefined && json.resample !== 3) throw new ClipModelError(`${source}: resample ${jsonBrief(json.resample)} is not supported (egox implements bicubic, 3)`);
   const size = sizeField(json.size ?? 224, source, 'size');
   if (size.shortest === undefined) throw new ClipModelError(`${source}: 'size' must give shortest_edge (egox resizes the short side)`);
   const crop = sizeField(json.crop_size ?? size.shortest, source, 'crop_size');

@@ -24,6 +24,19 @@ function readJson(path: string): Record<string, unknown> {
   return json;
 }
 
+/**
+ * The config must describe the weights (widths, patch, layer count) before a graph is built from
+ * it; `shape` reads a tensor by its diffusers name whatever the file's layout.
+ */
+function checkWeights(shape: (name: string) => number[] | undefined, config: ClipVisionConfig, paths: ClipPaths): void {
+  const patch = shape(CLIP_NAMES.patchEmbedding);
+  const want = [config.hiddenSize, config.channels, config.patchSize, config.patchSize];
+  const lastFc1 = shape(`${CLIP_NAMES.layer(config.numLayers - 1).fc1}.weight`);
+  if (!patch || patch.join() !== want.join() || !lastFc1 || lastFc1.join() !== `${config.intermediateSize},${config.hiddenSize}`) {
+    throw new ClipModelError(`${paths.configJson ?? paths.weights}: hidden_size ${config.hiddenSize}, patch_size ${config.patchSize}, intermediate_size ${config.intermediateSize}, num_hidden_layers ${config.numLayers} do not match the weights in ${paths.weights}; use the config.json that came with them`);
+  }
+}
+
 export class ClipVisionEncoder {
   private readonly graphs = new Map<string, Executor>();
 
@@ -36,6 +49,14 @@ export class ClipVisionEncoder {
     private readonly store: WeightStore,
     private readonly opts: NetworkLoadOptions,
   ) {}
+
+  /** The encoder's and the processor's configs read and checked without a device (before a run's slow stages). */
+  static checkFiles(modelPath: string): void {
+    const paths = findClipVision(modelPath);
+    if (!paths) throw new ClipModelError(`${modelPath}: no CLIP image encoder here (expected image_encoder/config.json with its safetensors and image_processor/preprocessor_config.json, the release's models_clip_*.pth, or a weight file)`);
+    if (paths.configJson) clipConfigFromJson(readJson(paths.configJson), paths.configJson);
+    if (paths.preprocessorJson) preprocessConfigFromJson(readJson(paths.preprocessorJson), paths.preprocessorJson);
+  }
 
   /**
    * Opens the encoder in `modelPath` (any layout findClipVision knows). Without a
@@ -52,7 +73,9 @@ export class ClipVisionEncoder {
       const layout = detectClipLayout(checkpoint.tensors.keys());
       if (!layout) throw new ClipModelError(`${paths.weights}: no '${CLIP_NAMES.patchEmbedding}' (or the original 'visual.patch_embedding.weight') tensor; is this a CLIP vision model?`);
       const store = clipWeightStore(checkpoint, paths.weights, layout, await readFp8Scales(checkpoint, paths.weights));
-      const config = fileConfig ?? clipConfigFromShapes((n) => store.source.tensors.get(store.rename(n))?.shape, paths.weights);
+      const shape = (n: string) => store.source.tensors.get(store.rename(n))?.shape;
+      const config = fileConfig ?? clipConfigFromShapes(shape, paths.weights);
+      checkWeights(shape, config, paths);
       const pre = paths.preprocessorJson
         ? preprocessConfigFromJson(readJson(paths.preprocessorJson), paths.preprocessorJson)
         : { ...OPENAI_CLIP_PREPROCESS, shortestEdge: config.imageSize, cropHeight: config.imageSize, cropWidth: config.imageSize };

@@ -26,14 +26,18 @@ export const RUST_WHITESPACE = '\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028
 const LEADING_WS = new RegExp(`^[${RUST_WHITESPACE}]+`, 'u');
 const TRAILING_WS = new RegExp(`[${RUST_WHITESPACE}]+$`, 'u');
 
+/** Sequences inside sequences: real files have one level; a deep one is built to overflow the stack. */
+const MAX_SEQUENCE_DEPTH = 8;
+
 /** Builds the normalizer of a tokenizer.json 'normalizer' value; null means none. */
-export function buildNormalizer(spec: unknown, source: string, path = 'normalizer'): Normalizer | null {
+export function buildNormalizer(spec: unknown, source: string, path = 'normalizer', depth = 0): Normalizer | null {
   if (spec === null || spec === undefined) return null;
   const f = JsonFields.of(source, path, spec);
   const type = f.type(SUPPORTED, 'normalizer');
   switch (type) {
     case 'Sequence': {
-      const steps = f.array('normalizers').map((s, i) => buildNormalizer(s, source, `${f.at('normalizers')}[${i}]`));
+      if (depth >= MAX_SEQUENCE_DEPTH) f.fail('normalizers', `Sequence nested more than ${MAX_SEQUENCE_DEPTH} deep; flatten it`);
+      const steps = f.array('normalizers').map((s, i) => buildNormalizer(s, source, `${f.at('normalizers')}[${i}]`, depth + 1));
       const real = steps.filter((s): s is Normalizer => s !== null);
       return (text) => {
         let keptStart = true;
@@ -86,6 +90,21 @@ export function buildNormalizer(spec: unknown, source: string, path = 'normalize
   throw new Error(`unreachable normalizer type ${type}`);
 }
 
+/** One atom: a literal character, an escape such as \\s, or a [class] without nesting. */
+const ATOM = String.raw`(?:[^\\\[\]().*+?{}|^$]|\\[sSdDwWtnr .\\\-+*?()\[\]{}|^$/]|\[(?:[^\\\]\[]|\\.)+\])`;
+/** An atom with an optional quantifier whose bounds are small numbers. */
+const SAFE_REGEX = new RegExp(String.raw`^${ATOM}(?:[+*?]|\{\d{1,2}(?:,\d{0,2})?\})?$`);
+
+/**
+ * Why a Replace regex is refused, or undefined when it is one repeated character class (" {2,}",
+ * "\\s+", "[\\t ]+"): such a pattern matches in time linear in the text, while alternations
+ * and nested quantifiers like "(a+)+$" can take exponential time in a backtracking engine.
+ */
+export function unboundedRegexProblem(src: string): string | undefined {
+  if (src.length <= 200 && SAFE_REGEX.test(src)) return undefined;
+  return `'${src.length > 60 ? `${src.slice(0, 60)}...` : src}' is not supported: egox runs only one repeated character or class (like " {2,}" or "\\s+"), whose matching time is bounded`;
+}
+
 function buildReplace(f: JsonFields): Normalizer {
   const pattern = f.object('pattern');
   const content = f.string('content');
@@ -98,8 +117,12 @@ function buildReplace(f: JsonFields): Normalizer {
     all = new RegExp(escaped, 'gu');
     atStart = new RegExp(escaped, 'yu');
   } else if (pattern.has('Regex')) {
-    // Rust regex syntax; the patterns converters write (" {2,}", "\\s+") mean the same in JS
+    // Rust regex syntax; the patterns converters write (" {2,}", "\\s+") mean the same in JS.
+    // Rust's engine is linear-time, JavaScript's backtracks: only patterns that cannot backtrack
+    // more than a bounded amount (one character class, optionally repeated) are run.
     const src = pattern.string('Regex');
+    const unsafe = unboundedRegexProblem(src);
+    if (unsafe) pattern.fail('Regex', unsafe);
     try {
       all = new RegExp(src, 'gu');
       atStart = new RegExp(src, 'yu');

@@ -13,6 +13,13 @@
 import { JsonFields, TokenizerFileError } from './tokenizer-errors.ts';
 
 const UNKNOWN_PENALTY = 10;
+/**
+ * Pieces up to this many UTF-16 units are looked up by slicing every window (SentencePiece's
+ * default max_sentencepiece_length is 16). Longer ones are found through their first SHORT units
+ * and a direct comparison, so a 3,000-character piece does not make every position of a long
+ * word slice and hash 3,000 windows.
+ */
+const SHORT = 16;
 const UTF8 = new TextEncoder();
 
 export class UnigramModel {
@@ -21,6 +28,8 @@ export class UnigramModel {
   private readonly scores: Float64Array;
   private readonly pieceList: string[];
   private readonly maxPieceChars: number;
+  /** Ids of the pieces longer than SHORT by their first SHORT units, shortest first. */
+  private readonly longByPrefix = new Map<string, number[]>();
   private readonly unknownScore: number;
   readonly unkId: number | null;
   readonly byteFallback: boolean;
@@ -38,8 +47,15 @@ export class UnigramModel {
       this.scores[id] = score;
       if (score < minScore) minScore = score;
       // UTF-16 length bounds the code-point length: a longer search window only costs lookups
-      if (piece.length > maxChars) maxChars = piece.length;
+      if (piece.length > maxChars) maxChars = Math.min(piece.length, SHORT);
+      if (piece.length > SHORT) {
+        const key = piece.slice(0, SHORT);
+        const list = this.longByPrefix.get(key) ?? [];
+        list.push(id);
+        this.longByPrefix.set(key, list);
+      }
     }
+    for (const list of this.longByPrefix.values()) list.sort((a, b) => this.pieceList[a]!.length - this.pieceList[b]!.length);
     this.maxPieceChars = maxChars;
     this.unknownScore = minScore - UNKNOWN_PENALTY;
     this.unkId = unkId;
@@ -96,6 +112,7 @@ export class UnigramModel {
         }
         if (j === i + 1) coveredByOneChar = true;
       }
+      if (this.longByPrefix.size > 0) this.longCandidates(word, bounds, i, bestScore, bestStart, bestId);
       if (!coveredByOneChar) {
         if (this.unkId === null) {
           throw new TokenizerFileError(this.source, 'model.unk_id', `is missing but '${word.slice(bounds[i], bounds[i + 1])}' is not in the vocabulary`);
@@ -128,6 +145,25 @@ export class UnigramModel {
     return out.reverse();
   }
 
+  /** Offers the long pieces that start at code point i of word to the Viterbi arrays. */
+  private longCandidates(word: string, bounds: number[], i: number, bestScore: Float64Array, bestStart: Int32Array, bestId: Int32Array): void {
+    const at = bounds[i]!;
+    const list = this.longByPrefix.get(word.slice(at, at + SHORT));
+    if (!list) return;
+    for (const id of list) {
+      const piece = this.pieceList[id]!;
+      if (!word.startsWith(piece, at)) continue;
+      const j = indexOfOffset(bounds, at + piece.length);
+      if (j < 0) continue;
+      const cand = this.scores[id]! + bestScore[i]!;
+      if (bestStart[j] < 0 || cand > bestScore[j]!) {
+        bestScore[j] = cand;
+        bestStart[j] = i;
+        bestId[j] = id;
+      }
+    }
+  }
+
   /** Ids of one pre-tokenized word. */
   tokenize(word: string): number[] {
     const out: number[] = [];
@@ -148,6 +184,20 @@ export class UnigramModel {
     }
     return out;
   }
+}
+
+/** The code-point index whose UTF-16 offset is `offset` (binary search), -1 if none. */
+function indexOfOffset(bounds: number[], offset: number): number {
+  let lo = 0;
+  let hi = bounds.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const v = bounds[mid]!;
+    if (v === offset) return mid;
+    if (v < offset) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
 }
 
 /** UTF-16 offsets of each code point of s, plus s.length. */

@@ -12,6 +12,7 @@
  * pre-tokenizer Metaspace (or a Sequence of them), model Unigram, post-processor
  * TemplateProcessing or none. Anything else is refused with a TokenizerFileError naming the field.
  */
+import { parseJsonBounded } from '../../io/json-bounded.ts';
 import { checkAddedIds, parseAddedTokens, splitAddedTokens, type AddedToken } from './tokenizer-added.ts';
 import { JsonFields, TokenizerFileError } from './tokenizer-errors.ts';
 import { buildNormalizer, type Normalizer } from './tokenizer-normalizers.ts';
@@ -90,7 +91,7 @@ export class UnigramTokenizer {
   static fromJsonText(text: string, source: string): UnigramTokenizer {
     let json: unknown;
     try {
-      json = JSON.parse(text);
+      json = parseJsonBounded(text);
     } catch (e) {
       throw new TokenizerFileError(source, '(file)', `is not valid JSON (${(e as Error).message})`);
     }

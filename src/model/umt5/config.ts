@@ -1,6 +1,7 @@
 // umT5 encoder configuration from a Hugging Face text_encoder/config.json (UMT5EncoderModel;
 // wan21-architecture.md section 3). Only the gated-GELU(tanh) feed-forward of umT5 is built.
 import { InputError } from '../../runtime/errors.ts';
+import { configObject, fieldReader, MAX_LAYERS, MAX_WIDTH } from '../config-fields.ts';
 
 export interface Umt5Config {
   vocabSize: number;
@@ -24,30 +25,27 @@ export class Umt5ModelError extends InputError {
   }
 }
 
-export function umt5ConfigFromJson(json: Record<string, unknown>, source: string): Umt5Config {
-  const num = (k: string, dflt?: number): number => {
-    const v = json[k] ?? dflt;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new Umt5ModelError(`${source}: field '${k}' is missing or not a positive integer`);
-    return v;
-  };
+export function umt5ConfigFromJson(raw: unknown, source: string): Umt5Config {
+  const error = (m: string) => new Umt5ModelError(m);
+  const json = configObject(raw, source, error);
+  const f = fieldReader(json, source, error);
   const ff = String(json.feed_forward_proj ?? 'gated-gelu');
   const act = String(json.dense_act_fn ?? 'gelu_new');
   if (ff !== 'gated-gelu' || !['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast'].includes(act)) {
     throw new Umt5ModelError(`${source}: feed_forward_proj '${ff}' with dense_act_fn '${act}' is not supported (egox builds umT5's gated-gelu with tanh GELU)`);
   }
-  const eps = json.layer_norm_epsilon ?? 1e-6;
-  if (typeof eps !== 'number' || !(eps > 0)) throw new Umt5ModelError(`${source}: field 'layer_norm_epsilon' must be a positive number`);
   const c: Umt5Config = {
-    vocabSize: num('vocab_size'),
-    dModel: num('d_model'),
-    numHeads: num('num_heads'),
-    dKv: num('d_kv'),
-    dFf: num('d_ff'),
-    numLayers: num('num_layers'),
-    numBuckets: num('relative_attention_num_buckets', 32),
-    maxDistance: num('relative_attention_max_distance', 128),
-    eps,
+    vocabSize: f.int('vocab_size', { max: 1 << 24 }),
+    dModel: f.int('d_model', { max: MAX_WIDTH }),
+    numHeads: f.int('num_heads', { max: 4096 }),
+    dKv: f.int('d_kv', { max: 4096 }),
+    dFf: f.int('d_ff', { max: MAX_WIDTH }),
+    numLayers: f.int('num_layers', { max: MAX_LAYERS }),
+    numBuckets: f.int('relative_attention_num_buckets', { max: 4096 }, 32),
+    maxDistance: f.int('relative_attention_max_distance', { max: 1 << 20 }, 128),
+    eps: f.num('layer_norm_epsilon', { above: 0, max: 1 }, 1e-6),
   };
+  if (c.numHeads * c.dKv > MAX_WIDTH) throw new Umt5ModelError(`${source}: ${c.numHeads} heads of d_kv ${c.dKv} make a width above ${MAX_WIDTH}`);
   if (c.dKv % 4 !== 0) throw new Umt5ModelError(`${source}: d_kv ${c.dKv} must be a multiple of 4`);
   if (c.numBuckets % 2 !== 0 || c.numBuckets < 4 || c.maxDistance <= c.numBuckets / 4) {
     throw new Umt5ModelError(`${source}: relative_attention_num_buckets ${c.numBuckets} / max_distance ${c.maxDistance} is not a bidirectional T5 bucketing`);

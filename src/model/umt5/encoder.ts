@@ -39,6 +39,21 @@ export class Umt5Encoder {
   ) {}
 
   /**
+   * The encoder's config and tokenizer read and checked without a device, so a run can refuse
+   * a broken text_encoder/ or tokenizer.json before its slow stages.
+   */
+  static checkFiles(modelPath: string, tokenizerRoot?: string): void {
+    const paths = findUmt5(modelPath, tokenizerRoot);
+    if (!paths) throw new Umt5ModelError(`${modelPath}: no umT5 text encoder here (expected text_encoder/config.json with its safetensors and tokenizer/tokenizer.json, the release's models_t5_*.pth, or a weight file)`);
+    if (paths.configJson) {
+      const { json, error } = readJsonFile(paths.configJson);
+      if (!json) throw new Umt5ModelError(`${paths.configJson}: invalid JSON (${error})`);
+      umt5ConfigFromJson(json, paths.configJson);
+    }
+    if (paths.tokenizerJson) UnigramTokenizer.fromJsonText(readTextFile(paths.tokenizerJson), paths.tokenizerJson);
+  }
+
+  /**
    * Opens the encoder in `modelPath` (any layout findUmt5 knows); a single weight file takes
    * its tokenizer from `tokenizerRoot` (a download folder) or beside it.
    */
@@ -63,6 +78,10 @@ export class Umt5Encoder {
       const emb = checkpoint.tensors.get(embeddingKey)!;
       if (emb.shape.length !== 2 || emb.shape[1] !== config.dModel || !['F32', 'BF16', 'F16', 'F8_E4M3', 'F8_E5M2'].includes(emb.dtype)) {
         throw new Umt5ModelError(`${paths.weights}: '${embeddingKey}' is ${emb.dtype} [${emb.shape}]; expected a float [${config.vocabSize}, ${config.dModel}]`);
+      }
+      const lastQ = checkpoint.tensors.get(key(UMT5_NAMES.block(config.numLayers - 1).q));
+      if (!lastQ || checkpoint.tensors.has(key(UMT5_NAMES.block(config.numLayers).q)) || lastQ.shape[1] !== config.dModel || lastQ.shape[0] !== config.numHeads * config.dKv) {
+        throw new Umt5ModelError(`${paths.configJson ?? paths.weights}: num_layers ${config.numLayers}, num_heads ${config.numHeads}, d_kv ${config.dKv} do not match the weights in ${paths.weights}; use the config.json that came with them`);
       }
       if (opts.weightDtype === 'f16' && !dev.has('shader-f16')) throw new Umt5ModelError('weight dtype f16 needs the shader-f16 feature, which this adapter lacks; use bf16');
       const scales = await readFp8Scales(checkpoint, paths.weights);

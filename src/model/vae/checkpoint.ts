@@ -4,6 +4,7 @@
 // Wan2.1 key layout; the config comes from config.json, the file's metadata, or the shapes.
 
 import type { TensorSource } from '../../io/safetensors.ts';
+import { parseJsonBounded } from '../../io/json-bounded.ts';
 import { readTextIfPresent, vaeFiles } from '../../io/model-layout.ts';
 import { openWeightFile } from '../../io/weight-file.ts';
 import { checkConfig, configFromJson, VaeConfigError, WAN21_VAE, type VaeConfig } from './config.ts';
@@ -24,31 +25,42 @@ export async function openVaeCheckpoint(path: string): Promise<OpenedVae> {
     await ckpt.close();
     throw new VaeConfigError(`${target}: no VAE weights found (expected 'encoder.conv_in.weight' (diffusers) or 'encoder.conv1.weight' (original Wan2.1)); pass the model's vae folder or its safetensors file`);
   }
-  let config: VaeConfig | null = null;
-  if (configJson) {
-    const cfgPath = configJson;
-    const text = await readTextIfPresent(cfgPath);
-    if (text !== null) {
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch (e) {
-        throw new VaeConfigError(`${cfgPath}: not valid JSON (${(e as Error).message})`);
-      }
-      config = configFromJson(json as Record<string, unknown>, cfgPath);
-    }
+  try {
+    const config = (await configOf(ckpt, configJson, target)) ?? inferConfig(ckpt.tensors, layout, target);
+    checkAgainstWeights(config, ckpt.tensors, layout, target);
+    return { source: ckpt, config, layout, where: target };
+  } catch (e) {
+    await ckpt.close();
+    throw e;
   }
-  if (!config && ckpt.metadata.config) {
-    let json: unknown;
-    try {
-      json = JSON.parse(ckpt.metadata.config);
-    } catch (e) {
-      throw new VaeConfigError(`${target}: metadata 'config' is not valid JSON (${(e as Error).message})`);
-    }
-    config = configFromJson(json as Record<string, unknown>, `${target} metadata`);
+}
+
+/** The config from config.json, else from the file's metadata; null when neither has one. */
+async function configOf(ckpt: TensorSource, configJson: string | undefined, target: string): Promise<VaeConfig | null> {
+  const text = configJson ? await readTextIfPresent(configJson) : null;
+  if (configJson && text !== null) return configFromJson(parseConfig(text, `${configJson}:`), configJson);
+  if (ckpt.metadata.config) return configFromJson(parseConfig(ckpt.metadata.config, `${target}: metadata 'config'`), `${target} metadata`);
+  return null;
+}
+
+function parseConfig(text: string, where: string): unknown {
+  try {
+    return parseJsonBounded(text);
+  } catch (e) {
+    throw new VaeConfigError(`${where} not valid JSON (${(e as Error).message})`);
   }
-  config ??= inferConfig(ckpt.tensors, layout, target);
-  return { source: ckpt, config, layout, where: target };
+}
+
+/** The widths the config implies must be those of the weights, before any graph is built. */
+function checkAgainstWeights(cfg: VaeConfig, tensors: ReadonlyMap<string, { shape: number[] }>, layout: VaeLayout, where: string): void {
+  const conv = tensors.get(layout === 'diffusers' ? 'encoder.conv_in.weight' : 'encoder.conv1.weight');
+  if (conv && conv.shape[0] !== cfg.baseDim) {
+    throw new VaeConfigError(`${where}: base_dim ${cfg.baseDim} does not match the weights (encoder conv_in has ${conv.shape[0]} channels); fix config.json or use the config that came with the weights`);
+  }
+  const post = tensors.get(layout === 'diffusers' ? 'post_quant_conv.weight' : 'conv2.weight');
+  if (post && post.shape[0] !== cfg.zDim) {
+    throw new VaeConfigError(`${where}: z_dim ${cfg.zDim} does not match the weights (post_quant_conv has ${post.shape[0]} channels); fix config.json or use the config that came with the weights`);
+  }
 }
 
 /** Without a config: Wan2.1's structure with the widths read from the tensor shapes. */

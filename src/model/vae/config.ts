@@ -1,7 +1,9 @@
 // Wan2.1 VAE configuration (diffusers AutoencoderKLWan's config.json keys) and the layer
 // layout it implies: which residual blocks, resamplers and channel counts the encoder and
 // decoder have. The graph builders and the weight-name table both walk this layout.
+import { jsonBrief } from '../../io/json-bounded.ts';
 import { InputError } from '../../runtime/errors.ts';
+import { configObject, fieldReader } from '../config-fields.ts';
 
 export interface VaeConfig {
   /** Channels of the first level (96 in Wan2.1). */
@@ -49,28 +51,28 @@ export function temporalFactor(cfg: VaeConfig): number {
 export class VaeConfigError extends InputError {}
 
 /** Reads diffusers' config.json keys (unknown keys ignored); missing ones take Wan2.1's values. */
-export function configFromJson(json: Record<string, unknown>, where: string): VaeConfig {
-  const num = (k: string, d: number): number => {
-    const v = json[k];
-    if (v === undefined) return d;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new VaeConfigError(`${where}: '${k}' must be a positive integer, got ${JSON.stringify(v)}`);
-    return v;
-  };
-  const arr = <T>(k: string, d: readonly T[], check: (x: unknown) => boolean): readonly T[] => {
-    const v = json[k];
-    if (v === undefined) return d;
-    if (!Array.isArray(v) || !v.every(check)) throw new VaeConfigError(`${where}: '${k}' must be a list, got ${JSON.stringify(v)}`);
+export function configFromJson(raw: unknown, where: string): VaeConfig {
+  const error = (m: string) => new VaeConfigError(m);
+  const json = configObject(raw, where, error);
+  const f = fieldReader(json, where, error);
+  const arr = <T>(k: string, d: readonly T[], maxLength: number, check: (x: unknown) => boolean, what: string): readonly T[] => {
+    const v = json[k] ?? d;
+    if (!Array.isArray(v) || v.length === 0 || v.length > maxLength || !v.every(check)) {
+      throw new VaeConfigError(`${where}: '${k}' must be a list of 1 to ${maxLength} ${what}, got ${jsonBrief(v)}`);
+    }
     return v as T[];
   };
   const isNum = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
   const cfg: VaeConfig = {
-    baseDim: num('base_dim', WAN21_VAE.baseDim),
-    zDim: num('z_dim', WAN21_VAE.zDim),
-    dimMult: arr('dim_mult', WAN21_VAE.dimMult, (x) => Number.isInteger(x) && (x as number) > 0),
-    numResBlocks: num('num_res_blocks', WAN21_VAE.numResBlocks),
-    temporalDownsample: arr('temperal_downsample', WAN21_VAE.temporalDownsample, (x) => typeof x === 'boolean'),
-    latentsMean: arr('latents_mean', WAN21_VAE.latentsMean, isNum),
-    latentsStd: arr('latents_std', WAN21_VAE.latentsStd, isNum),
+    // Bounds far above Wan2.1's (96, 16, [1,2,4,4], 2) that keep the layer walk and the
+    // channel counts small numbers whatever the file says.
+    baseDim: f.int('base_dim', { max: 4096 }, WAN21_VAE.baseDim),
+    zDim: f.int('z_dim', { max: 1024 }, WAN21_VAE.zDim),
+    dimMult: arr('dim_mult', WAN21_VAE.dimMult, 8, (x) => Number.isInteger(x) && (x as number) > 0 && (x as number) <= 64, 'whole numbers 1-64'),
+    numResBlocks: f.int('num_res_blocks', { max: 16 }, WAN21_VAE.numResBlocks),
+    temporalDownsample: arr('temperal_downsample', WAN21_VAE.temporalDownsample, 7, (x) => typeof x === 'boolean', 'booleans'),
+    latentsMean: arr('latents_mean', WAN21_VAE.latentsMean, 1024, isNum, 'numbers'),
+    latentsStd: arr('latents_std', WAN21_VAE.latentsStd, 1024, isNum, 'numbers'),
   };
   if (json.is_residual === true || (json.patch_size !== undefined && json.patch_size !== null && json.patch_size !== 1)) {
     throw new VaeConfigError(`${where}: this is a Wan2.2-style VAE (is_residual / patch_size); egox supports the Wan2.1 VAE`);

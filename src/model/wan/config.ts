@@ -1,6 +1,8 @@
 // Wan2.1 DiT configurations: the named ones, a diffusers config.json, or inferred from the
 // checkpoint's tensor shapes (reference: wan21-architecture.md section 1).
+import { jsonBrief } from '../../io/json-bounded.ts';
 import { InputError } from '../../runtime/errors.ts';
+import { configObject, fieldReader, MAX_LAYERS, MAX_WIDTH } from '../config-fields.ts';
 
 export interface WanConfig {
   name: string;
@@ -41,33 +43,43 @@ export function namedConfig(name: string): WanConfig {
   return c;
 }
 
-/** Reads the fields of a diffusers transformer/config.json (WanTransformer3DModel). */
-export function configFromDiffusersJson(json: Record<string, unknown>, source: string): WanConfig {
-  const num = (k: string, dflt?: number): number => {
-    const v = json[k] ?? dflt;
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new ModelConfigError(`${source}: field '${k}' is missing or not a number`);
-    return v;
-  };
-  const heads = num('num_attention_heads');
-  const headDim = num('attention_head_dim');
-  const imageDim = json.image_dim == null ? null : num('image_dim');
-  const patch = Array.isArray(json.patch_size) ? (json.patch_size as number[]) : [1, 2, 2];
-  if (patch.join() !== '1,2,2') throw new ModelConfigError(`${source}: patch_size ${JSON.stringify(patch)} is not supported (egox implements (1, 2, 2))`);
+const configError = (m: string) => new ModelConfigError(m);
+
+/**
+ * Reads a transformer config.json in either spelling: diffusers' (WanTransformer3DModel:
+ * num_attention_heads, attention_head_dim, in_channels...) or the original Wan2.1 repository's
+ * (WanModel: dim, num_heads, in_dim...). Every field is range-checked here; checkConfigAgainstWeights
+ * then compares them with the checkpoint before any graph is built.
+ */
+export function configFromDiffusersJson(raw: unknown, source: string): WanConfig {
+  const json = configObject(raw, source, configError);
+  const f = fieldReader(json, source, configError);
+  const original = json.dim !== undefined || json.num_heads !== undefined;
+  const heads = f.int(original ? 'num_heads' : 'num_attention_heads', { max: 4096 });
+  const headDim = original ? f.int('dim', { max: MAX_WIDTH }) / heads : f.int('attention_head_dim', { max: 4096 });
+  if (!Number.isInteger(headDim)) throw new ModelConfigError(`${source}: dim ${json.dim} is not a multiple of num_heads ${heads}`);
+  if (heads * headDim > MAX_WIDTH) throw new ModelConfigError(`${source}: ${heads} heads of ${headDim} make a width above ${MAX_WIDTH}; this is not a Wan2.1 config`);
+  const i2v = original ? json.model_type === 'i2v' || json.model_type === 'flf2v' : json.image_dim != null;
+  const imageDim = !i2v ? null : original ? 1280 : f.int('image_dim', { max: MAX_WIDTH });
+  const patch = json.patch_size ?? [1, 2, 2];
+  if (!Array.isArray(patch) || patch.length !== 3 || patch.join() !== '1,2,2') {
+    throw new ModelConfigError(`${source}: patch_size ${jsonBrief(patch)} is not supported (egox implements [1, 2, 2])`);
+  }
   return {
-    name: `diffusers:${source}`,
+    name: `${original ? 'wan' : 'diffusers'}:${source}`,
     dim: heads * headDim,
-    ffnDim: num('ffn_dim'),
+    ffnDim: f.int('ffn_dim', { max: MAX_WIDTH }),
     numHeads: heads,
     headDim,
-    numLayers: num('num_layers'),
-    inDim: num('in_channels'),
-    outDim: num('out_channels'),
-    textDim: num('text_dim', 4096),
+    numLayers: f.int('num_layers', { max: MAX_LAYERS }),
+    inDim: f.int(original ? 'in_dim' : 'in_channels', { max: 4096 }),
+    outDim: f.int(original ? 'out_dim' : 'out_channels', { max: 4096 }),
+    textDim: f.int('text_dim', { max: MAX_WIDTH }, 4096),
     textLen: 512,
     imageDim,
     imageLen: 257,
-    freqDim: num('freq_dim', 256),
-    eps: num('eps', 1e-6),
+    freqDim: f.int('freq_dim', { min: 2, max: 65536 }, 256),
+    eps: f.num('eps', { above: 0, max: 1 }, 1e-6),
     ropeTheta: 10000,
     patch: [1, 2, 2],
   };
@@ -108,6 +120,31 @@ export function configFromOriginalJson(json: Record<string, unknown>, source: st
     freqDim: num('freq_dim', 256),
     eps: num('eps', 1e-6),
   };
+}
+
+/**
+ * The config must describe the checkpoint's tensors (under diffusers names): a config that
+ * claims 2^31 layers for a 2-block file, or widths the weights do not have, is refused here,
+ * before a graph of that size is built.
+ */
+export function checkConfigAgainstWeights(c: WanConfig, shapes: ReadonlyMap<string, readonly number[]>, source: string): void {
+  const expect = (name: string, want: readonly number[], field: string): void => {
+    const got = shapes.get(name);
+    if (!got) throw new ModelConfigError(`${source}: tensor '${name}' is missing from the checkpoint (the config asks for it: ${field})`);
+    if (got.length < want.length || want.some((d, i) => d !== got[i])) {
+      throw new ModelConfigError(`${source}: ${field} says tensor '${name}' is [${want.join(', ')}, ...] but the checkpoint has ${jsonBrief(got)}; use the config.json that came with the weights`);
+    }
+  };
+  expect('patch_embedding.weight', [c.dim, c.inDim], 'dim / in_channels');
+  expect('proj_out.weight', [4 * c.outDim, c.dim], 'out_channels');
+  expect('condition_embedder.text_embedder.linear_1.weight', [c.dim, c.textDim], 'text_dim');
+  expect(`blocks.${c.numLayers - 1}.ffn.net.0.proj.weight`, [c.ffnDim, c.dim], `num_layers ${c.numLayers} / ffn_dim`);
+  if (shapes.has(`blocks.${c.numLayers}.attn1.to_q.weight`)) {
+    throw new ModelConfigError(`${source}: num_layers ${c.numLayers} but the checkpoint has more blocks; use the config.json that came with the weights`);
+  }
+  const img = shapes.has('condition_embedder.image_embedder.ff.net.0.proj.weight');
+  if (c.imageDim !== null) expect('condition_embedder.image_embedder.ff.net.0.proj.weight', [c.imageDim, c.imageDim], 'image_dim');
+  else if (img) throw new ModelConfigError(`${source}: the config is text-to-video (no image_dim) but the checkpoint has an image embedder; use the config.json that came with the weights`);
 }
 
 /** Infers a config from diffusers-named tensor shapes (when no config.json is present). */

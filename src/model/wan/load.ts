@@ -8,7 +8,7 @@ import { isOriginalWanConfig, pathExists, readJsonFile, transformerFiles } from 
 import { WeightStore, fileFloatDtype } from '../../graph/weights.ts';
 import { readFp8Scales } from '../fp8-scales.ts';
 import { isBlockQuant, isFp8, type BlockQuantDType, type Fp8DType } from '../../runtime/dtype.ts';
-import { ModelConfigError, configFromDiffusersJson, configFromOriginalJson, configFromShapes, namedConfig, type WanConfig } from './config.ts';
+import { ModelConfigError, checkConfigAgainstWeights, configFromDiffusersJson, configFromOriginalJson, configFromShapes, namedConfig, type WanConfig } from './config.ts';
 import { checkpointKeyFor, detectLayout, originalToDiffusers, ORIGINAL_PREFIX, type WanLayout } from './names.ts';
 
 export interface WanCheckpoint {
@@ -36,23 +36,28 @@ export async function openWanCheckpoint(path: string, options: { config?: string
     throw new ModelConfigError(`${ckpt}: not a Wan2.1 transformer checkpoint (no condition_embedder.* or time_embedding.* tensors)`);
   }
   const key = checkpointKeyFor(detected.layout, detected.prefix);
-  let config: WanConfig;
-  if (options.config) config = typeof options.config === 'string' ? namedConfig(options.config) : options.config;
-  else if (configJson) {
-    const { json, error } = readJsonFile(configJson);
-    if (!json) throw new ModelConfigError(`${configJson}: invalid JSON (${error})`);
-    config = isOriginalWanConfig(json) ? configFromOriginalJson(json, configJson, imageWidth(checkpoint, key)) : configFromDiffusersJson(json, configJson);
-  } else {
+  try {
     // Shapes under diffusers names, whatever the file's layout.
     const shapes = new Map<string, number[]>();
     for (const [n, t] of checkpoint.tensors) {
       const bare = detected.layout === 'original' ? originalToDiffusers(n.startsWith(ORIGINAL_PREFIX) ? n.slice(ORIGINAL_PREFIX.length) : n) : n.slice(detected.prefix.length);
       if (bare) shapes.set(bare, t.shape);
     }
-    config = configFromShapes(shapes, ckpt);
+    let config: WanConfig;
+    if (options.config) config = typeof options.config === 'string' ? namedConfig(options.config) : options.config;
+    else if (configJson) {
+      const { json, error } = readJsonFile(configJson);
+      if (!json) throw new ModelConfigError(`${configJson}: invalid JSON (${error})`);
+      config = isOriginalWanConfig(json) ? configFromOriginalJson(json, configJson, imageWidth(checkpoint, key)) : configFromDiffusersJson(json, configJson);
+    } else config = configFromShapes(shapes, ckpt);
+    // Checked before any graph of that size is built (a config claiming 2^31 layers for a 2-block file).
+    checkConfigAgainstWeights(config, shapes, configJson && !options.config ? configJson : ckpt);
+    const fp8 = await quantizedWeightsOf(checkpoint, detected.layout, detected.prefix);
+    return { config, layout: detected.layout, checkpoint, store: new WeightStore(checkpoint, ckpt, key, fp8.scales), quantizedWeights: fp8.weights };
+  } catch (e) {
+    await checkpoint.close();
+    throw e;
   }
-  const fp8 = await quantizedWeightsOf(checkpoint, detected.layout, detected.prefix);
-  return { config, layout: detected.layout, checkpoint, store: new WeightStore(checkpoint, ckpt, key, fp8.scales), quantizedWeights: fp8.weights };
 }
 
 /**

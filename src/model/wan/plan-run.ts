@@ -52,16 +52,26 @@ export class RunSizeError extends InputError {
   }
 }
 
+/** Bounds that keep a planned graph (and its position tables) a size the host can build. */
+const MAX_RUN_FRAMES = 1001;
+const MAX_RUN_SIDE = 4096;
+const MAX_RUN_TOKENS = 1 << 19;
+
 export function latentShapeFor(o: Pick<DitRunPlanOptions, 'config' | 'ego' | 'exo' | 'frames'>): [number, number, number, number] {
+  if (!Number.isInteger(o.frames) || o.frames < 1 || o.frames > MAX_RUN_FRAMES) throw new RunSizeError('frames', String(o.frames), `expected 1 to ${MAX_RUN_FRAMES} frames`);
   if ((o.frames - 1) % 4 !== 0) throw new RunSizeError('frames', String(o.frames), 'the Wan VAE needs 1 + 4k frames (e.g. 49)');
   for (const [what, s] of [['ego', o.ego], ['exo', o.exo]] as const) {
     if (s && (s.height % 16 !== 0 || s.width % 16 !== 0)) throw new RunSizeError(what, `${s.height}x${s.width}`, 'sizes must be multiples of 16');
+    if (s && (s.height > MAX_RUN_SIDE || s.width > MAX_RUN_SIDE)) throw new RunSizeError(what, `${s.height}x${s.width}`, `sides above ${MAX_RUN_SIDE} pixels are not supported`);
   }
   if (o.exo && o.exo.height !== o.ego.height) {
     throw new RunSizeError('exo', `${o.exo.height}x${o.exo.width}`, `must have the ego height ${o.ego.height} (EgoX concatenates them along width)`);
   }
   const width = o.ego.width + (o.exo?.width ?? 0);
-  return [o.config.inDim, (o.frames - 1) / 4 + 1, o.ego.height / 8, width / 8];
+  const shape: [number, number, number, number] = [o.config.inDim, (o.frames - 1) / 4 + 1, o.ego.height / 8, width / 8];
+  const tokens = (shape[1] * shape[2] * shape[3]) / 4;
+  if (tokens > MAX_RUN_TOKENS) throw new RunSizeError('frames', String(o.frames), `with these sizes the DiT would attend over ${tokens} tokens, more than the ${MAX_RUN_TOKENS} egox plans for (EgoX: 28028)`);
+  return shape;
 }
 
 export function planDitRun(o: DitRunPlanOptions): DitRunPlan {
