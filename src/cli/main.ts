@@ -9,6 +9,7 @@ import { registerTrajectoryCommand } from './trajectory.ts';
 import { registerBenchCommand } from './bench.ts';
 import { registerGenerateCommand } from './generate.ts';
 import { registerDemoCommand } from './demo.ts';
+import { registerPrepareCommand } from './prepare.ts';
 
 const program = new Command();
 program
@@ -21,6 +22,7 @@ registerInfoCommand(program);
 registerInspectCommand(program);
 registerPlanCommand(program);
 registerForwardCommand(program);
+registerPrepareCommand(program);
 registerPriorCommand(program);
 registerTrajectoryCommand(program);
 registerGenerateCommand(program);

@@ -29,7 +29,7 @@ function scene(pan: number, seed: number): { clip: DepthClip; truth: number[]; b
   const depth = Float64Array.from({ length: SW * H }, (_, p) => 3 + Math.sin((p % SW) / 7) + 0.6 * Math.cos(Math.floor(p / SW) / 5));
   const colour = Uint8Array.from({ length: SW * H * 3 }, () => Math.floor(rnd() * 256));
   const truth = Array.from({ length: F }, () => Math.exp((rnd() - 0.5) * 0.4));
-  const clip: DepthClip = { width: W, height: H, depth: [], valid: [], rgb: [] };
+  const clip = { width: W, height: H, depth: [] as Float32Array[], valid: [] as Uint8Array[], rgb: [] as Uint8Array[] };
   const background: Uint8Array[] = [];
   for (let f = 0; f < F; f++) {
     const d = new Float32Array(W * H);

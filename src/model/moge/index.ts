@@ -1,5 +1,5 @@
 // MoGe-2 (monocular geometry: affine points, normals, mask, metric scale) on the graph executor.
-export { MogeModel, type MogeOptions, type MogeOutputs } from './model.ts';
+export { MogeModel, MogeBindingLimitError, type MogeOptions, type MogeOutputs } from './model.ts';
 export { MogeModelError, mogeConfig, inferBackbone, tokenGrid, tokensForLevel, type MogeConfig, type BackboneShape, type ConvStackConfig } from './config.ts';
 export { MOGE_IO, buildMogeGraph, viewPlaneUv } from './graph.ts';
 export { MOGE_NAMES, MOGE_HEADS } from './names.ts';
