@@ -2,7 +2,7 @@
 // the take and its depth maps, the videos, the model folder, embeddings files, the output folder.
 import * as fs from 'node:fs';
 import { probeVideo, VideoError, type VideoInfo } from '../io/video.ts';
-import { loadEgoxTake, type EgoxTakeWithDepth } from '../io/meta.ts';
+import { findEgoxTake, hasDepth, loadEgoxTake, type EgoxTake, type EgoxTakeWithDepth } from '../io/meta.ts';
 import { EMBEDDING_NAMES, EmbeddingsError, readEmbeddings, type GivenEmbeddings } from './embeddings.ts';
 import { GenerateOptionError, resolveGenerateOptions, runSizes, type GenerateOptions, type ResolvedGenerateOptions } from './generate-options.ts';
 import { ModelFolderError, openModelFolder, requireEncoder, type ModelFolder } from './model-folder.ts';
@@ -11,7 +11,8 @@ import { OutputStage } from './staging.ts';
 
 export interface CheckedInputs {
   options: ResolvedGenerateOptions;
-  take: EgoxTakeWithDepth;
+  /** With its depth maps unless the run needs none (--no-gga with a shipped prior). */
+  take: EgoxTake | EgoxTakeWithDepth;
   exoVideo: VideoInfo;
   /** null with --render-prior. */
   priorVideo: VideoInfo | null;
@@ -38,14 +39,17 @@ export async function checkGenerateInputs(o: GenerateOptions): Promise<CheckedIn
   const options = resolveGenerateOptions(o);
   const sizes = runSizes(options.size, options.frames);
   OutputStage.check(options.out);
-  const take = loadEgoxTake(options.meta, options.take, {
-    depthDir: options.depthDir,
-    requiredEgoPoses: options.frames,
-    requiredDepthFrames: options.frames,
-  });
-  const [dh, dw] = take.depthShape;
-  if (dh < 448 || dw < 784) {
-    throw new GenerateOptionError(`${take.depthDir}: depth maps are ${dh}x${dw}; the attention geometry needs at least 448x784 (the exo view's grid)`);
+  // Depth feeds only the attention geometry and egox's own prior: the official in-the-wild
+  // takes ship a prior and no depth maps, and run without geometry.
+  const needsDepth = options.ggaLambda !== null || options.renderPrior;
+  const take = needsDepth
+    ? loadEgoxTake(options.meta, options.take, { depthDir: options.depthDir, requiredEgoPoses: options.frames, requiredDepthFrames: options.frames })
+    : findEgoxTake(options.meta, options.take, { requiredEgoPoses: options.frames });
+  if (hasDepth(take) && options.ggaLambda !== null) {
+    const [dh, dw] = take.depthShape;
+    if (dh < 448 || dw < 784) {
+      throw new GenerateOptionError(`${take.depthDir}: depth maps are ${dh}x${dw}; the attention geometry needs at least 448x784 (the exo view's grid)`);
+    }
   }
   for (const [flag, file] of [['--prompt-embeds', options.promptEmbeds], ['--image-embeds', options.imageEmbeds]] as const) {
     if (file !== undefined && !fs.existsSync(file)) throw new EmbeddingsError(`${flag} ${file}: file not found`);
@@ -71,6 +75,12 @@ export async function checkGenerateInputs(o: GenerateOptions): Promise<CheckedIn
     await dit.close();
     throw e;
   }
+}
+
+/** The take's depth maps, which checkGenerateInputs loaded whenever the run needs them. */
+export function takeDepth(take: EgoxTake): EgoxTakeWithDepth {
+  if (!hasDepth(take)) throw new Error(`take ${take.name}: depth maps were not loaded, but the run needs them`);
+  return take;
 }
 
 export async function closeInputs(inp: Pick<CheckedInputs, 'dit'>): Promise<void> {

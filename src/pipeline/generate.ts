@@ -12,13 +12,13 @@ import { tokenCount, tokenGrid } from '../model/wan/grid.ts';
 import type { NetworkLoadOptions } from '../model/load-options.ts';
 import { sampleLatents } from '../model/wan/sample.ts';
 import { renderPrior } from './prior.ts';
-import type { EgoxTakeWithDepth } from '../io/meta.ts';
+import type { EgoxTake } from '../io/meta.ts';
 import { attentionGeometryForTake } from '../recon/attention-geometry.ts';
 import type { EgoxDevice } from '../runtime/device.ts';
 import { contactSheet, sheetFrames } from './contact-sheet.ts';
 import { conditioningEmbeddings, runPrompts } from './embed-stage.ts';
 import { framesToTensor, hconcat, resizeBox, tensorToFrames } from './frames.ts';
-import { checkGenerateInputs, closeInputs, type CheckedInputs } from './generate-inputs.ts';
+import { checkGenerateInputs, closeInputs, takeDepth, type CheckedInputs } from './generate-inputs.ts';
 import type { GenerateOptions } from './generate-options.ts';
 import { buildConditioning, sliceWidth, type Latent } from './latent-layout.ts';
 import { ProgressTracker, type GenerateStage } from './progress.ts';
@@ -101,7 +101,7 @@ async function run(dev: EgoxDevice, inp: CheckedInputs, progress: ProgressTracke
     const geometry =
       opt.ggaLambda === null
         ? null
-        : attentionGeometryForTake(take, {
+        : attentionGeometryForTake(takeDepth(take), {
             grid: { frames: T, latentH: h, exoW: W - cond.egoCols, egoW: cond.egoCols },
             spatialStride: sizes.spatialStride,
           });
@@ -177,14 +177,14 @@ interface PriorRequest {
 }
 
 /** The ego prior at the run's size: rendered by egox (--render-prior) or read from ego_prior_path. */
-async function loadPrior(dev: EgoxDevice, take: EgoxTakeWithDepth, want: PriorRequest, progress: ProgressTracker): Promise<Uint8Array[]> {
+async function loadPrior(dev: EgoxDevice, take: EgoxTake, want: PriorRequest, progress: ProgressTracker): Promise<Uint8Array[]> {
   const { frames, size: S } = want;
   if (!want.render) {
     progress.begin('prior', take.egoPriorPath);
     return (await decodeVideo(take.egoPriorPath, { width: S, height: S, maxFrames: frames })).frames;
   }
   progress.begin('prior', `rendering ${frames} frames from the point cloud`);
-  const r = await renderPrior(dev, take, { ...want.renderOptions, frames, onFrame: (i) => progress.tick(i + 1, frames) });
+  const r = await renderPrior(dev, takeDepth(take), { ...want.renderOptions, frames, onFrame: (i) => progress.tick(i + 1, frames) });
   return r.size === S ? r.frames : r.frames.map((f) => resizeBox({ width: r.size, height: r.size, rgb: f }, S, S).rgb);
 }
 

@@ -74,8 +74,11 @@ const PLACEHOLDER_PROMPT =
 
 const TAKE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
+/** The video's file name; an official take's exo.mp4 gives its folder's name. */
 function takeNameOf(video: string): string {
-  const base = path.basename(path.resolve(video)).replace(/\.[^.]+$/, '');
+  const full = path.resolve(video);
+  let base = path.basename(full).replace(/\.[^.]+$/, '');
+  if (base === 'exo') base = path.basename(path.dirname(full));
   return base.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._-]+/, '') || 'take';
 }
 
