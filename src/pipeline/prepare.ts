@@ -9,10 +9,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeNpy } from '../io/npy.ts';
-import { encodeVideo } from '../io/video.ts';
 import { mergedMetaText } from '../io/meta-write.ts';
 import { MogeModel, type MogeOptions } from '../model/moge/index.ts';
 import { ariaW2c } from '../recon/aria-pose.ts';
+import { estimateCameraMotion } from '../recon/camera-motion.ts';
+import { encodeVideo, probeVideo } from '../io/video.ts';
 import type { EgoxDevice } from '../runtime/device.ts';
 import { estimateClipDepth } from './prepare-depth.ts';
 import { EXO_HEIGHT, EXO_WIDTH, PrepareInputError, readExoClip, type ExoClip } from './prepare-frames.ts';
@@ -123,6 +124,8 @@ function placeholderEgoPoses(frames: number): number[][][] {
 export async function prepareTakes(dev: EgoxDevice, o: PrepareOptions): Promise<PrepareResult> {
   const { names, frames, start, every } = checkOptions(o);
   const note = o.onNote ?? (() => {});
+  // An unreadable video fails before the weights load or any progress is shown.
+  for (const v of o.videos) await probeVideo(v);
   const model = await MogeModel.open(dev, o.depthModel, o.load ?? {});
   const stage = OutputStage.open(o.out);
   try {
@@ -131,8 +134,9 @@ export async function prepareTakes(dev: EgoxDevice, o: PrepareOptions): Promise<
     for (const [i, video] of o.videos.entries()) {
       const take = names[i]!;
       const progress = (detail: string) => o.onProgress?.({ type: 'take', take, index: i, count: o.videos.length, detail });
-      progress(`decode ${frames} frames from ${start}s${o.fps ? ` at ${o.fps} fps` : ''}`);
       const clip = await readExoClip(video, { startSeconds: start, frames, fps: o.fps });
+      progress(`${frames} frames from ${start}s at ${clip.fps.toFixed(2)} fps, ${clip.source.width}x${clip.source.height} -> ${EXO_WIDTH}x${EXO_HEIGHT}`);
+      const motion = estimateCameraMotion(clip.frames, EXO_WIDTH, EXO_HEIGHT);
       const given = o.intrinsics ? intrinsicsOnGrid(o.intrinsics, clip) : undefined;
       if (given && (Math.abs(given.cx - EXO_WIDTH / 2) > 0.02 * EXO_WIDTH || Math.abs(given.cy - EXO_HEIGHT / 2) > 0.02 * EXO_HEIGHT)) {
         note(`${take}: the principal point (${given.cx.toFixed(1)}, ${given.cy.toFixed(1)}) on the 784x448 frame is off its centre; EgoX's readers put it at the centre (${EXO_WIDTH / 2}, ${EXO_HEIGHT / 2}), so meta.json gets the centre`);
@@ -147,9 +151,12 @@ export async function prepareTakes(dev: EgoxDevice, o: PrepareOptions): Promise<
         note: (s) => note(`${take}: ${s}`),
       });
       const networkMsPerFrame = (performance.now() - t0) / d.keyframes.length;
-      if (d.alignment.cameraMoves) {
+      const cameraMoves = motion.moves || d.alignment.cameraMoves;
+      if (cameraMoves) {
         const median = d.alignment.staticFraction.slice().sort((a, b) => a - b)[d.alignment.staticFraction.length >> 1]!;
-        note(`${take}: the camera seems to move (only ${(100 * median).toFixed(0)}% of the pixels stay put in the median frame); EgoX needs a static exo camera, so expect a smeared prior`);
+        const last = [...motion.shifts.values()].at(-1);
+        const why = motion.moves && last ? `the view shifts by (${last.dx}, ${last.dy}) px` : `only ${(100 * median).toFixed(0)}% of the pixels stay put in the median frame`;
+        note(`${take}: the camera seems to move (${why}); EgoX needs a static exo camera, so expect a smeared prior`);
       }
       progress('write exo.mp4 and depth maps');
       await encodeVideo(stage.path(`videos/${take}/exo.mp4`), clip.frames, { width: EXO_WIDTH, height: EXO_HEIGHT, fps: clip.fps });
@@ -175,7 +182,7 @@ export async function prepareTakes(dev: EgoxDevice, o: PrepareOptions): Promise<
         fps: clip.fps,
         intrinsics,
         focalSource: given ? 'given' : d.focalSource,
-        cameraMoves: d.alignment.cameraMoves,
+        cameraMoves,
         scales: d.alignment.scales,
         staticFraction: d.alignment.staticFraction,
         keyframes: d.keyframes.length,
