@@ -109,7 +109,7 @@ export class MogeModel {
     let exec = this.graphs.get(key);
     if (!exec) {
       const variant = (spec: ConvShapeSpec) => defaultConvVariant(this.dev, spec);
-      const graph = buildMogeGraph(this.config, { height, width, ...grid, weightDtype: this.opts.weightDtype, variant });
+      const graph = buildMogeGraph(this.config, { height, width, ...grid, weightDtype: this.opts.weightDtype, variant, bindingLimit: this.dev.limits.maxStorageBufferBindingSize });
       exec = await this.createExecutor(graph, numTokens);
       this.graphs.set(key, exec);
     }
