@@ -106,7 +106,7 @@ describe('egox prepare (library) on the shared exo videos, tiny MoGe-2 weights',
     expect((await probeVideo(noGga.egoVideo)).frames).toBe(FRAMES);
   }, 900_000);
 
-  it('takes a PNG folder at another size: cover-crop to 784x448, given intrinsics mapped onto it', async () => {
+  it('takes a PNG folder at another size: cover-crop to 784x448, given intrinsics mapped onto it, network on every 4th frame', async () => {
     fx ??= await makeGenerateFixture('egox-prepare-');
     const dev = await device();
     // 2x the exo frame plus 16 px of black on each side: scaled by 1/2 and cropped 8 px a side.
@@ -124,11 +124,15 @@ describe('egox prepare (library) on the shared exo videos, tiny MoGe-2 weights',
       depthModel: MOGE,
       numTokens: 100,
       intrinsics: [1000, 900, 799.5, 447.5],
+      depthEvery: 4,
     });
+    // The network on frames 0, 4, 8; the frames between interpolated, every depth positive.
+    expect(r.takes[0]!.keyframes).toBe(3);
     const take = loadEgoxTake(r.metaPath, 'kitchen', { requiredDepthFrames: FRAMES, requiredEgoPoses: FRAMES });
     expect(take.exoIntrinsics[0]).toBeCloseTo(500, 9);
     expect(take.exoIntrinsics[4]).toBeCloseTo(450, 9);
     expect(r.takes[0]!.focalSource).toBe('given');
+    for (const f of [1, 5, 7]) expect(readDepthFrame(take, f).every((x) => Number.isFinite(x) && x > 0)).toBe(true);
     // --start 0.1 s at the folder's 30 fps skips 3 frames: frame 0 is the video's frame 3.
     const mine = await decodeVideo(take.exoPath, { maxFrames: 1 });
     const orig = await decodeVideo(exoOf(COOKING), { maxFrames: 4 });
