@@ -46,7 +46,7 @@ export { encodePrompts, Umt5Encoder, planUmt5 } from './model/umt5/index.ts';
 export { encodeImage, ClipVisionEncoder, planClipVision } from './model/clip/index.ts';
 
 // Reconstruction
-export { loadEgoxMeta, loadEgoxTake, type EgoxTake } from './io/meta.ts';
+export { loadEgoxMeta, loadEgoxTake, findEgoxTake, type EgoxTake } from './io/meta.ts';
 export { computeAttentionGeometry, attentionGeometryForTake } from './recon/attention-geometry.ts';
 export { renderPrior, writePrior } from './pipeline/prior.ts';
 export { parseEgoCalibration, DEFAULT_EGO_CALIBRATION } from './recon/cameras.ts';
@@ -55,6 +55,10 @@ export { parseTrajectoryKey } from './recon/trajectory-keys.ts';
 export { exoView, exoUp, depthToWorldPoints, type ExoView } from './recon/exo-view.ts';
 export { estimateGroundPlane, type GroundPlane } from './recon/ground-plane.ts';
 export { trajectoryForTake, saveTrajectory } from './pipeline/trajectory.ts';
+export { alignDepthScales, type DepthAlignment, type DepthClip } from './recon/depth-align.ts';
+export { estimateCameraMotion, type CameraMotion } from './recon/camera-motion.ts';
+export { MogeModel, planMoge } from './model/moge/index.ts';
+export { prepareTakes, PREPARE_DEFAULTS, type PrepareOptions, type PrepareResult, type PreparedTake } from './pipeline/prepare.ts';
 export { writeDemoScene } from './demo/scene/index.ts';
 
 // The EgoX pipeline (what `egox generate` and `egox demo` run)

@@ -12,6 +12,7 @@ import { registerDemoCommand } from './demo.ts';
 import { registerStudioCommand } from './studio.ts';
 import { terminalLine } from './error-text.ts';
 import { reportError } from './run-command.ts';
+import { registerPrepareCommand } from './prepare.ts';
 
 const program = new Command();
 program
@@ -33,6 +34,7 @@ registerInfoCommand(program);
 registerInspectCommand(program);
 registerPlanCommand(program);
 registerForwardCommand(program);
+registerPrepareCommand(program);
 registerPriorCommand(program);
 registerTrajectoryCommand(program);
 registerGenerateCommand(program);

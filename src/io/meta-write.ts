@@ -48,3 +48,37 @@ export function writeEgoExtrinsics(metaPath: string, takeIndex: number, poses: r
   }
   return { metaPath: file, backupPath };
 }
+
+/** The take name of a raw meta entry (the folder holding exo_path), or undefined. */
+function entryTake(entry: unknown): string | undefined {
+  const exo = (entry as { exo_path?: unknown } | null)?.exo_path;
+  return typeof exo === 'string' ? path.basename(path.dirname(exo.replace(/\\/g, '/'))) : undefined;
+}
+
+/**
+ * The text of a meta.json holding `entries`: those of an existing file at `metaPath` are kept,
+ * except an entry for the same take, which the new one replaces in place. Nothing is written.
+ */
+export function mergedMetaText(metaPath: string, entries: readonly Record<string, unknown>[]): string {
+  const file = path.resolve(metaPath);
+  let list: unknown[] = [];
+  let root: Record<string, unknown> = {};
+  if (fs.existsSync(file)) {
+    try {
+      root = JSON.parse(fs.readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new MetaError(file, undefined, undefined, `exists but is not valid JSON (${(e as Error).message}); fix or move it, egox adds its takes to it`);
+    }
+    if (typeof root !== 'object' || root === null || !Array.isArray(root['test_datasets'])) {
+      throw new MetaError(file, undefined, 'test_datasets', 'exists but holds no test_datasets list; fix or move it, egox adds its takes to it');
+    }
+    list = [...(root['test_datasets'] as unknown[])];
+  }
+  for (const entry of entries) {
+    const name = entryTake(entry);
+    const at = list.findIndex((e) => entryTake(e) === name);
+    if (at >= 0) list[at] = entry;
+    else list.push(entry);
+  }
+  return JSON.stringify({ ...root, test_datasets: list }, null, 2) + '\n';
+}

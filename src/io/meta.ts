@@ -97,29 +97,37 @@ export function loadEgoxMeta(metaPath: string, opts: MetaOptions = {}): EgoxTake
 }
 
 /**
- * Loads one take by name (the folder holding exo_path) and validates its depth folder.
- * With `take` omitted the meta file must hold exactly one take.
+ * One take by name (the folder holding exo_path), without touching its depth folder (a take
+ * run without geometry needs none). With `take` omitted the meta file must hold exactly one take.
  */
-export function loadEgoxTake(metaPath: string, take?: string, opts: TakeOptions = {}): EgoxTakeWithDepth {
+export function findEgoxTake(metaPath: string, take?: string, opts: MetaOptions = {}): EgoxTake {
   const takes = loadEgoxMeta(metaPath, opts);
   const file = path.resolve(metaPath);
   const names = takes.map((t) => t.name).join(', ');
-  let chosen: EgoxTake | undefined;
   if (take === undefined) {
     if (takes.length !== 1) {
       throw new MetaError(file, undefined, 'test_datasets', `holds ${takes.length} takes (${names}); choose one by name`);
     }
-    chosen = takes[0];
-  } else {
-    chosen = takes.find((t) => t.name === take);
-    if (!chosen) {
-      throw new MetaError(file, take, 'exo_path', `no take with this name (the folder holding exo_path); available: ${names}`);
-    }
+    return takes[0]!;
   }
-  const t = chosen!;
-  const depthDir = path.resolve(opts.depthDir ?? path.join(path.dirname(file), 'depth_maps', t.name));
-  const { files, shape } = listDepthFiles(depthDir, file, t.name, opts.requiredDepthFrames ?? 49);
+  const chosen = takes.find((t) => t.name === take);
+  if (!chosen) {
+    throw new MetaError(file, take, 'exo_path', `no take with this name (the folder holding exo_path); available: ${names}`);
+  }
+  return chosen;
+}
+
+/** One take by name (see findEgoxTake) with its depth folder validated. */
+export function loadEgoxTake(metaPath: string, take?: string, opts: TakeOptions = {}): EgoxTakeWithDepth {
+  const t = findEgoxTake(metaPath, take, opts);
+  const depthDir = path.resolve(opts.depthDir ?? path.join(path.dirname(t.metaPath), 'depth_maps', t.name));
+  const { files, shape } = listDepthFiles(depthDir, t.metaPath, t.name, opts.requiredDepthFrames ?? 49);
   return { ...t, depthDir, depthFiles: files, depthShape: shape };
+}
+
+/** A take that comes with depth maps (loadEgoxTake) rather than without (findEgoxTake). */
+export function hasDepth(take: EgoxTake): take is EgoxTakeWithDepth {
+  return 'depthFiles' in take;
 }
 
 /** Reads depth frame `i` of a take as float32 [H, W] (shape already validated at load). */

@@ -41,6 +41,29 @@ export interface DecodeOptions {
   height?: number;
   /** Decode at most this many frames from the start. */
   maxFrames?: number;
+  /** Skip this many seconds of the video first. */
+  startSeconds?: number;
+  /** Resample to this frame rate (ffmpeg's fps filter: frames dropped or repeated). */
+  fps?: number;
+  /** Keep the aspect ratio: scale to cover width x height, then crop the centre (default: stretch). */
+  cover?: boolean;
+}
+
+/** Where a cover-and-centre-crop puts a source frame: scaled size and the crop's top-left corner. */
+export interface CoverCrop {
+  scale: number;
+  scaledWidth: number;
+  scaledHeight: number;
+  x: number;
+  y: number;
+}
+
+/** The smallest scale that covers dstW x dstH, and the centre crop of the scaled frame. */
+export function coverCrop(srcW: number, srcH: number, dstW: number, dstH: number): CoverCrop {
+  const scale = Math.max(dstW / srcW, dstH / srcH);
+  const scaledWidth = Math.max(dstW, Math.round(srcW * scale));
+  const scaledHeight = Math.max(dstH, Math.round(srcH * scale));
+  return { scale, scaledWidth, scaledHeight, x: Math.floor((scaledWidth - dstW) / 2), y: Math.floor((scaledHeight - dstH) / 2) };
 }
 
 export interface DecodedVideo {
@@ -181,6 +204,11 @@ async function probeStream(file: string, opts: { countFrames?: boolean; still?: 
 export async function decodeVideo(file: string, opts: DecodeOptions = {}): Promise<DecodedVideo> {
   if ((opts.width === undefined) !== (opts.height === undefined)) throw new Error('decodeVideo: give both width and height, or neither');
   let { width, height } = opts;
+  let source: VideoInfo | undefined;
+  if (opts.cover) {
+    if (width === undefined || height === undefined) throw new Error('decodeVideo: cover needs a width and height');
+    source = await probeVideo(file);
+  }
   if (width === undefined || height === undefined) {
     const info = await probeVideo(file);
     width = info.width;
@@ -194,10 +222,21 @@ export async function decodeVideo(file: string, opts: DecodeOptions = {}): Promi
   if (frameBytesOut * (opts.maxFrames ?? 1) > MAX_DECODE_BYTES) {
     throw new VideoError(file, `decoding ${opts.maxFrames ?? 1} frames of ${width}x${height} needs ${Math.ceil((frameBytesOut * (opts.maxFrames ?? 1)) / 2 ** 30)} GiB; give a smaller video (EgoX's inputs are 784x448)`);
   }
-  const args = ['-v', 'error', '-nostdin', ...inputArgs(file)];
+  const args = ['-v', 'error', '-nostdin'];
+  // Before -i: a fast seek that still lands on the exact frame (ffmpeg decodes from the keyframe).
+  if (opts.startSeconds !== undefined && opts.startSeconds > 0) args.push('-ss', String(opts.startSeconds));
+  args.push(...inputArgs(file));
   if (opts.maxFrames !== undefined) args.push('-frames:v', String(opts.maxFrames));
-  // scale is a no-op copy when the size already matches.
-  args.push('-vf', `scale=${width}:${height}:flags=bicubic`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
+  const filters: string[] = [];
+  if (opts.fps !== undefined) filters.push(`fps=${opts.fps}`);
+  if (source) {
+    const c = coverCrop(source.width, source.height, width, height);
+    filters.push(`scale=${c.scaledWidth}:${c.scaledHeight}:flags=bicubic`, `crop=${width}:${height}:${c.x}:${c.y}`);
+  } else {
+    // scale is a no-op copy when the size already matches.
+    filters.push(`scale=${width}:${height}:flags=bicubic`);
+  }
+  args.push('-vf', filters.join(','), '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
   const r = await runTool(ffmpegPath(), args);
   if (r.code !== 0) throw new VideoError(file, `cannot decode (ffmpeg: ${lastLine(r.stderr)})`);
   const frameBytes = width * height * 3;

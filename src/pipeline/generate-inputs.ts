@@ -2,7 +2,7 @@
 // the take and its depth maps, the videos, the model folder, embeddings files, the output folder.
 import * as fs from 'node:fs';
 import { probeVideo, VideoError, type VideoInfo } from '../io/video.ts';
-import { loadEgoxTake, type EgoxTakeWithDepth } from '../io/meta.ts';
+import { findEgoxTake, hasDepth, loadEgoxTake, type EgoxTake, type EgoxTakeWithDepth } from '../io/meta.ts';
 import { EMBEDDING_NAMES, EmbeddingsError, readEmbeddings, type GivenEmbeddings } from './embeddings.ts';
 import { GenerateOptionError, resolveGenerateOptions, runSizes, type GenerateOptions, type ResolvedGenerateOptions } from './generate-options.ts';
 import { ModelFolderError, openModelFolder, requireEncoder, type ModelFolder } from './model-folder.ts';
@@ -16,7 +16,8 @@ import { needEncoder } from './embed-stage.ts';
 
 export interface CheckedInputs {
   options: ResolvedGenerateOptions;
-  take: EgoxTakeWithDepth;
+  /** With its depth maps unless the run needs none (--no-gga with a shipped prior). */
+  take: EgoxTake | EgoxTakeWithDepth;
   exoVideo: VideoInfo;
   /** null with --render-prior. */
   priorVideo: VideoInfo | null;
@@ -53,16 +54,19 @@ export type TakeInputs = Pick<CheckedInputs, 'take' | 'exoVideo' | 'priorVideo' 
 export type ModelInputs = Omit<CheckedInputs, keyof TakeInputs>;
 
 export async function checkTakeInputs(options: ResolvedGenerateOptions, takeName: string | undefined): Promise<TakeInputs> {
-  const take = loadEgoxTake(options.meta, takeName, {
-    depthDir: options.depthDir,
-    requiredEgoPoses: options.frames,
-    requiredDepthFrames: options.frames,
-  });
+  // Depth feeds only the attention geometry and egox's own prior: the official in-the-wild
+  // takes ship a prior and no depth maps, and run without geometry.
+  const needsDepth = options.ggaLambda !== null || options.renderPrior;
+  const take = needsDepth
+    ? loadEgoxTake(options.meta, takeName, { depthDir: options.depthDir, requiredEgoPoses: options.frames, requiredDepthFrames: options.frames })
+    : findEgoxTake(options.meta, takeName, { requiredEgoPoses: options.frames });
   // A folder named like an output would make the final move fail after all the work.
   OutputStage.checkDestinations(options.out, allOutputs(take.name, options));
-  const [dh, dw] = take.depthShape;
-  if (dh < 448 || dw < 784) {
-    throw new GenerateOptionError(`${take.depthDir}: depth maps are ${dh}x${dw}; the attention geometry needs at least 448x784 (the exo view's grid)`);
+  if (hasDepth(take) && options.ggaLambda !== null) {
+    const [dh, dw] = take.depthShape;
+    if (dh < 448 || dw < 784) {
+      throw new GenerateOptionError(`${take.depthDir}: depth maps are ${dh}x${dw}; the attention geometry needs at least 448x784 (the exo view's grid)`);
+    }
   }
   const exoVideo = await probeInput(take.exoPath, 'exo video (exo_path)', options.frames);
   const priorVideo = options.renderPrior ? null : await probeInput(take.egoPriorPath, 'ego prior (ego_prior_path; or pass --render-prior)', options.frames);
@@ -100,6 +104,12 @@ export async function checkModelInputs(options: ResolvedGenerateOptions): Promis
     await dit.close();
     throw e;
   }
+}
+
+/** The take's depth maps, which checkGenerateInputs loaded whenever the run needs them. */
+export function takeDepth(take: EgoxTake): EgoxTakeWithDepth {
+  if (!hasDepth(take)) throw new Error(`take ${take.name}: depth maps were not loaded, but the run needs them`);
+  return take;
 }
 
 export async function closeInputs(inp: Pick<CheckedInputs, 'dit'>): Promise<void> {

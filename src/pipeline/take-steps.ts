@@ -2,7 +2,7 @@
 // A, C, F). generate (one take) and generateBatch (many, network by network) both call these,
 // so a take comes out the same, bit for bit, whichever ran it.
 import { decodeVideo } from '../io/video.ts';
-import type { EgoxTakeWithDepth } from '../io/meta.ts';
+import type { EgoxTake } from '../io/meta.ts';
 import type { WanVae } from '../model/vae/index.ts';
 import { tokenCount, tokenGrid } from '../model/wan/grid.ts';
 import type { WanConfig } from '../model/wan/config.ts';
@@ -12,7 +12,7 @@ import { attentionGeometryForTake, type AttentionGeometry } from '../recon/atten
 import type { EgoxDevice } from '../runtime/device.ts';
 import type { RunEmbeddings } from './embed-stage.ts';
 import { framesToTensor, resizeBox, tensorToFrames } from './frames.ts';
-import type { CheckedInputs } from './generate-inputs.ts';
+import { takeDepth, type CheckedInputs } from './generate-inputs.ts';
 import type { GenerateOptions } from './generate-options.ts';
 import { buildConditioning, sliceWidth, type EgoxConditioning, type Latent } from './latent-layout.ts';
 import { renderPrior } from './prior.ts';
@@ -71,7 +71,7 @@ export function takeGeometry(inp: CheckedInputs, cond: EgoxConditioning, progres
   progress.begin('geometry', opt.ggaLambda === null ? 'off (--no-gga)' : `lambda ${opt.ggaLambda}`);
   if (opt.ggaLambda === null) return null;
   const [, T, h, W] = cond.latents.shape;
-  return attentionGeometryForTake(inp.take, {
+  return attentionGeometryForTake(takeDepth(inp.take), {
     grid: { frames: T, latentH: h, exoW: W - cond.egoCols, egoW: cond.egoCols },
     spatialStride: inp.sizes.spatialStride,
   });
@@ -138,14 +138,14 @@ interface PriorRequest {
 }
 
 /** The ego prior at the run's size: rendered by egox (--render-prior) or read from ego_prior_path. */
-async function loadPrior(dev: EgoxDevice, take: EgoxTakeWithDepth, want: PriorRequest, progress: ProgressTracker): Promise<Uint8Array[]> {
+async function loadPrior(dev: EgoxDevice, take: EgoxTake, want: PriorRequest, progress: ProgressTracker): Promise<Uint8Array[]> {
   const { frames, size: S } = want;
   if (!want.render) {
     progress.begin('prior', take.egoPriorPath);
     return (await decodeVideo(take.egoPriorPath, { width: S, height: S, maxFrames: frames })).frames;
   }
   progress.begin('prior', `rendering ${frames} frames from the point cloud`);
-  const r = await renderPrior(dev, take, { ...want.renderOptions, frames, onFrame: (i) => progress.tick(i + 1, frames) });
+  const r = await renderPrior(dev, takeDepth(take), { ...want.renderOptions, frames, onFrame: (i) => progress.tick(i + 1, frames) });
   return r.size === S ? r.frames : r.frames.map((f) => resizeBox({ width: r.size, height: r.size, rgb: f }, S, S).rgb);
 }
 

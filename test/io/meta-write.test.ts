@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadEgoxMeta } from '../../src/io/meta.ts';
-import { writeEgoExtrinsics } from '../../src/io/meta-write.ts';
+import { mergedMetaText, writeEgoExtrinsics } from '../../src/io/meta-write.ts';
 
 const META = '../shared/data/egoexo4d/meta.json';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'egox-meta-write-'));
@@ -36,5 +36,26 @@ describe('writeEgoExtrinsics', () => {
     const again = writeEgoExtrinsics(file, 1, randomPoses(49), new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 6)));
     expect(again.backupPath).not.toBe(r.backupPath);
     expect(fs.existsSync(r.backupPath) && fs.existsSync(again.backupPath)).toBe(true);
+  });
+});
+
+describe('mergedMetaText', () => {
+  const entry = (take: string, prompt: string) => ({ exo_path: `./videos/${take}/exo.mp4`, prompt });
+
+  it('starts a new file, keeps other takes of an existing one and replaces the same take in place', () => {
+    const file = path.join(tmp, 'merge', 'meta.json');
+    expect(JSON.parse(mergedMetaText(file, [entry('a', '1')]))).toEqual({ test_datasets: [entry('a', '1')] });
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, JSON.stringify({ note: 'kept', test_datasets: [entry('a', '1'), entry('b', '2')] }));
+    const merged = JSON.parse(mergedMetaText(file, [entry('b', 'new'), entry('c', '3')]));
+    expect(merged).toEqual({ note: 'kept', test_datasets: [entry('a', '1'), entry('b', 'new'), entry('c', '3')] });
+  });
+
+  it('refuses a meta.json it cannot add to, naming it', () => {
+    const file = path.join(tmp, 'broken.json');
+    fs.writeFileSync(file, '{"test_datasets": ');
+    expect(() => mergedMetaText(file, [])).toThrow(/broken\.json.*not valid JSON/);
+    fs.writeFileSync(file, '{"takes": []}');
+    expect(() => mergedMetaText(file, [])).toThrow(/holds no test_datasets list/);
   });
 });

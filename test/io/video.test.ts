@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeVideo, encodeVideo, FfmpegMissingError, probeVideo, VideoError } from '../../src/io/video.ts';
+import { coverCrop, decodeVideo, encodeVideo, FfmpegMissingError, probeVideo, VideoError } from '../../src/io/video.ts';
 import { writePng } from '../../src/io/png.ts';
 
 const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'egox-video-'));
@@ -32,6 +32,15 @@ function psnr(a: Uint8Array, b: Uint8Array): number {
   for (let i = 0; i < a.length; i++) se += (a[i]! - b[i]!) ** 2;
   return 10 * Math.log10((255 * 255) / Math.max(se / a.length, 1e-12));
 }
+
+describe('coverCrop', () => {
+  it('scales to cover the target and crops the centre', () => {
+    expect(coverCrop(1920, 1080, 784, 448)).toEqual({ scale: 448 / 1080, scaledWidth: 796, scaledHeight: 448, x: 6, y: 0 });
+    expect(coverCrop(784, 448, 784, 448)).toEqual({ scale: 1, scaledWidth: 784, scaledHeight: 448, x: 0, y: 0 });
+    // Taller than 7:4: full width, rows cropped.
+    expect(coverCrop(640, 480, 784, 448)).toMatchObject({ scaledWidth: 784, scaledHeight: 588, x: 0, y: 70 });
+  });
+});
 
 describe('video I/O (ffmpeg)', () => {
   it('encodes H.264 yuv420p and decodes it back close to the input', async () => {

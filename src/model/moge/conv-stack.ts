@@ -16,6 +16,7 @@ import { groupNormOp } from '../../graph/ops/group-norm.ts';
 import { upsampleNearest2xOp } from '../../graph/ops/vae-resample.ts';
 import { pad2dOp } from '../../graph/ops/pad.ts';
 import { resize2dOp } from '../../graph/ops/resize.ts';
+import { bandedUpsampleConv, upsampleNeedsBands } from './banded-upsample.ts';
 import type { DType } from '../../runtime/dtype.ts';
 import { MogeModelError, type ConvStackConfig, type StackNorm } from './config.ts';
 import { MOGE_NAMES } from './names.ts';
@@ -24,6 +25,8 @@ export interface StackContext {
   g: ModelGraph;
   wd: DType;
   variant?: (spec: ConvShapeSpec) => ConvVariant;
+  /** Storage binding limit: maps past it are resampled in bands (banded-upsample.ts). */
+  bindingLimit?: number;
 }
 
 function conv(c: StackContext, name: string, x: Value, cin: number, cout: number, k: number, residual?: Value): Value {
@@ -60,6 +63,12 @@ function resample(c: StackContext, kind: ConvStackConfig['resamplers'][number], 
   }
   if (kind === 'bilinear') {
     const [C, , H, W] = x.shape as [number, number, number, number];
+    if (c.bindingLimit !== undefined && upsampleNeedsBands(C, H, W, c.bindingLimit)) {
+      const weight = c.g.weight(`${name(1)}.weight`, [cout, cin, 3, 3], c.wd);
+      const bias = c.g.weight(`${name(1)}.bias`, [cout], 'f32');
+      const banded = bandedUpsampleConv(c.g, x, { name: { upsample: `${name(0)}.upsample`, conv: name(1) }, weight, bias, limit: c.bindingLimit, variant: c.variant });
+      if (banded) return banded;
+    }
     const up = resize2dOp(c.g, c.g.reshape(x, [C, H, W]), 2 * H, 2 * W, { rule: { mode: 'bilinear', scaleFactor: 2 }, name: `${name(0)}.upsample` });
     return conv(c, name(1), c.g.reshape(up, [C, 1, 2 * H, 2 * W]), cin, cout, 3);
   }

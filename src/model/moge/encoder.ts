@@ -47,12 +47,31 @@ function positionEmbedding(g: ModelGraph, c: MogeConfig, rows: number, cols: num
   return g.concat([clsPos, transpose2d(g, g.reshape(resized, [D, rows * cols]), 'pos_embed.tokens')], 0, 'pos_embed.table');
 }
 
-export function buildEncoder(g: ModelGraph, c: MogeConfig, image: Value, rows: number, cols: number, wd: DType): { features: Value; clsToken: Value } {
-  const { width: D, patch: P, registers: R, heads } = c.backbone;
+/** DINOv2 block i (pre-LN attention and MLP, each with LayerScale) on tokens [L, width]. */
+export function vitBlock(g: ModelGraph, c: MogeConfig, x: Value, i: number, wd: DType): Value {
+  const { width: D, heads } = c.backbone;
+  const n = MOGE_NAMES.block(i);
   const f32 = (name: string, shape: number[]) => g.weight(name, shape, 'f32');
-  const lin = (name: string, x: Value, inDim: number, outDim: number, opts: Parameters<ModelGraph['linear']>[3] = {}) =>
-    g.linear(x, g.weight(`${name}.weight`, [outDim, inDim], wd), f32(`${name}.bias`, [outDim]), opts, name.split('.').pop());
-  const ln = (name: string, x: Value) => g.layerNorm(x, { weight: f32(`${name}.weight`, [D]), bias: f32(`${name}.bias`, [D]), eps: LN_EPS }, name.split('.').pop());
+  const lin = (name: string, v: Value, inDim: number, outDim: number, opts: Parameters<ModelGraph['linear']>[3] = {}) =>
+    g.linear(v, g.weight(`${name}.weight`, [outDim, inDim], wd), f32(`${name}.bias`, [outDim]), opts, name.split('.').pop());
+  const ln = (name: string, v: Value) => g.layerNorm(v, { weight: f32(`${name}.weight`, [D]), bias: f32(`${name}.bias`, [D]), eps: LN_EPS }, name.split('.').pop());
+  return g.within(`blocks.${i}`, () => {
+    const h = ln(n.norm1, x);
+    const qkvW = g.weight(`${n.qkv}.weight`, [3 * D, D], wd);
+    const qkvB = f32(`${n.qkv}.bias`, [3 * D]);
+    const [q, k, v] = [0, 1, 2].map((j) =>
+      g.linear(h, g.slice(qkvW, 0, j * D, (j + 1) * D, `qkv.w${j}`), g.slice(qkvB, 0, j * D, (j + 1) * D, `qkv.b${j}`), {}, ['q', 'k', 'v'][j]),
+    ) as [Value, Value, Value];
+    const a = g.attention(q, k, v, { heads, headDim: D / heads }, 'attn');
+    const y = lin(n.proj, a, D, D, { residual: x, gate: f32(n.ls1, [D]) });
+    const m = lin(n.fc1, ln(n.norm2, y), D, c.backbone.mlpHidden, { activation: 'gelu' });
+    return lin(n.fc2, m, c.backbone.mlpHidden, D, { residual: y, gate: f32(n.ls2, [D]) });
+  });
+}
+
+export function buildEncoder(g: ModelGraph, c: MogeConfig, image: Value, rows: number, cols: number, wd: DType): { features: Value; clsToken: Value } {
+  const { width: D, patch: P, registers: R } = c.backbone;
+  const f32 = (name: string, shape: number[]) => g.weight(name, shape, 'f32');
   g.segment('embed');
 
   const Hp = rows * P;
@@ -82,20 +101,8 @@ export function buildEncoder(g: ModelGraph, c: MogeConfig, image: Value, rows: n
   let features: Value | undefined;
   let clsToken: Value | undefined;
   for (let i = 0; i <= last; i++) {
-    const n = MOGE_NAMES.block(i);
     g.segment(`blocks.${i}`);
-    x = g.within(`blocks.${i}`, () => {
-      const h = ln(n.norm1, x);
-      const qkvW = g.weight(`${n.qkv}.weight`, [3 * D, D], wd);
-      const qkvB = f32(`${n.qkv}.bias`, [3 * D]);
-      const [q, k, v] = [0, 1, 2].map((j) =>
-        g.linear(h, g.slice(qkvW, 0, j * D, (j + 1) * D, `qkv.w${j}`), g.slice(qkvB, 0, j * D, (j + 1) * D, `qkv.b${j}`), {}, ['q', 'k', 'v'][j]),
-      ) as [Value, Value, Value];
-      const a = g.attention(q, k, v, { heads, headDim: D / heads }, 'attn');
-      const y = lin(n.proj, a, D, D, { residual: x, gate: f32(n.ls1, [D]) });
-      const m = lin(n.fc1, ln(n.norm2, y), D, c.backbone.mlpHidden, { activation: 'gelu' });
-      return lin(n.fc2, m, c.backbone.mlpHidden, D, { residual: y, gate: f32(n.ls2, [D]) });
-    });
+    x = vitBlock(g, c, x, i, wd);
     const slot = c.intermediateLayers.indexOf(i);
     if (slot < 0) continue;
     g.within(`intermediate.${slot}`, () => {

@@ -31,6 +31,8 @@ export interface MogeGraphOptions {
   cols: number;
   weightDtype?: DType;
   variant?: (spec: ConvShapeSpec) => ConvVariant;
+  /** The adapter's storage binding limit: the last levels' resamplers split into bands past it. */
+  bindingLimit?: number;
 }
 
 /** normalized_view_plane_uv: planar [2, h, w], corners at +-(w-1)/w and +-(h-1)/h of the half spans. */
@@ -63,7 +65,7 @@ export function buildMogeGraph(c: MogeConfig, o: MogeGraphOptions): Graph {
     return g.constant(`moge-uv:${w}x${h}@${aspect}`, [2, 1, h, w], viewPlaneUv(w, h, aspect));
   };
   const level0 = g.concat([g.reshape(features, [c.dimOut, 1, rows, cols]), uv(0)], 0, 'features_uv');
-  const ctx = { g, wd, variant: o.variant };
+  const ctx = { g, wd, variant: o.variant, bindingLimit: o.bindingLimit };
   const neckOut = buildConvStack(ctx, c.neck, 'neck', [level0, uv(1), uv(2), uv(3), uv(4)], new Set([0, 1, 2, 3, 4]));
   const levels = [0, 1, 2, 3, 4].map((i) => neckOut.get(i)!);
 

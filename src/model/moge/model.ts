@@ -30,6 +30,13 @@ export interface MogeOutputs {
   grid: { rows: number; cols: number };
 }
 
+/** The token budget's feature maps exceed a storage binding; `fitTokens` is a budget that fits. */
+export class MogeBindingLimitError extends MogeModelError {
+  constructor(message: string, readonly fitTokens: number) {
+    super(message);
+  }
+}
+
 export class MogeModel {
   private readonly graphs = new Map<string, Executor>();
 
@@ -102,7 +109,7 @@ export class MogeModel {
     let exec = this.graphs.get(key);
     if (!exec) {
       const variant = (spec: ConvShapeSpec) => defaultConvVariant(this.dev, spec);
-      const graph = buildMogeGraph(this.config, { height, width, ...grid, weightDtype: this.opts.weightDtype, variant });
+      const graph = buildMogeGraph(this.config, { height, width, ...grid, weightDtype: this.opts.weightDtype, variant, bindingLimit: this.dev.limits.maxStorageBufferBindingSize });
       exec = await this.createExecutor(graph, numTokens);
       this.graphs.set(key, exec);
     }
@@ -137,7 +144,7 @@ export class MogeModel {
       const m = /a (\d+)-byte binding exceeds this adapter's maxStorageBufferBindingSize \((\d+)\)/.exec((e as Error).message);
       if (!m) throw e;
       const fit = Math.floor((numTokens * Number(m[2])) / Number(m[1]) * 0.95);
-      throw new MogeModelError(`MoGe-2 at ${numTokens} tokens needs a ${(Number(m[1]) / 2 ** 20).toFixed(0)} MiB buffer binding; this adapter allows ${(Number(m[2]) / 2 ** 20).toFixed(0)} MiB: use --num-tokens ${fit} or fewer`);
+      throw new MogeBindingLimitError(`MoGe-2 at ${numTokens} tokens needs a ${(Number(m[1]) / 2 ** 20).toFixed(0)} MiB buffer binding; this adapter allows ${(Number(m[2]) / 2 ** 20).toFixed(0)} MiB: use --num-tokens ${fit} or fewer`, fit);
     }
   }
 

@@ -17,6 +17,12 @@ export type MogeBackbone = keyof typeof MOGE_BACKBONES;
 
 /** The training config's structure on a backbone of this size (dim_out 1024 as in v2.json). */
 export function publishedLikeConfig(backbone: MogeBackbone): MogeConfig {
+  const { modelConfig, shapes } = publishedLikeModelConfig(backbone);
+  return mogeConfig(modelConfig, shapes, `${backbone} (planned)`);
+}
+
+/** The raw model_config (as a checkpoint holds it) and the backbone weight shapes it is read with. */
+export function publishedLikeModelConfig(backbone: MogeBackbone): { modelConfig: Record<string, unknown>; shapes: Map<string, { shape: number[] }> } {
   const b = MOGE_BACKBONES[backbone];
   const shapes = new Map<string, { shape: number[] }>([
     [`${MOGE_NAMES.patchEmbed}.weight`, { shape: [b.width, 3, 14, 14] }],
@@ -32,8 +38,9 @@ export function publishedLikeConfig(backbone: MogeBackbone): MogeConfig {
     num_res_blocks: [0, 1, 1, 1, 0], res_block_in_norm: 'none', res_block_hidden_norm: 'none',
     resamplers: ['conv_transpose', 'conv_transpose', 'conv_transpose', 'bilinear'],
   });
-  return mogeConfig(
-    {
+  return {
+    shapes,
+    modelConfig: {
       encoder: { backbone: b.name, intermediate_layers: [q - 1, 2 * q - 1, 3 * q - 1, 4 * q - 1], dim_out: 1024 },
       neck: { ...head(0), dim_in: [1026, 2, 2, 2, 2], dim_out: null, num_res_blocks: [0, 2, 2, 2, 0] },
       points_head: head(3),
@@ -43,9 +50,7 @@ export function publishedLikeConfig(backbone: MogeBackbone): MogeConfig {
       remap_output: 'exp',
       num_tokens_range: [1200, 3600],
     },
-    shapes,
-    `${backbone} (planned)`,
-  );
+  };
 }
 
 export interface MogePlanSummary {
