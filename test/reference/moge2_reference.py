@@ -394,12 +394,22 @@ def resize_matrices():
     return out
 
 
-def write_variant(OUT, with_pt=True):
+HALF_MIN_NUMEL = 1024
+
+
+def write_variant(OUT, with_pt=True, half=False):
     os.makedirs(OUT, exist_ok=True)
     sd = make_weights()
+    halves = set()
+    if half:
+        # The large weight tensors exactly representable in f16 and stored so (half the bytes in
+        # the repository); norms, biases and small tensors stay f32. The goldens below are
+        # computed from exactly the values the file holds.
+        halves = {k for k, v in sd.items() if v.numel() >= HALF_MIN_NUMEL and not k.endswith("bias")}
+        sd = {k: (v.half().float() if k in halves else v) for k, v in sd.items()}
     if with_pt:
         torch.save({"model_config": CONFIG, "model": sd}, os.path.join(OUT, "model.pt"))
-    write_safetensors(os.path.join(OUT, "weights.safetensors"), {k: v.numpy() for k, v in sd.items()})
+    write_safetensors(os.path.join(OUT, "weights.safetensors"), {k: v.numpy() for k, v in sd.items()}, f16=halves)
     with open(os.path.join(OUT, "config.json"), "w") as f:
         json.dump(CONFIG, f, indent=1)
     sd64 = {k: v.double() for k, v in sd.items()}
@@ -430,7 +440,8 @@ def main():
     write_variant(OUT)
     write_safetensors(os.path.join(OUT, "resize.safetensors"), resize_matrices())
     CONFIG, REGISTERS = VARIANT_B, 4
-    write_variant(os.path.join(OUT, "variant-b"), with_pt=False)   # the safetensors copy is enough here
+    # The safetensors copy is enough here; f16 storage keeps the file small (egox widens on upload).
+    write_variant(os.path.join(OUT, "variant-b"), with_pt=False, half=True)
 
 
 if __name__ == "__main__":

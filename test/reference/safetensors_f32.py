@@ -1,5 +1,5 @@
 """Minimal safetensors writer/reader for the reference scripts (the `safetensors` package is not
-installed on this machine). F32 is written (U8 for the names listed in `u8`); the reader also
+installed on this machine). F32 is written (U8 for the names listed in `u8`, F16 for those in `f16`); the reader also
 accepts F64/F16/BF16/I64.
 
 Layout: u64 little-endian header length N, N bytes of JSON header (padded with spaces to a
@@ -12,12 +12,12 @@ import struct
 import numpy as np
 
 
-def write_safetensors(path, tensors, metadata=None, u8=()):
+def write_safetensors(path, tensors, metadata=None, u8=(), f16=()):
     header = {}
     blobs = []
     offset = 0
     for name in sorted(tensors):
-        st, np_dtype = ("U8", "|u1") if name in u8 else ("F32", "<f4")
+        st, np_dtype = ("U8", "|u1") if name in u8 else ("F16", "<f2") if name in f16 else ("F32", "<f4")
         arr = np.ascontiguousarray(np.asarray(tensors[name]), dtype=np_dtype)
         raw = arr.tobytes()
         header[name] = {"dtype": st, "shape": [int(s) for s in arr.shape],
