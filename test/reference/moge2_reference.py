@@ -408,7 +408,9 @@ def write_variant(OUT, with_pt=True, half=False):
         halves = {k for k, v in sd.items() if v.numel() >= HALF_MIN_NUMEL and not k.endswith("bias")}
         sd = {k: (v.half().float() if k in halves else v) for k, v in sd.items()}
     if with_pt:
-        torch.save({"model_config": CONFIG, "model": sd}, os.path.join(OUT, "model.pt"))
+        # Half storages for the f16 tensors: the published checkpoints hold 16-bit storages too.
+        stored = {k: (v.half() if k in halves else v) for k, v in sd.items()}
+        torch.save({"model_config": CONFIG, "model": stored}, os.path.join(OUT, "model.pt"))
     write_safetensors(os.path.join(OUT, "weights.safetensors"), {k: v.numpy() for k, v in sd.items()}, f16=halves)
     with open(os.path.join(OUT, "config.json"), "w") as f:
         json.dump(CONFIG, f, indent=1)
@@ -437,7 +439,7 @@ def write_variant(OUT, with_pt=True, half=False):
 
 def main():
     global CONFIG, REGISTERS
-    write_variant(OUT)
+    write_variant(OUT, half=True)
     write_safetensors(os.path.join(OUT, "resize.safetensors"), resize_matrices())
     CONFIG, REGISTERS = VARIANT_B, 4
     # The safetensors copy is enough here; f16 storage keeps the file small (egox widens on upload).
