@@ -1,7 +1,7 @@
 // The fuzzer in CI: 5,000 seeded mutations of every kind of file egox reads (safetensors,
-// index.json, npy, .pt, meta.json, tokenizer.json, every network's config, LoRA files, model
-// folders). Any crash, hang (over 2 s), huge allocation or leaked file handle fails the test,
-// naming the case index to rerun with `npm run fuzz -- --cases N --seed 20261207`.
+// index.json, npy, .pt, GGUF, meta.json, tokenizer.json, every network's config (MoGe-2 and the
+// original Wan2.1 release spelling included), LoRA files, model folders). Any crash, hang (over
+// 2 s), huge allocation or leaked file handle fails the test, naming the case index to rerun with `npm run fuzz -- --cases N --seed 20261207`.
 import { describe, expect, it } from 'vitest';
 import { runFuzz } from './fuzz.ts';
 

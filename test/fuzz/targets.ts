@@ -20,6 +20,9 @@ import { decoderBlocks, encoderLayers } from '../../src/model/vae/config.ts';
 import { umt5ConfigFromJson } from '../../src/model/umt5/config.ts';
 import { clipConfigFromJson, preprocessConfigFromJson } from '../../src/model/clip/config.ts';
 import { openModelFolder } from '../../src/pipeline/model-folder.ts';
+import { GgufFile } from '../../src/io/gguf/index.ts';
+import { mogeConfig } from '../../src/model/moge/config.ts';
+import { ggufBytes } from '../io/gguf/gguf-bytes.ts';
 import { InputError } from '../../src/runtime/errors.ts';
 import { floatTensor, op, pickle, torchZip } from '../io/pytorch/pickle-bytes.ts';
 import { mutateBytes, mutateJsonText } from './mutate.ts';
@@ -53,6 +56,27 @@ function safetensorsSeed(): { bytes: Uint8Array; headerEnd: number } {
 const ST = safetensorsSeed();
 const PNG = encodePng(7, 5, 3, Uint8Array.from({ length: 7 * 5 * 3 }, (_, i) => (i * 29) & 0xff));
 const NPY = encodeNpy({ dtype: 'f4', shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) });
+/** A small GGUF of mixed types (F32, F16, BF16, Q8_0, Q4_1, Q4_K) with a 5-D patch embedding. */
+const GGUF = (() => {
+  const fill = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 131 + seed * 17) & 0xff);
+  return ggufBytes({
+    kv: { 'general.architecture': { type: 'str', value: 'wan' } },
+    tensors: [
+      { name: 'blocks.0.norm2.weight', dims: [64], type: 0, data: fill(256, 1) },
+      { name: 'text_embedding.0.weight', dims: [64, 3], type: 1, data: fill(384, 2) },
+      { name: 'head.head.weight', dims: [64, 2], type: 30, data: fill(256, 3) },
+      { name: 'blocks.0.self_attn.q.weight', dims: [64, 3], type: 8, data: fill(6 * 34, 4) },
+      { name: 'blocks.0.ffn.0.weight', dims: [64, 2], type: 3, data: fill(4 * 20, 5) },
+      { name: 'blocks.0.ffn.2.weight', dims: [256, 2], type: 12, data: fill(2 * 144, 6) },
+      { name: 'patch_embedding.weight', dims: [2, 2, 1, 36, 8], type: 1, data: fill(8 * 36 * 4 * 2, 7) },
+    ],
+  });
+})();
+
+/** MoGe-2's model_config and the tensor shapes of the golden tiny model it describes. */
+const MOGE_DIR = 'test/golden/moge';
+const ORIGINAL_DIR = 'test/golden/layouts/original';
+
 const PT = torchZip(pickle(op.proto(), op.emptyDict, op.str('w'), floatTensor('0', 6, 0, [3, 2], [2, 1]), op.setitem, op.stop), { 0: new Uint8Array(24).fill(0x3f) });
 
 async function readAllAndClose(src: { tensors: ReadonlyMap<string, unknown>; read(name: string): Promise<Uint8Array>; close(): Promise<void> }): Promise<void> {
@@ -129,6 +153,36 @@ export const TARGETS: Record<string, Target> = {
     const f = path.join(dir, 'x.pt');
     fs.writeFileSync(f, mutateBytes(PT, rng));
     return async () => readAllAndClose(await PytorchCheckpoint.open(f));
+  },
+  gguf(rng, dir) {
+    const f = path.join(dir, 'x.gguf');
+    fs.writeFileSync(f, mutateBytes(GGUF, rng, { start: 0, end: 512 }));
+    return async () => {
+      await readAllAndClose(await GgufFile.open(f));
+      await inspectCheckpoint(f);
+    };
+  },
+  'moge-config'(rng, dir) {
+    const f = path.join(dir, 'config.json');
+    fs.writeFileSync(f, mutateJsonText(fs.readFileSync(path.join(MOGE_DIR, 'config.json'), 'utf8'), rng));
+    return async () => {
+      const { json, error } = readJsonFile(f);
+      if (!json) throw new InputError(`${f}: ${error}`); // what MogeModel.openSafetensors does with it
+      const weights = await SafetensorsFile.open(path.join(MOGE_DIR, 'weights.safetensors'));
+      try {
+        mogeConfig(json, weights.tensors, f);
+      } finally {
+        await weights.close();
+      }
+    };
+  },
+  'original-config'(rng, dir) {
+    // The original Wan2.1 release folder (its own config.json spelling), config mutated.
+    const root = path.join(dir, 'original');
+    fs.mkdirSync(root);
+    for (const name of fs.readdirSync(ORIGINAL_DIR)) if (name !== 'config.json') fs.symlinkSync(path.resolve(ORIGINAL_DIR, name), path.join(root, name));
+    fs.writeFileSync(path.join(root, 'config.json'), mutateJsonText(fs.readFileSync(path.join(ORIGINAL_DIR, 'config.json'), 'utf8'), rng));
+    return async () => (await openWanCheckpoint(root)).checkpoint.close();
   },
   meta(rng, dir, ctx) {
     const f = path.join(dir, 'meta.json');

@@ -3,13 +3,13 @@
 // inferred from the weights (width, depth, heads = width / 64, registers, position grid,
 // patch, MLP width), so a checkpoint with a backbone name egox has not seen still loads.
 
+import { InputError } from '../../runtime/errors.ts';
 import { MOGE_HEADS, MOGE_NAMES, type MogeHead } from './names.ts';
 
-export class MogeModelError extends Error {
-  readonly exitCode = 2;
+/** A MoGe-2 checkpoint or its model_config that egox cannot use: one line, exit 2. */
+export class MogeModelError extends InputError {
   constructor(message: string) {
     super(message.replace(/\s*\n\s*/g, ' '));
-    this.name = 'MogeModelError';
   }
 }
 
