@@ -22,7 +22,7 @@ import { clipConfigFromJson, preprocessConfigFromJson } from '../../src/model/cl
 import { openModelFolder } from '../../src/pipeline/model-folder.ts';
 import { GgufFile } from '../../src/io/gguf/index.ts';
 import { mogeConfig } from '../../src/model/moge/config.ts';
-import { ggufBytes } from '../io/gguf/gguf-bytes.ts';
+import { ggufBytes, mixedGgufSpec } from '../io/gguf/gguf-bytes.ts';
 import { InputError } from '../../src/runtime/errors.ts';
 import { floatTensor, op, pickle, torchZip } from '../io/pytorch/pickle-bytes.ts';
 import { mutateBytes, mutateJsonText } from './mutate.ts';
@@ -56,24 +56,9 @@ function safetensorsSeed(): { bytes: Uint8Array; headerEnd: number } {
 const ST = safetensorsSeed();
 const PNG = encodePng(7, 5, 3, Uint8Array.from({ length: 7 * 5 * 3 }, (_, i) => (i * 29) & 0xff));
 const NPY = encodeNpy({ dtype: 'f4', shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) });
-/** A small GGUF of mixed types (F32, F16, BF16, Q8_0, Q4_1, Q4_K) with a 5-D patch embedding. */
-const GGUF = (() => {
-  const fill = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 131 + seed * 17) & 0xff);
-  return ggufBytes({
-    kv: { 'general.architecture': { type: 'str', value: 'wan' } },
-    tensors: [
-      { name: 'blocks.0.norm2.weight', dims: [64], type: 0, data: fill(256, 1) },
-      { name: 'text_embedding.0.weight', dims: [64, 3], type: 1, data: fill(384, 2) },
-      { name: 'head.head.weight', dims: [64, 2], type: 30, data: fill(256, 3) },
-      { name: 'blocks.0.self_attn.q.weight', dims: [64, 3], type: 8, data: fill(6 * 34, 4) },
-      { name: 'blocks.0.ffn.0.weight', dims: [64, 2], type: 3, data: fill(4 * 20, 5) },
-      { name: 'blocks.0.ffn.2.weight', dims: [256, 2], type: 12, data: fill(2 * 144, 6) },
-      { name: 'patch_embedding.weight', dims: [2, 2, 1, 36, 8], type: 1, data: fill(8 * 36 * 4 * 2, 7) },
-    ],
-  });
-})();
+const GGUF = ggufBytes(mixedGgufSpec());
 
-/** MoGe-2's model_config and the tensor shapes of the golden tiny model it describes. */
+/** The golden tiny models whose configs seed the MoGe-2 and original-release targets. */
 const MOGE_DIR = 'test/golden/moge';
 const ORIGINAL_DIR = 'test/golden/layouts/original';
 

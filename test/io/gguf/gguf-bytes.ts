@@ -70,3 +70,22 @@ export function ggufBytes(spec: GgufSpec): Uint8Array {
   out.set(data, head.length);
   return out;
 }
+
+export const ggufFill = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 131 + seed * 17 + ((i * i) >> 3)) & 0xff);
+
+/** A small Wan-like file with mixed types (F32, F16, BF16, Q8_0, Q4_1, Q4_K) and the 5-D patch embedding. */
+export function mixedGgufSpec(): GgufSpec {
+  return {
+    kv: { 'general.architecture': { type: 'str', value: 'wan' }, 'comfy.gguf.orig_shape.patch4d': { type: 'arr_i64', value: [8, 36, 1, 2, 2] } },
+    tensors: [
+      { name: 'blocks.0.norm2.weight', dims: [64], type: 0, data: ggufFill(256, 1) },
+      { name: 'text_embedding.0.weight', dims: [64, 3], type: 1, data: ggufFill(384, 2) },
+      { name: 'head.head.weight', dims: [64, 2], type: 30, data: ggufFill(256, 3) },
+      { name: 'blocks.0.self_attn.q.weight', dims: [64, 3], type: 8, data: ggufFill(6 * 34, 4) },
+      { name: 'blocks.0.ffn.0.weight', dims: [64, 2], type: 3, data: ggufFill(4 * 20, 5) },
+      { name: 'blocks.0.ffn.2.weight', dims: [256, 2], type: 12, data: ggufFill(2 * 144, 6) },
+      { name: 'patch_embedding.weight', dims: [2, 2, 1, 36, 8], type: 1, data: ggufFill(8 * 36 * 4 * 2, 7) },
+      { name: 'patch4d', dims: [4, 36, 1, 8], type: 1, data: ggufFill(8 * 36 * 4 * 2, 8) },
+    ],
+  };
+}

@@ -10,29 +10,10 @@ import { GgufFile } from '../../../src/io/gguf/index.ts';
 import { FileFormatError } from '../../../src/io/format-error.ts';
 import { inspectCheckpoint } from '../../../src/io/inspect.ts';
 import { egox } from '../../helpers/cli.ts';
-import { ggufBytes, type GgufSpec } from './gguf-bytes.ts';
+import { ggufBytes, mixedGgufSpec as mixed, type GgufSpec } from './gguf-bytes.ts';
 
 const dir = fs.mkdtempSync(join(os.tmpdir(), 'egox-gguf-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-const rnd = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 131 + seed * 17 + ((i * i) >> 3)) & 0xff);
-
-/** A small Wan-like file with mixed types. */
-function mixed(): GgufSpec {
-  return {
-    kv: { 'general.architecture': { type: 'str', value: 'wan' }, 'comfy.gguf.orig_shape.patch4d': { type: 'arr_i64', value: [8, 36, 1, 2, 2] } },
-    tensors: [
-      { name: 'blocks.0.norm2.weight', dims: [64], type: 0, data: rnd(256, 1) },
-      { name: 'text_embedding.0.weight', dims: [64, 3], type: 1, data: rnd(384, 2) },
-      { name: 'head.head.weight', dims: [64, 2], type: 30, data: rnd(256, 3) },
-      { name: 'blocks.0.self_attn.q.weight', dims: [64, 3], type: 8, data: rnd(6 * 34, 4) },
-      { name: 'blocks.0.ffn.0.weight', dims: [64, 2], type: 3, data: rnd(4 * 20, 5) },
-      { name: 'blocks.0.ffn.2.weight', dims: [256, 2], type: 12, data: rnd(2 * 144, 6) },
-      { name: 'patch_embedding.weight', dims: [2, 2, 1, 36, 8], type: 1, data: rnd(8 * 36 * 4 * 2, 7) },
-      { name: 'patch4d', dims: [4, 36, 1, 8], type: 1, data: rnd(8 * 36 * 4 * 2, 8) },
-    ],
-  };
-}
 
 function write(name: string, bytes: Uint8Array): string {
   const p = join(dir, name);
