@@ -9,23 +9,9 @@
  * sensor, whose x axis points down and y axis left in an upright head, which the ego-prior
  * renderer's 90-degree roll turns back upright.
  */
+import { ariaW2c } from '../../recon/aria-pose.ts';
 import { rescaleExoIntrinsics, type Pinhole } from '../../recon/cameras.ts';
-
-type Vec3 = [number, number, number];
-
-function sub(a: Vec3, b: Vec3): Vec3 {
-  return [a[0] - b[0], a[1] - b[1], a[2] - b[2]];
-}
-function cross(a: Vec3, b: Vec3): Vec3 {
-  return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
-}
-function normalize(a: Vec3): Vec3 {
-  const n = Math.hypot(a[0], a[1], a[2]);
-  return [a[0] / n, a[1] / n, a[2] / n];
-}
-function dot(a: Vec3, b: Vec3): number {
-  return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
-}
+import { cross, dot, normalize, sub, type Vec3 } from '../../recon/vec3.ts';
 
 const WORLD_UP: Vec3 = [0, 0, 1];
 
@@ -110,16 +96,6 @@ export interface EgoPose {
   right: Vec3;
 }
 
-/**
- * Sideways Aria sensor from an upright head: sensor x = head down, sensor y = head left,
- * sensor z = forward. The renderer's view (y_cv, -x_cv, z_cv) is then (left, up, forward) =
- * PyTorch3D's upright (+X left, +Y up) camera.
- */
-export function ariaNativeW2c(b: { right: Vec3; down: Vec3; forward: Vec3 }, eye: Vec3): Float64Array {
-  const left: Vec3 = [-b.right[0], -b.right[1], -b.right[2]];
-  return w2cFromAxes(b.down, left, b.forward, eye);
-}
-
 /** The head at clip time s in [0, 1]. */
 export function egoPoseAt(s: number): EgoPose {
   const dist = WALK_LENGTH * s;
@@ -130,7 +106,8 @@ export function egoPoseAt(s: number): EgoPose {
   const roll = ((2 * Math.PI) / 180) * Math.sin(2 * Math.PI * 1.5 * s);
   const fwd: Vec3 = [Math.cos(pitch) * Math.cos(yaw), Math.cos(pitch) * Math.sin(yaw), Math.sin(pitch)];
   const b = uprightBasis(fwd, roll);
-  return { w2c: ariaNativeW2c(b, centre), centre, forward: b.forward, up: b.up, right: b.right };
+  // The sideways Aria sensor of the shipped extrinsics (recon/aria-pose.ts).
+  return { w2c: ariaW2c(centre, b.forward, b.right), centre, forward: b.forward, up: b.up, right: b.right };
 }
 
 /** Clip time of frame i of n (first = 0, last = 1). */
