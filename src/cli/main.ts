@@ -10,7 +10,7 @@ import { registerBenchCommand } from './bench.ts';
 import { registerGenerateCommand } from './generate.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerStudioCommand } from './studio.ts';
-import { terminalLine } from './error-text.ts';
+import { terminalLine } from '../runtime/errors.ts';
 import { reportError } from './run-command.ts';
 import { registerPrepareCommand } from './prepare.ts';
 

@@ -4,7 +4,7 @@
 
 import type { EgoxDevice } from '../runtime/device.ts';
 import { cliMessage } from './error-wording.ts';
-import { terminalLine } from './error-text.ts';
+import { terminalLine } from '../runtime/errors.ts';
 
 export interface CommandContext {
   verbose: boolean;

@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { egox, egoxAsync } from '../helpers/cli.ts';
-import { terminalLine, MAX_ERROR_CHARS } from '../../src/cli/error-text.ts';
+import { InputError, terminalLine, MAX_ERROR_CHARS } from '../../src/runtime/errors.ts';
+import { SafetensorsFile } from '../../src/io/safetensors.ts';
 import { SHARED_META, SOCCER } from '../helpers/generate-fixture.ts';
 import { rawSafetensors } from '../helpers/raw-safetensors.ts';
 
@@ -23,6 +24,18 @@ describe('error text', () => {
     const long = terminalLine('x'.repeat(10_000_000));
     expect(long.length).toBe(MAX_ERROR_CHARS);
     expect(long.endsWith('…')).toBe(true);
+  });
+});
+
+describe('library callers get the same safe line', () => {
+  it('an input error thrown by a loader is already one printable, capped line', async () => {
+    const f = path.join(dir, 'evil-lib.safetensors');
+    fs.writeFileSync(f, rawSafetensors(JSON.stringify({ [`a\r\x1b[2J\n${'n'.repeat(5000)}`]: { dtype: 'Q7', shape: [1], data_offsets: [0, 4] } }), new Uint8Array(4)));
+    const err = await SafetensorsFile.open(f).then(() => null, (e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(InputError);
+    expect(err!.message).not.toMatch(/[\r\n\x1b]/);
+    expect(err!.message).toMatch(/a\\r\\x1b\[2J/);
+    expect(err!.message.length).toBeLessThanOrEqual(MAX_ERROR_CHARS);
   });
 });
 
