@@ -86,10 +86,11 @@ function body(t: BlockQuantDType, n: string): string {
  * Word-wise decoding, what the matmul loads use. A block's scales are decoded once per
  * sub-block of `BLOCK_SUB_ELEMENTS` values (the span over which ggml's scale factors are
  * constant) into `EgoxQc_NAME { o: block byte offset, a, b: scale and offset factors, h: q5
- * high bits }`; a quad of values is then decoded from whole u32 words (4 quants, 8 nibbles or
- * 16 two-bit highs a word) with vector arithmetic. Every value is the same f32 expression as in
+ * high bits }`; a quad of values is then decoded from whole u32 words with vector arithmetic
+ * (one word per field: its 4 quants, 4 of its 8 nibbles or 4 of its 16 two-bit highs; two loads
+ * where a block starts at a half-word). Every value is the same f32 expression as in
  * `egoxDqAt` above ((d sc) q - (dmin m) for K-quants, d (q - 8) for Q4_0, ...), so the results
- * are bitwise those of the element decoder (test/kernels/gemm/quant-words.test.ts).
+ * are bitwise those of the element decoder (test/kernels/gemm/quant.test.ts).
  */
 export const BLOCK_SUB_ELEMENTS: Readonly<Record<BlockQuantDType, number>> = {
   q8_0: 32, q4_0: 32, q4_1: 32, q5_0: 32, q5_1: 32, q4_k: 32, q5_k: 32, q6_k: 16,
