@@ -1,6 +1,8 @@
 // GEMM benchmarks: Y = X W^T at the issue's shapes, f32 and with a bf16 weight, with weights
-// as quantized files hold them (fp8 E4M3, GGML Q8_0 and Q4_K, widened in the weight load),
-// plus the runtime-LoRA form. Peers: tfjs-webgpu matMul (same adapter, same process) and numpy sgemm.
+// as quantized files hold them (fp8 E4M3, GGML Q8_0 / Q4_0 / Q4_K / Q6_K, widened in the weight
+// load), plus the runtime-LoRA form. Peers: tfjs-webgpu matMul (same adapter, same process) and
+// numpy sgemm; quantized rows also race egox's own f32-weight GEMM of the same shape, so the
+// cost of the widening shows as a ratio from one interleaved run.
 // With --tune the variants are timed first and the winner per shape class is stored.
 
 import { gemm } from '../src/kernels/gemm/index.ts';
@@ -9,7 +11,8 @@ import { loadGemmTuning, tuneGemm } from '../src/kernels/tuning/gemm-autotune.ts
 import { chooseGemmVariant, gemmShapeClass, type GemmShape } from '../src/kernels/gemm/variants.ts';
 import { numpyMatmulPeer } from './peers/numpy.ts';
 import { tfjsMatMulPeer } from './peers/tfjs.ts';
-import type { BenchCase, BenchContext, BenchListContext } from './types.ts';
+import type { Tensor } from '../src/runtime/tensor.ts';
+import type { BenchCase, BenchContext, BenchListContext, BenchPeer } from './types.ts';
 
 function random(n: number): Float32Array {
   const a = new Float32Array(n);
@@ -34,7 +37,7 @@ async function prepareVariant(ctx: BenchContext, shape: GemmShape): Promise<stri
   return JSON.stringify(chooseGemmVariant(ctx.dev, shape));
 }
 
-type BenchWeight = 'f32' | 'bf16' | 'f8e4m3' | 'q8_0' | 'q4_k';
+type BenchWeight = 'f32' | 'bf16' | 'f8e4m3' | 'q8_0' | 'q4_0' | 'q4_k' | 'q6_k';
 
 /** A weight of `dtype`: floats uploaded and converted, quantized forms as random stored bytes (timing only). */
 async function benchWeight(dev: BenchContext['dev'], N: number, K: number, dtype: BenchWeight) {
@@ -44,7 +47,23 @@ async function benchWeight(dev: BenchContext['dev'], N: number, K: number, dtype
   return w;
 }
 
-function gemmCase(M: number, N: number, K: number, wDtype: BenchWeight, lora?: number): BenchCase {
+/** egox's GEMM of the same shape with f32 weights, as a peer of a quantized row. */
+async function f32WeightPeer(dev: BenchContext['dev'], x: Tensor, N: number, K: number): Promise<BenchPeer> {
+  const w = await benchWeight(dev, N, K, 'f32');
+  const y = dev.empty([x.shape[0]!, N], 'f32');
+  return {
+    name: 'egox gemm, W f32',
+    run: () => void gemm(dev, x, w, { out: y }),
+    sync: () => dev.sync(),
+    dispose: () => {
+      w.release();
+      y.release();
+    },
+  };
+}
+
+/** `peers`: 'all' (tfjs, numpy; plus egox f32 for quantized weights) or 'f32' (egox f32 only, for shapes too slow for tfjs). */
+function gemmCase(M: number, N: number, K: number, wDtype: BenchWeight, lora?: number, peerSet: 'all' | 'f32' = 'all'): BenchCase {
   const flops = 2 * M * N * K + (lora ? 2 * M * lora * K + 2 * M * N * lora : 0);
   return {
     kernel: lora ? 'gemm-lora' : 'gemm',
@@ -63,7 +82,11 @@ function gemmCase(M: number, N: number, K: number, wDtype: BenchWeight, lora?: n
       const t = lora ? dev.empty([M, lora], 'f32') : undefined; // the planned activation T of the graph's form
       // Peers compute the plain f32 GEMM (neither has bf16 weights); the LoRA case is compared
       // with tfjs running the plain GEMM too, so its ratio shows what the LoRA term costs.
-      const peers = lora ? [await tfjsMatMulPeer(M, N, K)] : [await tfjsMatMulPeer(M, N, K), numpyMatmulPeer(M, N, K)];
+      const quant = wDtype !== 'f32' && wDtype !== 'bf16' && !lora;
+      const peers: (BenchPeer | undefined)[] = [];
+      if (peerSet === 'all') peers.push(await tfjsMatMulPeer(M, N, K));
+      if (peerSet === 'all' && !lora) peers.push(numpyMatmulPeer(M, N, K));
+      if (quant) peers.push(await f32WeightPeer(dev, x, N, K));
       return {
         run: () => {
           if (a && t && b) loraUp(dev, x, w, { t: loraDown(dev, x, a, 1, { out: t }), b }, { out: y });
@@ -88,7 +111,11 @@ export function cases(ctx: BenchListContext): BenchCase[] {
     gemmCase(1024, 1024, 1024, 'bf16', 64),
     gemmCase(1024, 1024, 1024, 'f8e4m3'),
     gemmCase(1024, 1024, 1024, 'q8_0'),
+    gemmCase(1024, 1024, 1024, 'q4_0'),
     gemmCase(1024, 1024, 1024, 'q4_k'),
+    gemmCase(1024, 1024, 1024, 'q6_k'),
     gemmCase(1024, 1024, 1024, 'q4_k', 64),
+    // A DiT block Linear's K (5120), M and N scaled down from 1560 x 5120 by 4.
+    ...(['q8_0', 'q4_0', 'q4_k', 'q6_k'] as const).map((t) => gemmCase(390, 1280, 5120, t, undefined, 'f32')),
   ];
 }

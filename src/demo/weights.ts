@@ -54,7 +54,7 @@ export interface DemoWeights {
 }
 
 /** Graph weights (named, loaded from the checkpoint) with their PyTorch shapes. */
-function checkpointTensors(graphs: Graph[], torchShape: (name: string, shape: number[]) => number[]): Map<string, number[]> {
+export function checkpointTensors(graphs: Graph[], torchShape: (name: string, shape: number[]) => number[]): Map<string, number[]> {
   const out = new Map<string, number[]>();
   for (const g of graphs) {
     for (const v of g.values) {
@@ -66,7 +66,7 @@ function checkpointTensors(graphs: Graph[], torchShape: (name: string, shape: nu
 }
 
 /** Init scales that keep activations O(1): fan-in scaled matrices, norms near 1, small biases. */
-function randomTensor(rng: SeededRandom, name: string, shape: number[]): TensorToWrite {
+export function randomTensor(rng: SeededRandom, name: string, shape: number[]): TensorToWrite {
   const n = shape.reduce((a, b) => a * b, 1);
   const data = rng.normal(n);
   const isNormWeight = /(^|\.)(norm\w*\.weight|gamma)$/.test(name);
@@ -133,7 +133,7 @@ function vaeJson(c: VaeConfig): object {
 }
 
 /** diffusers' Wan DiT stores scale_shift_table as [1, k, dim]; the graph binds it flat. */
-function ditTorchShape(c: WanConfig) {
+export function ditTorchShape(c: WanConfig) {
   return (name: string, shape: number[]) => (name.endsWith('scale_shift_table') ? [1, shape[1]! / c.dim, c.dim] : shape);
 }
 

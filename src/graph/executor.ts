@@ -219,17 +219,12 @@ export class Executor {
       case 'weight': {
         const seg = this.plan.streamedSegment.get(root.name!);
         if (seg === undefined) return { buffer: this.buffers.get(`weight:${root.name}`)!, offset, size };
-        const slot = this.slotIndexOfSegment(seg);
+        const slot = this.plan.segmentSlot[seg];
         return { buffer: this.buffers.get(`weight-slot:weights${slot}`)!, offset: this.plan.streamedOffset.get(root.name!)! + offset, size };
       }
     }
   }
 
-  /** Streamed segments alternate between the two weight slots. */
-  private slotIndexOfSegment(seg: number): number {
-    const withWeights = this.plan.segmentWeightBytes.map((b, i) => (b > 0 ? i : -1)).filter((i) => i >= 0);
-    return withWeights.indexOf(seg) % 2;
-  }
 
   private async uploadResidentWeights(): Promise<void> {
     for (const [name, v] of this.graph.weights) {
@@ -240,7 +235,7 @@ export class Executor {
 
   private async uploadSegment(seg: number): Promise<void> {
     if (this.plan.segmentWeightBytes[seg] === 0) return;
-    const slot = this.buffers.get(`weight-slot:weights${this.slotIndexOfSegment(seg)}`)!;
+    const slot = this.buffers.get(`weight-slot:weights${this.plan.segmentSlot[seg]}`)!;
     for (const [name, s] of this.plan.streamedSegment) {
       if (s !== seg) continue;
       await this.uploadWeight(name, this.graph.weights.get(name)!, slot, this.plan.streamedOffset.get(name)!);

@@ -42,6 +42,8 @@ export interface ExecutionPlan {
   streamedOffset: Map<string, number>;
   /** Weight bytes per segment (streamed part only). */
   segmentWeightBytes: number[];
+  /** The weight slot each segment streams into (-1: none). */
+  segmentSlot: number[];
   uniformStride: number;
   totals: {
     weightBytes: number;
@@ -125,13 +127,9 @@ export function planExecution(graph: Graph, options: PlanOptions = {}): Executio
       residentWeightBytes += bytes;
     }
   }
-  if (streaming) {
-    // Two slots: the next segment's weights upload while the current one computes.
-    const slotBytes = Math.max(256, ...segmentWeightBytes.map((b) => Math.ceil(b / WEIGHT_ALIGN) * WEIGHT_ALIGN));
-    const slotsNeeded = segmentWeightBytes.filter((b) => b > 0).length > 1 ? 2 : 1;
-    for (let i = 0; i < slotsNeeded; i++) buffers.push({ kind: 'weight-slot', label: `weights${i}`, bytes: slotBytes });
-    residentWeightBytes += slotsNeeded * slotBytes;
-  }
+  const { segmentSlot, slotBytes } = streamingSlots(segmentWeightBytes);
+  slotBytes.forEach((bytes, i) => buffers.push({ kind: 'weight-slot', label: `weights${i}`, bytes }));
+  residentWeightBytes += slotBytes.reduce((a, b) => a + b, 0);
 
   const sum = (k: BufferKind) => buffers.filter((b) => b.kind === k).reduce((s, b) => s + b.bytes, 0);
   const perFamily = new Map<string, { nodes: number; flops: number; bytes: number }>();
@@ -158,6 +156,7 @@ export function planExecution(graph: Graph, options: PlanOptions = {}): Executio
     streamedSegment,
     streamedOffset,
     segmentWeightBytes,
+    segmentSlot,
     uniformStride,
     totals: {
       weightBytes,
@@ -173,6 +172,26 @@ export function planExecution(graph: Graph, options: PlanOptions = {}): Executio
     },
     perFamily,
   };
+}
+
+/**
+ * The weight slots of a streamed run: segments with streamed weights alternate between two
+ * slots (the next one's weights upload while the current one computes), and each slot is as
+ * large as the largest segment it holds. Sizing both by the overall largest let one big segment
+ * (the DiT's prologue: time projection and embedders, 0.45 GiB in bf16) set both slots; keeping
+ * that segment resident instead would cost it plus two block-sized slots, never less than it
+ * in one slot and a block in the other.
+ */
+export function streamingSlots(segmentWeightBytes: readonly number[]): { segmentSlot: number[]; slotBytes: number[] } {
+  const slotBytes: number[] = [];
+  let streamed = 0;
+  const segmentSlot = segmentWeightBytes.map((b) => {
+    if (b === 0) return -1;
+    const slot = streamed++ % 2;
+    slotBytes[slot] = Math.max(slotBytes[slot] ?? 256, Math.ceil(b / WEIGHT_ALIGN) * WEIGHT_ALIGN);
+    return slot;
+  });
+  return { segmentSlot, slotBytes };
 }
 
 /** The context with its binding limit lowered to `maxBindingBytes` (launchers read the limit from there). */

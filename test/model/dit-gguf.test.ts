@@ -1,6 +1,7 @@
 // A Wan DiT in a GGUF file as the community files hold it (original names without prefix,
-// types mixed in one file: Q8_0 or Q4_K Linear weights where their rows are whole blocks, F32
-// elsewhere, the 5-D patch embedding): the blocks stay quantized on the GPU and the output
+// types mixed in one file: Q8_0, Q4_K or Q6_K Linear weights where their rows are whole blocks,
+// F32 elsewhere, the 5-D patch embedding; the golden DiT's narrow widths, and a random DiT of
+// 256-wide Linears where every block Linear is quantized): the blocks stay quantized on the GPU and the output
 // equals that of an F32 checkpoint holding the same values dequantized (by the float64 block
 // formulas); the quantization error against the unquantized model is reported.
 import * as fs from 'node:fs';
@@ -9,68 +10,104 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { relL2, useDevice } from '../helpers/gpu.ts';
 import { DIT_GOLDEN, i2vInputs, loadDitCase } from './dit-golden.ts';
-import { DIT_IO } from '../../src/model/wan/dit.ts';
+import { DIT_IO, WanDit } from '../../src/model/wan/dit.ts';
+import type { WanConfig } from '../../src/model/wan/config.ts';
+import { diffusersToOriginal } from '../../src/model/wan/names.ts';
+import { timestepEmbedding } from '../../src/model/wan/timestep.ts';
+import { SeededRandom } from '../../src/pipeline/random.ts';
+import { DEMO_DIT, checkpointTensors, ditTorchShape, randomTensor } from '../../src/demo/weights.ts';
 import { WanModel } from '../../src/model/wan/model.ts';
 import { SafetensorsFile } from '../../src/io/safetensors.ts';
 import { writeSafetensors, type TensorToWrite } from '../../src/io/safetensors-writer.ts';
 import { ggufBytes, type TensorSpec } from '../io/gguf/gguf-bytes.ts';
 import { dequant64 } from '../ref/quant.ts';
-import { quantizeQ4_K, quantizeQ8_0 } from './quantize-blocks.ts';
+import { quantizeQ4_K, quantizeQ6_K, quantizeQ8_0 } from './quantize-blocks.ts';
 
 const device = useDevice();
 const tmp = fs.mkdtempSync(join(os.tmpdir(), 'egox-gguf-dit-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const LINEAR = /^blocks\.\d+\.(self_attn\.[qkvo]|cross_attn\.(q|k|v|o|k_img|v_img)|ffn\.[02])\.weight$|^(text_embedding|time_embedding)\.[02]\.weight$|^time_projection\.1\.weight$|^head\.head\.weight$/;
-const GGML = { F32: 0, Q8_0: 8, Q4_K: 12 } as const;
+type Kind = 'Q8_0' | 'Q4_K' | 'Q6_K';
+const GGML = { F32: 0, Q8_0: 8, Q4_K: 12, Q6_K: 14 } as const;
+const QUANT = {
+  Q8_0: { f: 'q8_0', qk: 32, q: quantizeQ8_0 },
+  Q4_K: { f: 'q4_k', qk: 256, q: quantizeQ4_K },
+  Q6_K: { f: 'q6_k', qk: 256, q: quantizeQ6_K },
+} as const;
 
-/** Each Linear weight in the best of `kinds` its rows allow (whole blocks), the rest F32. */
-async function writePair(kinds: ('Q8_0' | 'Q4_K')[]): Promise<{ gguf: string; f32: string; types: Record<string, number> }> {
-  const src = await SafetensorsFile.open(`${DIT_GOLDEN}/original_layout.weights.safetensors`);
-  const tensors: TensorSpec[] = [];
+interface Pair {
+  gguf: string;
+  /** The same network, F32 values dequantized from the GGUF's blocks (float64, rounded once). */
+  f32: string;
+  /** Tensors per GGML type name. */
+  types: Record<string, number>;
+  quantizedNames: string[];
+}
+
+/** A GGUF file (original names without prefix) and its dequantized F32 twin: `kindOf` picks each tensor's type. */
+async function writeQuantizedPair(tag: string, tensors: Iterable<[string, number[], Float32Array]>, kindOf: (name: string, shape: number[]) => Kind | undefined): Promise<Pair> {
+  const specs: TensorSpec[] = [];
   const f32: Record<string, TensorToWrite> = {};
   const types: Record<string, number> = {};
-  for (const [key, info] of src.tensors) {
-    const name = key.replace(/^model\.diffusion_model\./, '');
-    const bytes = await src.read(key);
-    const values = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-    const K = info.shape[info.shape.length - 1]!;
-    const kind = LINEAR.test(name) && info.shape.length === 2 ? kinds.find((k) => K % (k === 'Q4_K' ? 256 : 32) === 0) : undefined;
+  const quantizedNames: string[] = [];
+  for (const [name, shape, values] of tensors) {
+    const kind = kindOf(name, shape);
     types[kind ?? 'F32'] = (types[kind ?? 'F32'] ?? 0) + 1;
     if (!kind) {
-      tensors.push({ name, dims: [...info.shape].reverse(), type: GGML.F32, data: new Uint8Array(bytes) });
-      f32[name] = { dtype: 'F32', shape: info.shape, data: values };
+      specs.push({ name, dims: [...shape].reverse(), type: GGML.F32, data: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) });
+      f32[name] = { dtype: 'F32', shape, data: values };
       continue;
     }
-    const rows = info.shape[0]!;
-    const q = kind === 'Q8_0' ? quantizeQ8_0 : quantizeQ4_K;
+    const [rows, K] = shape as [number, number];
+    const { f, qk, q } = QUANT[kind];
     const parts = Array.from({ length: rows }, (_, r) => q(values.subarray(r * K, (r + 1) * K)));
     const data = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
     parts.reduce((at, p) => (data.set(p, at), at + p.length), 0);
-    tensors.push({ name, dims: [K, rows], type: GGML[kind], data });
-    f32[name] = { dtype: 'F32', shape: info.shape, data: Float32Array.from(dequant64(kind === 'Q8_0' ? 'q8_0' : 'q4_k', data, (rows * K) / (kind === 'Q8_0' ? 32 : 256))) };
+    specs.push({ name, dims: [K, rows], type: GGML[kind], data });
+    f32[name] = { dtype: 'F32', shape, data: Float32Array.from(dequant64(f, data, (rows * K) / qk)) };
+    quantizedNames.push(name);
+  }
+  const paths = { gguf: join(tmp, `${tag}.gguf`), f32: join(tmp, `${tag}_dequantized.safetensors`) };
+  fs.writeFileSync(paths.gguf, ggufBytes({ kv: { 'general.architecture': { type: 'str', value: 'wan' } }, tensors: specs }));
+  await writeSafetensors(paths.f32, f32);
+  return { ...paths, types, quantizedNames };
+}
+
+/** The golden DiT with each Linear weight in the best of `kinds` its rows allow (whole blocks), the rest F32. */
+async function writePair(kinds: ('Q8_0' | 'Q4_K')[]): Promise<Pair> {
+  const src = await SafetensorsFile.open(`${DIT_GOLDEN}/original_layout.weights.safetensors`);
+  const tensors: [string, number[], Float32Array][] = [];
+  for (const [key, info] of src.tensors) {
+    const bytes = await src.read(key);
+    tensors.push([key.replace(/^model\.diffusion_model\./, ''), [...info.shape], new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)]);
   }
   await src.close();
-  const tag = kinds.join('_');
-  const paths = { gguf: join(tmp, `${tag}.gguf`), f32: join(tmp, `${tag}_dequantized.safetensors`) };
-  fs.writeFileSync(paths.gguf, ggufBytes({ kv: { 'general.architecture': { type: 'str', value: 'wan' } }, tensors }));
-  await writeSafetensors(paths.f32, f32);
-  return { ...paths, types };
+  const kindOf = (name: string, shape: number[]) => (LINEAR.test(name) && shape.length === 2 ? kinds.find((k) => shape[1]! % QUANT[k].qk === 0) : undefined);
+  return writeQuantizedPair(kinds.join('_'), tensors, kindOf);
+}
+
+type Latent = [number, number, number, number];
+
+/** Output, planned weight bytes and the checkpoint's quantized weights of one DiT run. */
+async function runModel(path: string, config: WanConfig, latentShape: Latent, inputs: Record<string, Float32Array>, options: { forceStreaming?: boolean } = {}) {
+  const dev = await device();
+  const model = await WanModel.open(path, { config });
+  const exec = await model.executor(dev, model.graph({ latentShape }), options);
+  expect(exec.plan.streaming).toBe(options.forceStreaming === true);
+  await exec.run(inputs);
+  const out = await exec.read(DIT_IO.output);
+  const weightBytes = exec.plan.totals.weightBytes;
+  exec.destroy();
+  const quantized = new Set(model.base.quantizedWeights.keys());
+  await model.close();
+  return { out, weightBytes, quantized };
 }
 
 async function runDit(path: string) {
   const c = await loadDitCase('i2v_square');
-  const dev = await device();
-  const model = await WanModel.open(path, { config: c.config });
-  const x = c.io.get('x')!;
-  const exec = await model.executor(dev, model.graph({ latentShape: x.shape as [number, number, number, number] }));
-  await exec.run(i2vInputs(c.io, c.config.freqDim));
-  const out = await exec.read(DIT_IO.output);
-  const weightBytes = exec.plan.totals.weightBytes;
-  exec.destroy();
-  const quantized = model.base.quantizedWeights.size;
-  await model.close();
-  return { out, weightBytes, quantized, base: c.io.get('out')!.data };
+  const r = await runModel(path, c.config, c.io.get('x')!.shape as Latent, i2vInputs(c.io, c.config.freqDim));
+  return { ...r, base: c.io.get('out')!.data };
 }
 
 describe('GGUF DiT checkpoints', () => {
@@ -79,7 +116,7 @@ describe('GGUF DiT checkpoints', () => {
       const files = await writePair([...kinds]);
       const q = await runDit(files.gguf);
       const d = await runDit(files.f32);
-      expect(q.quantized).toBe((files.types.Q8_0 ?? 0) + (files.types.Q4_K ?? 0));
+      expect(q.quantized.size).toBe(files.quantizedNames.length);
       for (const k of kinds) expect(files.types[k], k).toBeGreaterThan(0);
       const err = relL2(q.out, d.out);
       console.log(`GGUF ${kinds.join(' + ')} (${JSON.stringify(files.types)}): rel L2 ${err.toExponential(2)} vs dequantized F32; quantization error vs the F32 model ${relL2(q.out, q.base).toExponential(2)}; weights ${q.weightBytes} B vs ${d.weightBytes} B`);
@@ -87,4 +124,55 @@ describe('GGUF DiT checkpoints', () => {
       expect(q.weightBytes).toBeLessThan(d.weightBytes);
     });
   }
+
+  // Widths that are whole 256-blocks, so every Linear can be quantized, with the types mixed as
+  // in the community Q4_K_M-style files: Q4_K mostly, Q6_K for the value projections and one
+  // FFN down projection, Q8_0 for the other one and the embeddings and head.
+  it('a DiT of 256-wide Linears: every block Linear in Q4_K / Q6_K / Q8_0, same output as the dequantized F32 checkpoint, resident or streamed', { timeout: 900_000 }, async () => {
+    const config: WanConfig = { ...DEMO_DIT, name: 'gguf-256', dim: 256, ffnDim: 512, headDim: 128, textDim: 256, textLen: 8, imageDim: 256, imageLen: 4 };
+    const latentShape: Latent = [config.inDim, 1, 4, 6];
+    const rng = new SeededRandom(7);
+    const tensors: [string, number[], Float32Array][] = [];
+    const full: Record<string, TensorToWrite> = {};
+    for (const [name, shape] of checkpointTensors([new WanDit(config, { latentShape }).build()], ditTorchShape(config))) {
+      const t = randomTensor(rng, name, shape);
+      const original = diffusersToOriginal(name) ?? name;
+      tensors.push([original, shape, t.data as Float32Array]);
+      full[original] = t;
+    }
+    const kindOf = (name: string, shape: number[]): Kind | undefined => {
+      if (!LINEAR.test(name) || shape.length !== 2) return undefined;
+      if (!name.startsWith('blocks.')) return 'Q8_0';
+      if (/\.v(_img)?\.weight$/.test(name) || name === 'blocks.0.ffn.2.weight') return 'Q6_K';
+      return name === 'blocks.1.ffn.2.weight' ? 'Q8_0' : 'Q4_K';
+    };
+    const files = await writeQuantizedPair('mixed_256', tensors, kindOf);
+    const unquantized = join(tmp, 'mixed_256_f32.safetensors');
+    await writeSafetensors(unquantized, full);
+    const inputs = {
+      [DIT_IO.latents]: rng.normal(latentShape.reduce((a, b) => a * b, 1)),
+      [DIT_IO.timestepEmbedding]: timestepEmbedding(700, config.freqDim),
+      [DIT_IO.context]: rng.normal(config.textLen * config.textDim),
+      [DIT_IO.clip]: rng.normal(config.imageLen * config.imageDim!),
+    };
+    const q = await runModel(files.gguf, config, latentShape, inputs);
+    const d = await runModel(files.f32, config, latentShape, inputs);
+    const f = await runModel(unquantized, config, latentShape, inputs);
+    // Streamed segment by segment through the two weight slots (the prologue's larger than a
+    // block's), the blocks read at their slot offsets: the same output bit for bit.
+    const streamed = await runModel(files.gguf, config, latentShape, inputs, { forceStreaming: true });
+    expect(Buffer.from(streamed.out.buffer).equals(Buffer.from(q.out.buffer))).toBe(true);
+    const blockLinears = tensors.filter(([n, s]) => n.startsWith('blocks.') && LINEAR.test(n) && s.length === 2).map(([n]) => n);
+    expect(blockLinears.length).toBe(config.numLayers * 12);
+    expect(blockLinears.filter((n) => !files.quantizedNames.includes(n))).toEqual([]);
+    expect(q.quantized.size).toBe(files.quantizedNames.length);
+    for (const k of ['Q4_K', 'Q6_K', 'Q8_0']) expect(files.types[k], k).toBeGreaterThan(0);
+    const err = relL2(q.out, d.out);
+    const qerr = relL2(q.out, f.out);
+    console.log(`GGUF 256-wide DiT (${JSON.stringify(files.types)}): rel L2 ${err.toExponential(2)} vs dequantized F32; quantization error vs the F32 weights ${qerr.toExponential(2)}; weights ${q.weightBytes} B vs ${d.weightBytes} B`);
+    expect(err).toBeLessThanOrEqual(1e-6);
+    // Plain-rounding 4-6 bit weights: a few percent, far from noise (a wrong block would be ~1).
+    expect(qerr).toBeLessThan(0.2);
+    expect(q.weightBytes).toBeLessThan(d.weightBytes / 3);
+  });
 });

@@ -1,6 +1,7 @@
 // The dry-run plan of the 14B EgoX run with the blocks' Linear weights as quantized files hold
 // them: the weights shrink by their storage size, and the issue's goals hold (fp8 <= 20 GiB and
-// Q4_K <= 14 GiB fully resident; under 8 GiB when streamed with an 8 GiB budget).
+// Q4_K <= 14 GiB fully resident; under 8 GiB when streamed with an 8 GiB budget), and streamed
+// the weight slots follow the quantized blocks' size.
 import { describe, expect, it } from 'vitest';
 import { namedConfig } from '../../src/model/wan/config.ts';
 import { planDitRun } from '../../src/model/wan/plan-run.ts';
@@ -22,5 +23,15 @@ describe('egox plan --weights', () => {
     expect(fp8.peakBytes).toBeLessThanOrEqual(20 * GiB);
     expect(q4k.peakBytes).toBeLessThanOrEqual(14 * GiB);
     for (const q of ['f8e4m3', 'q4_k'] as const) expect(run(q, 8 * GiB).peakBytes).toBeLessThanOrEqual(8 * GiB);
+  });
+
+  it('streamed, each weight slot is as large as the segments it holds: Q4_K needs fewer weight bytes than fp8', { timeout: 120_000 }, () => {
+    const fp8 = run('f8e4m3', 8 * GiB);
+    const q4k = run('q4_k', 8 * GiB);
+    // The prologue (time projection, embedders in bf16, 0.45 GiB) fills one slot; the other
+    // holds a block: fp8 0.38 GiB, Q4_K 0.21 GiB (both slots were the prologue's 0.45 GiB).
+    expect(q4k.residentWeightBytes).toBeLessThan(fp8.residentWeightBytes - 0.15 * GiB);
+    expect(fp8.residentWeightBytes).toBeLessThan(0.85 * GiB);
+    expect(q4k.residentWeightBytes).toBeLessThan(0.7 * GiB);
   });
 });

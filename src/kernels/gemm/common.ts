@@ -200,7 +200,8 @@ function unpack2(dtype: 'f16' | 'bf16', w: string): string {
 export function loaderFns(name: string, dtype: WeightDType, vec4: boolean, scale?: string): string {
   if (isFp8(dtype)) return fp8LoaderFns(name, dtype, vec4, scale);
   if (isBlockQuant(dtype)) {
-    // Blocks: the quad of a vec4 load (e a multiple of 4) always sits in one block.
+    // Blocks: the quad of a vec4 load (e a multiple of 4) always sits in one block, decoded
+    // word-wise; loops that hoist the sub-block context (subgroup.ts) call the parts directly.
     return `${blockDequantFns(dtype, name)}
 fn ld_${name}1(e: u32) -> f32 { return egoxDq_${name}(e); }
 fn ld_${name}4(e: u32) -> vec4<f32> { return ${vec4 ? `egoxDq4_${name}(e)` : `vec4<f32>(egoxDq_${name}(e), egoxDq_${name}(e + 1u), egoxDq_${name}(e + 2u), egoxDq_${name}(e + 3u))`}; }`;

@@ -1,6 +1,7 @@
 // GGML's block-quantized weights (the layouts of GGUF files; ggml-common.h) dequantized in
-// WGSL, one element at a time: `fn egoxDq_NAME(e: u32) -> f32` returns element e of operand
-// NAME (raw block bytes in u32 words). A row of K values is K / QK whole blocks (the launcher
+// WGSL: `fn egoxDq_NAME(e: u32) -> f32` returns element e of operand NAME (raw block bytes in
+// u32 words), one byte at a time (the reference formulas); the matmul loads use the word-wise
+// form below, bitwise equal. A row of K values is K / QK whole blocks (the launcher
 // refuses other K), so element e lives in block e / QK at position e % QK and no row index is
 // needed. Scales are f16 read by their bits (subnormals exact). Formulas, per block:
 //   q8_0  d, 32 x i8                     v = d q
@@ -82,8 +83,124 @@ function body(t: BlockQuantDType, n: string): string {
 }
 
 /**
- * WGSL defining `fn egoxDq_NAME(e: u32) -> f32` and `fn egoxDq4_NAME(e: u32) -> vec4<f32>`
- * (elements e..e+3, e a multiple of 4: one block, its offset found once) for operand NAME.
+ * Word-wise decoding, what the matmul loads use. A block's scales are decoded once per
+ * sub-block of `BLOCK_SUB_ELEMENTS` values (the span over which ggml's scale factors are
+ * constant) into `EgoxQc_NAME { o: block byte offset, a, b: scale and offset factors, h: q5
+ * high bits }`; a quad of values is then decoded from whole u32 words with vector arithmetic
+ * (one word per field: its 4 quants, 4 of its 8 nibbles or 4 of its 16 two-bit highs; two loads
+ * where a block starts at a half-word). Every value is the same f32 expression as in
+ * `egoxDqAt` above ((d sc) q - (dmin m) for K-quants, d (q - 8) for Q4_0, ...), so the results
+ * are bitwise those of the element decoder (test/kernels/gemm/quant.test.ts).
+ */
+export const BLOCK_SUB_ELEMENTS: Readonly<Record<BlockQuantDType, number>> = {
+  q8_0: 32, q4_0: 32, q4_1: 32, q5_0: 32, q5_1: 32, q4_k: 32, q5_k: 32, q6_k: 16,
+};
+
+/** Whether every field a quad reads sits at a multiple of 4 bytes (block size and offsets). */
+function wordAligned(t: BlockQuantDType): boolean {
+  return BLOCK_QUANT[t].bytes % 4 === 0;
+}
+
+/** `egoxWd_NAME(p)`: the 4 bytes at byte offset p (p even) as one little-endian word. */
+function wordReader(t: BlockQuantDType, name: string): string {
+  if (wordAligned(t)) return `fn egoxWd_${name}(p: u32) -> u32 { return ${name}[p >> 2u]; }`;
+  // Odd-halfword starts need the next word too; rows of the same parity (K / QK even) keep
+  // the branch uniform across a subgroup.
+  return `fn egoxWd_${name}(p: u32) -> u32 {
+  let w = ${name}[p >> 2u];
+  if ((p & 2u) == 0u) { return w; }
+  return (w >> 16u) | (${name}[(p >> 2u) + 1u] << 16u);
+}`;
+}
+
+/** Sub-block context of element e: its block's byte offset and the factors a, b (and q5 highs h). */
+function contextBody(t: BlockQuantDType, n: string): string {
+  switch (t) {
+    case 'q8_0':
+    case 'q4_0':
+      return `return EgoxQc_${n}(o, egoxH_${n}(o), 0.0, 0u);`;
+    case 'q4_1':
+      return `return EgoxQc_${n}(o, egoxH_${n}(o), egoxH_${n}(o + 2u), 0u);`;
+    case 'q5_0':
+      return `return EgoxQc_${n}(o, egoxH_${n}(o), 0.0, egoxWd_${n}(o + 2u));`;
+    case 'q5_1':
+      return `return EgoxQc_${n}(o, egoxH_${n}(o), egoxH_${n}(o + 2u), egoxWd_${n}(o + 4u));`;
+    case 'q4_k':
+    case 'q5_k':
+      return `let s = j >> 5u;
+  return EgoxQc_${n}(o, egoxH_${n}(o) * egoxKsm_${n}(o + 4u, s, 0u), egoxH_${n}(o + 2u) * egoxKsm_${n}(o + 4u, s, 1u), 0u);`;
+    case 'q6_k':
+      return `let r = j & 127u;
+  let sc = egoxI8_${n}(o + 192u + 8u * (j >> 7u) + ((r & 31u) >> 4u) + 2u * (r >> 5u));
+  return EgoxQc_${n}(o, egoxH_${n}(o + 208u) * sc, 0.0, 0u);`;
+  }
+}
+
+/** Quad j..j+3 of the context's block (j a multiple of 4 inside the context's sub-block). */
+function quadBody(t: BlockQuantDType, n: string): string {
+  const nib = (at: string, hi: string) => `let q = vec4<f32>(egoxBytes_${n}((egoxWd_${n}(${at}) >> select(0u, 4u, ${hi})) & 0x0f0f0f0fu));`;
+  switch (t) {
+    case 'q8_0':
+      return `let w = bitcast<vec4<i32>>(vec4<u32>(egoxWd_${n}(c.o + 2u + j)) << vec4<u32>(24u, 16u, 8u, 0u)) >> vec4<u32>(24u);
+  return c.a * vec4<f32>(w);`;
+    case 'q4_0':
+      return `${nib(`c.o + 2u + (j & 15u)`, 'j >= 16u')} return c.a * (q - 8.0);`;
+    case 'q4_1':
+      return `${nib(`c.o + 4u + (j & 15u)`, 'j >= 16u')} return c.a * q + c.b;`;
+    case 'q5_0':
+    case 'q5_1': {
+      const qs = t === 'q5_0' ? 6 : 8;
+      const q = `let nb = (egoxWd_${n}(c.o + ${qs}u + (j & 15u)) >> select(0u, 4u, j >= 16u)) & 0x0f0f0f0fu;
+  let hb = ((vec4<u32>(c.h >> j) >> vec4<u32>(0u, 1u, 2u, 3u)) & vec4<u32>(1u)) << vec4<u32>(4u);
+  let q = vec4<f32>(egoxBytes_${n}(nb) | hb);`;
+      return t === 'q5_0' ? `${q} return c.a * (q - 16.0);` : `${q} return c.a * q + c.b;`;
+    }
+    case 'q4_k':
+    case 'q5_k': {
+      const qs = t === 'q4_k' ? 16 : 48;
+      const g = `let hi = (j >> 5u) & 1u; let l = j & 31u;
+  let nb = (${n}[(c.o + ${qs}u + 32u * (j >> 6u) + l) >> 2u] >> (4u * hi)) & 0x0f0f0f0fu;`;
+      // Q5_K: bit s (the sub-block) of each of the 32 high-bit bytes.
+      const fifth = t === 'q5_k' ? ` | (((${n}[(c.o + 16u + l) >> 2u] >> (j >> 5u)) & 0x01010101u) << 4u)` : '';
+      return `${g}
+  let q = vec4<f32>(egoxBytes_${n}(nb${fifth}));
+  return c.a * q - c.b;`;
+    }
+    case 'q6_k':
+      return `let half = j >> 7u; let r = j & 127u; let qd = r >> 5u; let l = r & 31u;
+  let lo = (egoxWd_${n}(c.o + 64u * half + l + 32u * (qd & 1u)) >> (4u * (qd >> 1u))) & 0x0f0f0f0fu;
+  let hb = (egoxWd_${n}(c.o + 128u + 32u * half + l) >> (2u * qd)) & 0x03030303u;
+  let q = vec4<f32>(egoxBytes_${n}(lo | (hb << 4u)));
+  return c.a * (q - 32.0);`;
+  }
+}
+
+/**
+ * WGSL of the word-wise decoder for operand NAME: `egoxQc_NAME(e) -> EgoxQc_NAME` (the
+ * context of element e's sub-block) and `egoxQq_NAME(c, j) -> vec4<f32>` (values j..j+3 of the
+ * block, j = e % QK a multiple of 4).
+ */
+function wordDequantFns(t: BlockQuantDType, name: string): string {
+  const { elements, bytes } = BLOCK_QUANT[t];
+  return `
+struct EgoxQc_${name} { o: u32, a: f32, b: f32, h: u32 }
+fn egoxBytes_${name}(w: u32) -> vec4<u32> { return (vec4<u32>(w) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(0xffu); }
+${wordReader(t, name)}
+fn egoxQc_${name}(e: u32) -> EgoxQc_${name} {
+  let o = (e / ${elements}u) * ${bytes}u;
+  let j = e % ${elements}u;
+  ${contextBody(t, name)}
+}
+fn egoxQq_${name}(c: EgoxQc_${name}, j: u32) -> vec4<f32> {
+  ${quadBody(t, name)}
+}`;
+}
+
+/**
+ * WGSL defining, for operand NAME, the element decoder `fn egoxDq_NAME(e: u32) -> f32` (the
+ * reference formulas, one value at a time) and the word-wise decoder `egoxQc_NAME` /
+ * `egoxQq_NAME` the matmul loads use, plus `fn egoxDq4_NAME(e: u32) -> vec4<f32>` (elements
+ * e..e+3, e a multiple of 4) through the latter.
  */
 export function blockDequantFns(t: BlockQuantDType, name: string): string {
   const { elements, bytes } = BLOCK_QUANT[t];
@@ -93,14 +210,25 @@ fn egoxDqAt_${name}(o: u32, j: u32) -> f32 {
   ${body(t, name)}
 }
 fn egoxDq_${name}(e: u32) -> f32 { return egoxDqAt_${name}((e / ${elements}u) * ${bytes}u, e % ${elements}u); }
-fn egoxDq4_${name}(e: u32) -> vec4<f32> {
-  let o = (e / ${elements}u) * ${bytes}u;
-  let j = e % ${elements}u;
-  return vec4<f32>(egoxDqAt_${name}(o, j), egoxDqAt_${name}(o, j + 1u), egoxDqAt_${name}(o, j + 2u), egoxDqAt_${name}(o, j + 3u));
-}`;
+${wordDequantFns(t, name)}
+fn egoxDq4_${name}(e: u32) -> vec4<f32> { return ${blockQuad(t, name, `egoxQc_${name}(e)`, 'e')}; }`;
 }
 
-/** A program dequantizing the first `n` elements of blocks (binding `SRC`) to f32 (`DST`), as the loaders do. */
-export function blockWidenProgram(t: BlockQuantDType, n: number): KernelProgram {
-  return widenProgram(t, blockDequantFns(t, 'SRC'), (i) => `egoxDq_SRC(${i})`, n);
+/** WGSL expression: the sub-block context of element `e` of operand NAME (hoisted by loops). */
+export function blockContext(name: string, e: string): string {
+  return `egoxQc_${name}(${e})`;
+}
+
+/** WGSL expression: the quad at element `e` (a multiple of 4) of operand NAME, inside context `c`'s sub-block. */
+export function blockQuad(t: BlockQuantDType, name: string, c: string, e: string): string {
+  return `egoxQq_${name}(${c}, (${e}) % ${BLOCK_QUANT[t].elements}u)`;
+}
+
+/**
+ * A program dequantizing the first `n` elements of blocks (binding `SRC`) to f32 (`DST`): by
+ * the element decoder, or with `words` by the matmul loads' word-wise quads.
+ */
+export function blockWidenProgram(t: BlockQuantDType, n: number, words = false): KernelProgram {
+  const value = (i: string) => (words ? `egoxDq4_SRC(${i} & ~3u)[${i} & 3u]` : `egoxDq_SRC(${i})`);
+  return widenProgram(`${t}${words ? 'w' : ''}`, blockDequantFns(t, 'SRC'), value, n);
 }

@@ -7,6 +7,8 @@
 // columns n0 + l * rn + j, so packed 16-bit outputs are stored as whole words.
 
 import type { KernelProgram } from '../../runtime/program.ts';
+import { isBlockQuant, type BlockQuantDType } from '../../runtime/dtype.ts';
+import { BLOCK_SUB_ELEMENTS, blockContext, blockQuad } from './quant-blocks.ts';
 import { WGSL_HALF_BITS } from '../shared/wgsl-half.ts';
 import {
   allLoaderFns,
@@ -75,8 +77,28 @@ export function subgroupGemmProgram(s: GemmSpec): KernelProgram {
     return S;
   };
   const block = (lines: string[]) => lines.join('\n    ');
+  // GGML blocks: K in sub-blocks (whole blocks per row, checkSpec); each of the lane's W rows
+  // decodes its sub-block's scales once, then every quad of it from whole words.
+  const blockSegment = (g: Segment, tag: string, t: BlockQuantDType) => {
+    const step = BLOCK_SUB_ELEMENTS[t];
+    const ctx = Array.from({ length: rn }, (_, j) => `let c${j} = ${blockContext(g.w, `${tag}w${j} + kb`)};`);
+    const quads = [
+      ...Array.from({ length: rowsPerLane }, (_, i) => `let xl${i} = ld_${g.x}4(${tag}x${i} + k);`),
+      ...Array.from({ length: rn }, (_, j) => `let w${j} = ${blockQuad(t, g.w, `c${j}`, `${tag}w${j} + k`)};`),
+    ];
+    return `for (var kb = 0u; kb < ${g.K}u; kb += ${step}u) {
+    ${block(ctx)}
+    for (var k = kb; k < kb + ${step}u; k += 4u) {
+      ${[...quads, ...fmas(false)].join('\n      ')}
+    }
+  }`;
+  };
   const segment = (g: Segment, tag: string) => {
     const k4 = Math.floor(g.K / 4) * 4;
+    if (g.w === 'W' && isBlockQuant(s.wDtype)) {
+      L.push(blockSegment(g, tag, s.wDtype));
+      return;
+    }
     if (k4 > 0) L.push(`for (var k = 0u; k < ${k4}u; k += 4u) {\n    ${block([...loads(g, tag, '4', 'k', true), ...fmas(false)])}\n  }`);
     // K tail, one k at a time: a scalar step is a quarter of the code of a vec4 step.
     if (g.K % 4 !== 0) L.push(`for (var k = ${k4}u; k < ${g.K}u; k++) {\n    ${block([...loads(g, tag, '1', 'k', true), ...fmas(true)])}\n  }`);

@@ -1,7 +1,8 @@
 // GGML block-quantized weights dequantized inside the matmul's weight load: each format's
 // loader against a float64 transcription of ggml's dequantize_row_* on random blocks (f16
 // scales normal and subnormal), and the GEMM against the float64 product with the dequantized
-// weights, odd M and N; K must be whole blocks.
+// weights, odd M and N; K must be whole blocks. The matmul loads' word-wise decoding is checked
+// bitwise against the element decoder (the reference formulas) on the same random blocks.
 import { describe, expect, it } from 'vitest';
 import { randomF32, relL2, useDevice } from '../../helpers/gpu.ts';
 import { blockWidenProgram, gemm, type GemmVariant } from '../../../src/kernels/gemm/index.ts';
@@ -35,6 +36,40 @@ describe('block dequantization', () => {
         const w = want.subarray(b * qk, (b + 1) * qk);
         if (EXACT.has(f)) expect(Array.from(g), `${f} block ${b}`).toEqual(Array.from(w));
         else expect(relL2(g, w), `${f} block ${b}`).toBeLessThanOrEqual(1e-6);
+      }
+    });
+  }
+});
+
+describe('word-wise block decoding (the matmul loads) is bitwise the element decoder', () => {
+  const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+  const widen = async (dev: EgoxDevice, f: BlockFormat & BlockQuantDType, bytes: Uint8Array, n: number, words: boolean) => {
+    const src = await packedTensor(dev, bytes, [n], f);
+    const dst = await poisonedF32(dev, [n]);
+    dev.run(blockWidenProgram(f, n, words), [src, dst]);
+    return dev.read(dst);
+  };
+
+  for (const f of FORMATS) {
+    it(`${f}: quads from words, and the subgroup loop's hoisted sub-block scales, equal the element formulas`, async () => {
+      const dev = await device();
+      const { qk } = BLOCKS[f];
+      // Odd blocks per row: rows alternate between word-aligned and half-word block starts.
+      const [N, K] = [5, 3 * qk];
+      const bytes = randomBlocks(f, (N * K) / qk);
+      const want = await widen(dev, f, bytes, N * K, false);
+      expect(bits(await widen(dev, f, bytes, N * K, true))).toEqual(bits(want));
+      // Y = I W^T is W^T exactly (each output one product with 1, the rest exact zeros).
+      const eye = new Float32Array(K * K);
+      for (let i = 0; i < K; i++) eye[i * K + i] = 1;
+      const x = await dev.upload(eye, [K, K], 'f32');
+      const w = await packedTensor(dev, bytes, [N, K], f);
+      const sg = dev.adapter.subgroupMinSize!;
+      for (const variant of [{ kind: 'subgroup', sg, tm: sg, rn: 2 }, { kind: 'tiled', tm: 2, tn: 2, bk: 8 }] as GemmVariant[]) {
+        const y = await dev.read(gemm(dev, x, w, { variant }));
+        let bad = 0;
+        for (let m = 0; m < K; m++) for (let n = 0; n < N; n++) if (!(y[m * N + n] === want[n * K + m])) bad++;
+        expect(bad, JSON.stringify(variant)).toBe(0);
       }
     });
   }
