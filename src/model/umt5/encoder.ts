@@ -4,11 +4,10 @@
 // tokens zeroed (what the Wan pipelines hand the DiT, egox-official.md C.5).
 
 import { Executor } from '../../graph/executor.ts';
-import { WeightStore, convert, fp8ToF32 } from '../../graph/weights.ts';
+import { WeightStore, decodeToF32, fileByteLength, fileFloatDtype } from '../../graph/weights.ts';
 import { readFp8Scales } from '../fp8-scales.ts';
 import { findUmt5, readJsonFile, readTextFile, type Umt5Paths } from '../../io/model-layout.ts';
-import type { TensorSource } from '../../io/safetensors.ts';
-import { openWeightFile } from '../../io/weight-file.ts';
+import { openWeightFile, type NetworkWeightFile } from '../../io/weight-file.ts';
 import type { EgoxDevice } from '../../runtime/device.ts';
 import { UnigramTokenizer, UMT5_MAX_LENGTH } from '../text/tokenizer.ts';
 import { Umt5ModelError, umt5ConfigFromJson, umt5ConfigFromShapes, type Umt5Config } from './config.ts';
@@ -31,7 +30,7 @@ export class Umt5Encoder {
     readonly config: Umt5Config,
     readonly paths: Umt5Paths,
     readonly length: number,
-    private readonly checkpoint: TensorSource,
+    private readonly checkpoint: NetworkWeightFile,
     private readonly embeddingKey: string,
     private readonly exec: Executor,
     /** The embedding's scale when a scaled fp8 file holds it. */
@@ -76,7 +75,9 @@ export class Umt5Encoder {
       const embeddingKey = [UMT5_NAMES.embedding, UMT5_NAMES.embeddingTied].map(key).find((k) => checkpoint.tensors.has(k));
       if (!embeddingKey) throw new Umt5ModelError(`${paths.weights}: no '${UMT5_NAMES.embedding}' (or '${UMT5_NAMES.embeddingTied}') tensor; is this a umT5 text encoder?`);
       const emb = checkpoint.tensors.get(embeddingKey)!;
-      if (emb.shape.length !== 2 || emb.shape[1] !== config.dModel || !['F32', 'BF16', 'F16', 'F8_E4M3', 'F8_E5M2'].includes(emb.dtype)) {
+      // Rows are read one by one: each must be whole elements (or whole GGML blocks).
+      const embDtype = fileFloatDtype(emb.dtype);
+      if (emb.shape.length !== 2 || emb.shape[1] !== config.dModel || emb.shape[0]! < config.vocabSize || !embDtype || !Number.isInteger(fileByteLength(embDtype, config.dModel))) {
         throw new Umt5ModelError(`${paths.weights}: '${embeddingKey}' is ${emb.dtype} [${emb.shape}]; expected a float [${config.vocabSize}, ${config.dModel}]`);
       }
       const lastQ = checkpoint.tensors.get(key(UMT5_NAMES.block(config.numLayers - 1).q));
@@ -86,7 +87,7 @@ export class Umt5Encoder {
       if (opts.weightDtype === 'f16' && !dev.has('shader-f16')) throw new Umt5ModelError('weight dtype f16 needs the shader-f16 feature, which this adapter lacks; use bf16');
       const scales = await readFp8Scales(checkpoint, paths.weights);
       const store = new WeightStore(checkpoint, paths.weights, key, scales);
-      const exec = await Executor.create(dev, buildUmt5Graph(config, length, opts.weightDtype ?? 'f32'), store, executorBudget('umt5', opts));
+      const exec = await Executor.create(dev, buildUmt5Graph(config, length, opts.weightDtype ?? 'f32', store.quantized), store, executorBudget('umt5', opts));
       return new Umt5Encoder(config, paths, length, checkpoint, embeddingKey, exec, scales.get(embeddingKey) ?? 1);
     } catch (e) {
       await checkpoint.close();
@@ -106,6 +107,11 @@ export class Umt5Encoder {
   /** Peak GPU bytes of the planned graph. */
   get peakBytes(): number {
     return this.exec.plan.totals.peakBytes;
+  }
+
+  /** GPU bytes of the weights as stored there (quantized Linear weights at their file size). */
+  get weightBytes(): number {
+    return this.exec.plan.totals.weightBytes;
   }
 
   /**
@@ -131,16 +137,10 @@ export class Umt5Encoder {
   private async row(id: number): Promise<Float32Array> {
     let r = this.rows.get(id);
     if (!r) {
-      const info = this.checkpoint.tensors.get(this.embeddingKey)!;
-      const size = info.dtype === 'F32' ? 4 : info.dtype.startsWith('F8_') ? 1 : 2;
-      const d = this.config.dModel;
-      const bytes = await this.checkpoint.readRange(this.embeddingKey, id * d * size, d * size);
-      if (size === 1) {
-        r = fp8ToF32(bytes, info.dtype === 'F8_E4M3' ? 'f8e4m3' : 'f8e5m2', this.embeddingScale);
-      } else {
-        const f32 = convert(bytes, info.dtype === 'F32' ? 'f32' : info.dtype === 'BF16' ? 'bf16' : 'f16', 'f32');
-        r = new Float32Array(f32.buffer.slice(f32.byteOffset, f32.byteOffset + d * 4));
-      }
+      // Only the rows of the ids used are read and decoded (the real table is 256384 x 4096).
+      const dtype = fileFloatDtype(this.checkpoint.tensors.get(this.embeddingKey)!.dtype)!;
+      const rowBytes = fileByteLength(dtype, this.config.dModel);
+      r = decodeToF32(dtype, await this.checkpoint.readRange(this.embeddingKey, id * rowBytes, rowBytes), this.embeddingScale);
       this.rows.set(id, r);
     }
     return r;

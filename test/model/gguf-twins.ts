@@ -1,0 +1,84 @@
+// A network's weights written as a GGUF file the way the community converters write them
+// (chosen Linear weights in Q8_0 / Q4_K where their rows are whole blocks, conv kernels
+// flattened into block rows with the original shape recorded, the rest kept as floats), and its
+// "twin": an F32 safetensors of exactly the values the GGUF holds (blocks dequantized by the
+// float64 formulas of test/ref/quant.ts, floats as rounded to the file's type).
+import { writeSafetensors, type TensorToWrite } from '../../src/io/safetensors-writer.ts';
+import { SafetensorsFile } from '../../src/io/safetensors.ts';
+import { f32ToHalfCodes, halfCodesToF32 } from '../../src/runtime/dtype.ts';
+import { ggufBytes, type KvValue, type TensorSpec } from '../io/gguf/gguf-bytes.ts';
+import { dequant64 } from '../ref/quant.ts';
+import { quantizeQ4_K, quantizeQ8_0 } from './quantize-blocks.ts';
+import * as fs from 'node:fs';
+
+export type QuantKind = 'Q8_0' | 'Q4_K';
+
+/** Tensors by name: F32 or BF16 in the source (values widened to f32). */
+export type NetworkTensors = Map<string, { shape: number[]; dtype: 'F32' | 'BF16'; values: Float32Array }>;
+
+export interface GgufTwinPlan {
+  /** The tensor's name in the GGUF file (default: unchanged). */
+  rename?: (name: string) => string;
+  /**
+   * Whether a tensor is quantized: 'rows' (a Linear weight: its rows of K values must be whole
+   * blocks), 'flat' (a conv kernel: the values are cut into rows of one block, the original
+   * shape recorded as shape-fixing converters do), or undefined (kept as a float).
+   */
+  quantize(name: string, shape: number[]): 'rows' | 'flat' | undefined;
+  /** Multi-dimensional F32 tensors that stay floats are written F16 (converters' default); else F32. */
+  f16Rest?: boolean;
+}
+
+const GGML = { F32: 0, F16: 1, BF16: 30, Q8_0: 8, Q4_K: 12 } as const;
+const BLOCK = { Q8_0: 32, Q4_K: 256 } as const;
+
+export async function readNetwork(path: string, rename: (key: string) => string = (k) => k): Promise<NetworkTensors> {
+  const f = await SafetensorsFile.open(path);
+  const out: NetworkTensors = new Map();
+  try {
+    for (const [key, info] of f.tensors) {
+      const b = await f.read(key);
+      if (info.dtype !== 'F32' && info.dtype !== 'BF16') throw new Error(`${path}: ${key} is ${info.dtype}`);
+      const values = info.dtype === 'F32' ? new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4) : halfCodesToF32(new Uint16Array(b.buffer, b.byteOffset, b.byteLength / 2), 'bf16');
+      out.set(rename(key), { shape: info.shape, dtype: info.dtype, values });
+    }
+  } finally {
+    await f.close();
+  }
+  return out;
+}
+
+/** Writes `gguf` (kinds tried in order, first whose block fits) and its F32 `twin`; returns how many tensors took each type. */
+export async function writeGgufTwin(net: NetworkTensors, kinds: readonly QuantKind[], plan: GgufTwinPlan, paths: { gguf: string; twin: string }): Promise<Record<string, number>> {
+  const tensors: TensorSpec[] = [];
+  const kv: Record<string, KvValue> = { 'general.architecture': { type: 'str', value: 'egox-test' } };
+  const twin: Record<string, TensorToWrite> = {};
+  const types: Record<string, number> = {};
+  for (const [name, { shape, dtype, values }] of net) {
+    const ggufName = plan.rename?.(name) ?? name;
+    const how = plan.quantize(name, shape);
+    const numel = values.length;
+    const rowLen = (kind: QuantKind) => (how === 'flat' ? BLOCK[kind] : shape[shape.length - 1]!);
+    const kind = how ? kinds.find((k) => rowLen(k) % BLOCK[k] === 0 && numel % rowLen(k) === 0) : undefined;
+    if (kind) {
+      const K = rowLen(kind);
+      const rows = numel / K;
+      const q = kind === 'Q8_0' ? quantizeQ8_0 : quantizeQ4_K;
+      const data = new Uint8Array((numel / BLOCK[kind]) * (kind === 'Q8_0' ? 34 : 144));
+      for (let r = 0; r < rows; r++) data.set(q(values.subarray(r * K, (r + 1) * K)), (r * data.length) / rows);
+      tensors.push({ name: ggufName, dims: [K, rows], type: GGML[kind], data });
+      if (how === 'flat' || shape.length !== 2) kv[`comfy.gguf.orig_shape.${ggufName}`] = { type: 'arr_i64', value: shape };
+      twin[name] = { dtype: 'F32', shape, data: Float32Array.from(dequant64(kind === 'Q8_0' ? 'q8_0' : 'q4_k', data, numel / BLOCK[kind])) };
+      types[kind] = (types[kind] ?? 0) + 1;
+      continue;
+    }
+    const type = dtype === 'BF16' ? 'BF16' : plan.f16Rest && shape.length > 1 ? 'F16' : 'F32';
+    const bytes = type === 'F32' ? new Uint8Array(values.slice().buffer) : new Uint8Array(f32ToHalfCodes(values, type === 'F16' ? 'f16' : 'bf16').buffer);
+    tensors.push({ name: ggufName, dims: [...shape].reverse(), type: GGML[type], data: bytes });
+    twin[name] = { dtype: 'F32', shape, data: type === 'F32' ? values : halfCodesToF32(new Uint16Array(bytes.buffer), type === 'F16' ? 'f16' : 'bf16') };
+    types[type] = (types[type] ?? 0) + 1;
+  }
+  fs.writeFileSync(paths.gguf, ggufBytes({ kv, tensors }));
+  await writeSafetensors(paths.twin, twin);
+  return types;
+}
