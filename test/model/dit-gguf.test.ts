@@ -11,7 +11,7 @@ import { relL2, useDevice } from '../helpers/gpu.ts';
 import { DIT_GOLDEN, i2vInputs, loadDitCase } from './dit-golden.ts';
 import { DIT_IO } from '../../src/model/wan/dit.ts';
 import { WanModel } from '../../src/model/wan/model.ts';
-import { readNetwork, writeGgufTwin, type QuantKind } from './gguf-twins.ts';
+import { readNetwork, writeGgufTwin, type QuantKind } from './quantized-twins.ts';
 
 const device = useDevice();
 const tmp = fs.mkdtempSync(join(os.tmpdir(), 'egox-gguf-dit-'));
@@ -23,7 +23,7 @@ async function writePair(kinds: QuantKind[]): Promise<{ gguf: string; f32: strin
   const net = await readNetwork(`${DIT_GOLDEN}/original_layout.weights.safetensors`, (k) => k.replace(/^model\.diffusion_model\./, ''));
   const tag = kinds.join('_');
   const paths = { gguf: join(tmp, `${tag}.gguf`), twin: join(tmp, `${tag}_dequantized.safetensors`) };
-  const types = await writeGgufTwin(net, kinds, { quantize: (name, shape) => (LINEAR.test(name) && shape.length === 2 ? 'rows' : undefined) }, paths);
+  const { types } = await writeGgufTwin(net, kinds, { quantize: (name, shape) => (LINEAR.test(name) && shape.length === 2 ? 'rows' : undefined) }, paths);
   return { gguf: paths.gguf, f32: paths.twin, types };
 }
 

@@ -1,13 +1,15 @@
-// A network's weights written as a GGUF file the way the community converters write them
-// (chosen Linear weights in Q8_0 / Q4_K where their rows are whole blocks, conv kernels
-// flattened into block rows with the original shape recorded, the rest kept as floats), and its
-// "twin": an F32 safetensors of exactly the values the GGUF holds (blocks dequantized by the
-// float64 formulas of test/ref/quant.ts, floats as rounded to the file's type).
+// A network's weights written quantized the way the community files hold them, each with its
+// "twin": an F32 safetensors of exactly the values the quantized file holds.
+// - GGUF: chosen Linear weights in Q8_0 / Q4_K where their rows are whole blocks, conv kernels
+//   flattened into block rows with the original shape recorded, the rest kept as floats; the
+//   twin has the blocks dequantized by the float64 formulas of test/ref/quant.ts.
+// - Scaled fp8 (ComfyUI's *_fp8_scaled): chosen weights as F8_E4M3 with a `scale_weight` each.
 import { writeSafetensors, type TensorToWrite } from '../../src/io/safetensors-writer.ts';
 import { SafetensorsFile } from '../../src/io/safetensors.ts';
 import { f32ToHalfCodes, halfCodesToF32 } from '../../src/runtime/dtype.ts';
 import { ggufBytes, type KvValue, type TensorSpec } from '../io/gguf/gguf-bytes.ts';
 import { dequant64 } from '../ref/quant.ts';
+import { fp8Nearest, fp8Value } from '../ref/fp8.ts';
 import { quantizeQ4_K, quantizeQ8_0 } from './quantize-blocks.ts';
 import * as fs from 'node:fs';
 
@@ -48,12 +50,19 @@ export async function readNetwork(path: string, rename: (key: string) => string 
   return out;
 }
 
-/** Writes `gguf` (kinds tried in order, first whose block fits) and its F32 `twin`; returns how many tensors took each type. */
-export async function writeGgufTwin(net: NetworkTensors, kinds: readonly QuantKind[], plan: GgufTwinPlan, paths: { gguf: string; twin: string }): Promise<Record<string, number>> {
+/** GPU bytes a value of each block kind takes, against 4 for f32. */
+export const BLOCK_VALUE_BYTES: Record<QuantKind, number> = { Q8_0: 34 / 32, Q4_K: 144 / 256 };
+
+/**
+ * Writes `gguf` (kinds tried in order, first whose block fits) and its F32 `twin`; returns how
+ * many tensors took each type and the kind of each quantized tensor.
+ */
+export async function writeGgufTwin(net: NetworkTensors, kinds: readonly QuantKind[], plan: GgufTwinPlan, paths: { gguf: string; twin: string }): Promise<{ types: Record<string, number>; quantized: Map<string, QuantKind> }> {
   const tensors: TensorSpec[] = [];
   const kv: Record<string, KvValue> = { 'general.architecture': { type: 'str', value: 'egox-test' } };
   const twin: Record<string, TensorToWrite> = {};
   const types: Record<string, number> = {};
+  const quantized = new Map<string, QuantKind>();
   for (const [name, { shape, dtype, values }] of net) {
     const ggufName = plan.rename?.(name) ?? name;
     const how = plan.quantize(name, shape);
@@ -70,6 +79,7 @@ export async function writeGgufTwin(net: NetworkTensors, kinds: readonly QuantKi
       if (how === 'flat' || shape.length !== 2) kv[`comfy.gguf.orig_shape.${ggufName}`] = { type: 'arr_i64', value: shape };
       twin[name] = { dtype: 'F32', shape, data: Float32Array.from(dequant64(kind === 'Q8_0' ? 'q8_0' : 'q4_k', data, numel / BLOCK[kind])) };
       types[kind] = (types[kind] ?? 0) + 1;
+      quantized.set(name, kind);
       continue;
     }
     const type = dtype === 'BF16' ? 'BF16' : plan.f16Rest && shape.length > 1 ? 'F16' : 'F32';
@@ -80,5 +90,34 @@ export async function writeGgufTwin(net: NetworkTensors, kinds: readonly QuantKi
   }
   fs.writeFileSync(paths.gguf, ggufBytes({ kv, tensors }));
   await writeSafetensors(paths.twin, twin);
-  return types;
+  return { types, quantized };
+}
+
+/** GPU weight bytes saved when the graph holds `names` as the file's blocks instead of f32. */
+export function bytesSavedByBlocks(net: NetworkTensors, quantized: ReadonlyMap<string, QuantKind>, names: (name: string) => boolean): number {
+  let saved = 0;
+  for (const [name, kind] of quantized) if (names(name)) saved += net.get(name)!.values.length * (4 - BLOCK_VALUE_BYTES[kind]);
+  return saved;
+}
+
+/** Writes `scaled` (the chosen tensors as F8_E4M3 + scale_weight, the rest F32) and its F32 `twin`; returns how many values went fp8. */
+export async function writeFp8Twin(net: NetworkTensors, chosen: (name: string) => boolean, paths: { scaled: string; twin: string }): Promise<number> {
+  const fp8: Record<string, TensorToWrite> = {};
+  const twin: Record<string, TensorToWrite> = {};
+  let values = 0;
+  for (const [name, { shape, values: v }] of net) {
+    if (!chosen(name)) {
+      fp8[name] = twin[name] = { dtype: 'F32', shape, data: v };
+      continue;
+    }
+    values += v.length;
+    const scale = Math.fround(v.reduce((m, x) => Math.max(m, Math.abs(x)), 0) / 448);
+    const codes = Uint8Array.from(v, (x) => fp8Nearest('f8e4m3', x / scale));
+    fp8[name] = { dtype: 'F8_E4M3', shape, data: codes };
+    fp8[name.replace(/\.weight$/, '.scale_weight')] = { dtype: 'F32', shape: [1], data: Float32Array.of(scale) };
+    twin[name] = { dtype: 'F32', shape, data: Float32Array.from(codes, (c) => Math.fround(fp8Value('f8e4m3', c) * scale)) };
+  }
+  await writeSafetensors(paths.scaled, fp8);
+  await writeSafetensors(paths.twin, twin);
+  return values;
 }
