@@ -1,10 +1,12 @@
 // Host dequantization of every GGML block format egox reads: bit-identical to the float64
 // formulas of test/ref/quant.ts rounded once to f32, on random blocks (subnormal scales
 // included); and the weight store streaming a block tensor to f32 / bf16 storage through
-// chunk boundaries that cut blocks.
+// chunk boundaries that cut blocks; a fused Q8_0 tensor read as its row blocks (CLIP's to_qkv
+// in the original names).
 import { describe, expect, it } from 'vitest';
 import { dequantizeBlocks, type GgmlBlockType } from '../../../src/io/gguf/index.ts';
 import { WeightStore, type WeightSource } from '../../../src/graph/weights.ts';
+import { RowBlockSource } from '../../../src/graph/weight-views.ts';
 import { f32ToHalfCodes } from '../../../src/runtime/dtype.ts';
 import { BLOCKS, dequant64, randomBlocks, type BlockFormat } from '../../ref/quant.ts';
 
@@ -44,6 +46,23 @@ describe('GGML block dequantization on the host', () => {
       await store.stream('w', [5, 256], dtype, (at, b) => void out.set(b, at));
       const expected = dtype === 'f32' ? new Uint8Array(want.buffer) : new Uint8Array(f32ToHalfCodes(want, 'bf16').buffer);
       expect(Buffer.from(out).equals(Buffer.from(expected)), dtype).toBe(true);
+    }
+  });
+
+  it('a fused Q8_0 tensor splits into its row blocks (whole blocks per row)', async () => {
+    const fused = randomBlocks('q8_0', 6 * 2); // [6, 64]: 2 blocks a row
+    const base: WeightSource = {
+      tensors: new Map([['qkv', { dtype: 'Q8_0' as const, shape: [6, 64] }]]),
+      async *chunks() {
+        for (let p = 0; p < fused.length; p += 50) yield fused.slice(p, p + 50);
+      },
+    };
+    const view = new RowBlockSource(base, new Map(['q', 'k', 'v'].map((n, index) => [n, { key: 'qkv', index, count: 3 }])));
+    for (const [index, n] of ['q', 'k', 'v'].entries()) {
+      expect(view.tensors.get(n)).toEqual({ dtype: 'Q8_0', shape: [2, 64] });
+      const parts: Uint8Array[] = [];
+      for await (const c of view.chunks(n, 50)) parts.push(c);
+      expect(Buffer.concat(parts).equals(Buffer.from(fused.subarray(index * 4 * 34, (index + 1) * 4 * 34))), n).toBe(true);
     }
   });
 });
