@@ -77,6 +77,9 @@ export class WeightStore {
       const t = this.source.tensors.get(key);
       const dtype = t && FLOAT_FILE_TYPES[t.dtype];
       if (!dtype || !(isFp8(dtype) || isBlockQuant(dtype)) || t.shape.reduce((a, b) => a * b, 1) === 0) return undefined;
+      // Blocks a converter cut across rows (a flattened tensor with its shape recorded) cannot
+      // be read row by row by the matmul: those are dequantized on load instead.
+      if (isBlockQuant(dtype) && t.shape[t.shape.length - 1]! % BLOCK_QUANT[dtype].elements !== 0) return undefined;
       return { dtype, scale: this.fp8Scales.get(key) };
     },
   };
@@ -173,6 +176,7 @@ export class WeightStore {
       await write(at, piece);
       at += piece.length;
     }
+    if (carry.length) throw new WeightFileError(`weight '${key}' in ${this.sourceName} ends in a partial ${fileDtype.toUpperCase()} block; the file is truncated or corrupt`);
   }
 
   /** An fp8 tensor: as stored (4 bytes a word, the last word zero-padded) or widened on the host. */

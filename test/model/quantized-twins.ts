@@ -93,10 +93,16 @@ export async function writeGgufTwin(net: NetworkTensors, kinds: readonly QuantKi
   return { types, quantized };
 }
 
-/** GPU weight bytes saved when the graph holds `names` as the file's blocks instead of f32. */
+/**
+ * GPU weight bytes saved when the graph holds the Linear weights `names` as the file's blocks
+ * instead of f32: those whose rows of K values are whole blocks (a flattened one is dequantized).
+ */
 export function bytesSavedByBlocks(net: NetworkTensors, quantized: ReadonlyMap<string, QuantKind>, names: (name: string) => boolean): number {
   let saved = 0;
-  for (const [name, kind] of quantized) if (names(name)) saved += net.get(name)!.values.length * (4 - BLOCK_VALUE_BYTES[kind]);
+  for (const [name, kind] of quantized) {
+    const { shape, values } = net.get(name)!;
+    if (names(name) && shape[shape.length - 1]! % BLOCK[kind] === 0) saved += values.length * (4 - BLOCK_VALUE_BYTES[kind]);
+  }
   return saved;
 }
 
