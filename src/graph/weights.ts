@@ -6,7 +6,7 @@
 import type { StDtype } from '../io/safetensors-dtype.ts';
 import type { GgmlTypeName } from '../io/gguf/index.ts';
 import { BLOCK_QUANT, elementBytes, isBlockQuant, isFp8, storageBytes, type BlockQuantDType, type DType, type FloatDType, type Fp8DType, type WeightDType } from '../runtime/dtype.ts';
-import { dequantizeBlocks, type GgmlBlockType } from '../io/gguf/index.ts';
+import { dequantizeBlocks, type GgmlBlockType } from '../io/gguf/dequant.ts'; // not index.ts: the browser bundle has no node:fs
 
 /** The dtype names checkpoints give their tensors (safetensors, and GGUF's GGML types). */
 export type FileDtype = StDtype | GgmlTypeName;
