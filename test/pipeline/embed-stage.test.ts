@@ -18,29 +18,32 @@ const device = useDevice();
 let fx: GenerateFixture | undefined;
 afterAll(() => fx?.cleanup());
 
+/** The embed stage of a generate run on the fixture with `model`'s encoders (image embeddings given, so no decode). */
+async function embed(model: ReturnType<typeof openModelFolder>, extra: { prompt?: string; negativePrompt?: string }) {
+  const image: Embedding = { shape: [257, DEMO_DIT.imageDim!], data: new Float32Array(257 * DEMO_DIT.imageDim!) };
+  const options = resolveGenerateOptions({ meta: 'm.json', model: fx!.model, out: 'o', weightDtype: 'f32', ...extra });
+  const inp: EmbedStageInputs = {
+    textEncoder: model.textEncoder,
+    imageEncoder: model.imageEncoder,
+    tokenizerRoot: model.tokenizerRoot,
+    prompts: runPrompts(options, 'a person cooks'),
+    given: { image },
+    textDim: DEMO_DIT.textDim,
+    imageDim: DEMO_DIT.imageDim!,
+    load: { weightDtype: options.weightDtype, gpuMemoryBytes: options.gpuMemoryBytes },
+  };
+  const fail = async () => {
+    throw new Error('no decode expected with image embeddings given');
+  };
+  return conditioningEmbeddings(await device(), inp, undefined as never, fail, new ProgressTracker(() => {}));
+}
+
 describe('embed stage prompts', () => {
   it('uses --prompt and --negative-prompt over the take prompt and ""', async () => {
     fx = await makeGenerateFixture('egox-embed-');
     const dev = await device();
     const model = openModelFolder(fx.model);
-    const image: Embedding = { shape: [257, DEMO_DIT.imageDim!], data: new Float32Array(257 * DEMO_DIT.imageDim!) };
-    const run = async (extra: { prompt?: string; negativePrompt?: string }) => {
-      const options = resolveGenerateOptions({ meta: 'm.json', model: fx!.model, out: 'o', weightDtype: 'f32', ...extra });
-      const inp: EmbedStageInputs = {
-        textEncoder: model.textEncoder,
-        imageEncoder: model.imageEncoder,
-        tokenizerRoot: model.tokenizerRoot,
-        prompts: runPrompts(options, 'a person cooks'),
-        given: { image },
-        textDim: DEMO_DIT.textDim,
-        imageDim: DEMO_DIT.imageDim!,
-        load: { weightDtype: options.weightDtype, gpuMemoryBytes: options.gpuMemoryBytes },
-      };
-      const fail = async () => {
-        throw new Error('no decode expected with image embeddings given');
-      };
-      return conditioningEmbeddings(dev, inp, undefined as never, fail, new ProgressTracker(() => {}));
-    };
+    const run = (extra: { prompt?: string; negativePrompt?: string }) => embed(model, extra);
     const [take, empty, other, neg] = await encodePrompts(dev, model.root!, ['a person cooks', '', 'a dog runs', 'blurry'], { weightDtype: 'f32' });
     const plain = await run({});
     expect(plain.cond.data).toEqual(take);
@@ -60,21 +63,7 @@ describe('embed stage prompts', () => {
     await writeGgufTwin(net, ['Q8_0'], { rename: umt5GgufName, quantize: (n) => (matmul.test(n) ? 'rows' : undefined) }, { gguf, twin: path.join(fx.root, 'umt5-twin.safetensors') });
     const model = openModelFolder(fx.model, { textEncoder: gguf });
     expect(model.textEncoder).toBe(gguf);
-    const image: Embedding = { shape: [257, DEMO_DIT.imageDim!], data: new Float32Array(257 * DEMO_DIT.imageDim!) };
-    const options = resolveGenerateOptions({ meta: 'm.json', model: fx.model, out: 'o', weightDtype: 'f32', prompt: 'a dog runs' });
-    const inp: EmbedStageInputs = {
-      textEncoder: model.textEncoder,
-      imageEncoder: model.imageEncoder,
-      tokenizerRoot: model.tokenizerRoot,
-      prompts: runPrompts(options, 'a person cooks'),
-      given: { image },
-      textDim: DEMO_DIT.textDim,
-      imageDim: DEMO_DIT.imageDim!,
-      load: { weightDtype: 'f32' },
-    };
-    const got = await conditioningEmbeddings(dev, inp, undefined as never, async () => {
-      throw new Error('no decode expected with image embeddings given');
-    }, new ProgressTracker(() => {}));
+    const got = await embed(model, { prompt: 'a dog runs' });
     const [want, empty] = await encodePrompts(dev, gguf, ['a dog runs', ''], { weightDtype: 'f32' }, fx.model);
     expect(got.cond.data).toEqual(want);
     expect(got.uncond.data).toEqual(empty);
