@@ -46,7 +46,7 @@ function pngToRgb8(path: string): { width: number; height: number; rgb: Uint8Arr
 export function registerClipForward(forward: Command): void {
   withNetworkOptions(withDeviceOptions(forward.command('clip-vision')), 'f32')
     .description('CLIP vision (hidden_states[-2]) on a PNG or on tensors from a file')
-    .requiredOption('--model <path>', 'diffusers folder (image_encoder/ + image_processor/), the original Wan2.1 release folder (models_clip_*.pth), the image_encoder folder, or one .safetensors/.pth file')
+    .requiredOption('--model <path>', 'diffusers folder (image_encoder/ + image_processor/), the original Wan2.1 release folder (models_clip_*.pth), the image_encoder folder, or one .safetensors/.pth/.gguf file')
     .option('--image <png>', 'an RGB image')
     .option('--input <file>', 'pixel_values or image tensors (.safetensors)')
     .requiredOption('--output <file>', 'where to write image_embeds (.safetensors)')

@@ -58,7 +58,7 @@ async function readIds(path: string): Promise<{ ids: Int32Array; count: number }
 export function registerUmt5Forward(forward: Command): void {
   withNetworkOptions(withDeviceOptions(forward.command('umt5')), 'f32')
     .description('the umT5 text encoder on a prompt or on token ids')
-    .requiredOption('--model <path>', 'diffusers folder (text_encoder/ + tokenizer/), the original Wan2.1 release folder (models_t5_*.pth + google/umt5-xxl/), the text_encoder folder, or one .safetensors/.pth file')
+    .requiredOption('--model <path>', 'diffusers folder (text_encoder/ + tokenizer/), the original Wan2.1 release folder (models_t5_*.pth + google/umt5-xxl/), the text_encoder folder, or one .safetensors/.pth/.gguf file')
     .option('--prompt <text>', 'prompt (cleaned and tokenized as the Wan pipelines do)')
     .option('--ids <file>', 'token ids (.safetensors)')
     .requiredOption('--output <file>', 'where to write the embeddings (.safetensors)')

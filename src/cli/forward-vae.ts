@@ -68,7 +68,7 @@ export function parseTile(v: string | boolean | undefined): TileOptions | 'auto'
 
 function addCommon(cmd: Command): Command {
   return withNetworkOptions(withDeviceOptions(cmd), 'f32')
-    .requiredOption('--model <path>', 'diffusers folder, its vae/ folder, the original Wan2.1 release folder (Wan2.1_VAE.pth), or one .safetensors/.pth file')
+    .requiredOption('--model <path>', 'diffusers folder, its vae/ folder, the original Wan2.1 release folder (Wan2.1_VAE.pth), or one .safetensors/.pth/.gguf file')
     .requiredOption('--input <file>', 'input .safetensors')
     .requiredOption('--output <file>', 'output .safetensors (written atomically)')
     .option('--vae-tile [size[:overlap]]', 'process frames in overlapping spatial tiles (pixels; default 256:64; without the flag: only when needed)')

@@ -25,7 +25,7 @@ interface PlanOptions extends NetworkCliOptions {
   verbose?: boolean;
 }
 
-/** --weights: how the file holds the blocks' Linear weights (the rest stays --weight-dtype). */
+/** --weights: how the files hold the DiT blocks' and the encoders' Linear weights (the rest stays --weight-dtype). */
 const WEIGHT_FORMS: Record<string, Fp8DType | BlockQuantDType | undefined> = { bf16: undefined, fp8: 'f8e4m3', q8_0: 'q8_0', q6_k: 'q6_k', q5_k: 'q5_k', q4_k: 'q4_k', q5_0: 'q5_0', q5_1: 'q5_1', q4_0: 'q4_0', q4_1: 'q4_1' };
 
 export function registerPlanCommand(program: Command): void {
@@ -38,7 +38,7 @@ export function registerPlanCommand(program: Command): void {
     .option('--steps <n>', 'denoising steps', '50')
     .option('--no-gga', 'without the geometry-guided attention inputs')
     .option('--no-cfg', 'one forward per step instead of two')
-    .option('--weights <form>', `the blocks' Linear weights as the file holds them: ${Object.keys(WEIGHT_FORMS).join(' | ')} (fp8 and GGUF files)`, 'bf16')
+    .option('--weights <form>', `the DiT blocks' and the encoders' Linear weights as the files hold them: ${Object.keys(WEIGHT_FORMS).join(' | ')} (fp8 and GGUF files)`, 'bf16')
     .option('--json', 'print one JSON object')
     .option('--verbose', 'print stacks on errors')
     .action((opts: PlanOptions) =>
@@ -70,7 +70,7 @@ export function registerPlanCommand(program: Command): void {
           const p = planVae({ width: size.width, height: size.height, frames, dtypes: { weights: vaeWeights as 'bf16' } });
           return { name: name as string, encodePeakBytes: p.encode.peakBytes, decodePeakBytes: p.decode.peakBytes, encodeFlops: p.encode.flops, decodeFlops: p.decode.flops };
         });
-        const encOpts = { ...load, weightDtype: vaeWeights as 'bf16' };
+        const encOpts = { ...load, weightDtype: vaeWeights as 'bf16', quantized: WEIGHT_FORMS[form] };
         const ego = parseSize(opts.ego, '--ego');
         const clipFrame = { height: ego.height, width: ego.width + (opts.exo === 'none' ? 0 : parseSize(opts.exo, '--exo').width) }; // CLIP sees the decoded [exo | ego] frame
         const encoders = { umt5: planUmt5(encOpts), clipVision: planClipVision(clipFrame, encOpts) };
@@ -106,7 +106,7 @@ export function registerPlanCommand(program: Command): void {
           `  inputs/outputs    ${gib(t.ioBytes)}`,
           `FLOPs per forward   ${(r.flopsPerForward / 1e12).toFixed(1)} TFLOP; per run (${r.forwardsPerRun} forwards) ${(r.flopsPerRun / 1e15).toFixed(1)} PFLOP`,
           ...vae.map((v) => `VAE ${v.name.padEnd(3)} ${frames} frames: encode peak ${gib(v.encodePeakBytes)}, decode peak ${gib(v.decodePeakBytes)} (chunked, flat in length)`),
-          `umT5-XXL 512 tokens: peak ${gib(encoders.umt5.peakBytes)}${encoders.umt5.streaming ? ' (streamed)' : ''}; CLIP ViT-H/14 on ${clipFrame.width}x${clipFrame.height}: peak ${gib(encoders.clipVision.peakBytes)}`,
+          `umT5-XXL 512 tokens: peak ${gib(encoders.umt5.peakBytes)} (weights ${gib(encoders.umt5.weightBytes)})${encoders.umt5.streaming ? ' (streamed)' : ''}; CLIP ViT-H/14 on ${clipFrame.width}x${clipFrame.height}: peak ${gib(encoders.clipVision.peakBytes)} (weights ${gib(encoders.clipVision.weightBytes)})`,
           'DiT FLOPs by kernel family:',
           ...[...r.plan.perFamily].sort((a, b) => b[1].flops - a[1].flops).map(([k, v]) => `  ${k.padEnd(12)} ${String(v.nodes).padStart(5)} nodes ${(v.flops / 1e12).toFixed(2).padStart(9)} TFLOP`),
         ];

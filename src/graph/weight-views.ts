@@ -2,8 +2,7 @@
 // their own: checkpoints that store q, k and v as one [3 * d, ...] tensor (CLIP's to_qkv in the
 // original Wan2.1 release) are read by graphs that name the three projections separately.
 
-import { isStDtype, ST_ITEM_SIZE } from '../io/safetensors-dtype.ts';
-import type { FileDtype, WeightSource } from './weights.ts';
+import { fileByteLength, fileFloatDtype, type FileDtype, type WeightSource } from './weights.ts';
 
 /** Part `index` of `count` equal blocks along the first axis of tensor `key`. */
 export interface RowBlock {
@@ -23,8 +22,8 @@ export class RowBlockSource implements WeightSource {
     const all = new Map(base.tensors);
     for (const [name, b] of blocks) {
       const t = base.tensors.get(b.key);
-      // Element-sized types only: GGML blocks do not split at rows of the fused tensor.
-      if (!t || !isStDtype(t.dtype) || t.shape.length === 0 || t.shape[0]! % b.count !== 0) continue;
+      // Float types only (GGML block rows are whole blocks, so they split at rows too).
+      if (!t || !fileFloatDtype(t.dtype) || t.shape.length === 0 || t.shape[0]! % b.count !== 0) continue;
       all.set(name, { dtype: t.dtype, shape: [t.shape[0]! / b.count, ...t.shape.slice(1)] });
     }
     this.tensors = all;
@@ -37,7 +36,7 @@ export class RowBlockSource implements WeightSource {
       yield* this.base.chunks(name, chunkBytes);
       return;
     }
-    const bytes = t.shape.reduce((a, c) => a * c, 1) * ST_ITEM_SIZE[t.dtype as keyof typeof ST_ITEM_SIZE];
+    const bytes = fileByteLength(fileFloatDtype(t.dtype)!, t.shape.reduce((a, c) => a * c, 1));
     const start = b.index * bytes;
     const end = start + bytes;
     let at = 0; // byte position of the current chunk in the fused tensor

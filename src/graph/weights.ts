@@ -5,13 +5,15 @@
 
 import type { StDtype } from '../io/safetensors-dtype.ts';
 import type { GgmlTypeName } from '../io/gguf/index.ts';
-import { isBlockQuant, isFp8, storageBytes, type DType, type FloatDType, type Fp8DType, type WeightDType } from '../runtime/dtype.ts';
+import { BLOCK_QUANT, elementBytes, isBlockQuant, isFp8, storageBytes, type BlockQuantDType, type DType, type FloatDType, type Fp8DType, type WeightDType } from '../runtime/dtype.ts';
+import { dequantizeBlocks, type GgmlBlockType } from '../io/gguf/dequant.ts'; // not index.ts: the browser bundle has no node:fs
 
 /** The dtype names checkpoints give their tensors (safetensors, and GGUF's GGML types). */
 export type FileDtype = StDtype | GgmlTypeName;
 import { bf16ToF32Bits, f16ToF32Bits, f32BitsToBf16, f32BitsToF16 } from '../runtime/dtype.ts';
 import { shapeString, type Shape } from '../runtime/tensor.ts';
 import { GraphError } from './ir.ts';
+import type { QuantizedWeights } from './quantized.ts';
 import { InputError } from '../runtime/errors.ts';
 
 /** What the store needs from a checkpoint (src/io's Checkpoint and SafetensorsFile fit it). */
@@ -65,6 +67,23 @@ export class WeightStore {
     readonly fp8Scales: ReadonlyMap<string, number> = new Map(),
   ) {}
 
+  /**
+   * The weights the source holds as fp8 or GGML blocks, by graph name: what a graph declares
+   * quantized so that matmuls read them as stored (graph/quantized.ts).
+   */
+  readonly quantized: QuantizedWeights = {
+    get: (name) => {
+      const key = this.rename(name);
+      const t = this.source.tensors.get(key);
+      const dtype = t && FLOAT_FILE_TYPES[t.dtype];
+      if (!dtype || !(isFp8(dtype) || isBlockQuant(dtype)) || t.shape.reduce((a, b) => a * b, 1) === 0) return undefined;
+      // Blocks a converter cut across rows (a flattened tensor with its shape recorded) cannot
+      // be read row by row by the matmul: those are dequantized on load instead.
+      if (isBlockQuant(dtype) && t.shape[t.shape.length - 1]! % BLOCK_QUANT[dtype].elements !== 0) return undefined;
+      return { dtype, scale: this.fp8Scales.get(key) };
+    },
+  };
+
   /** Checks that a weight exists with the expected element count and a float dtype. */
   check(name: string, shape: Shape): { key: string; fileDtype: WeightDType } {
     const key = this.rename(name);
@@ -88,8 +107,8 @@ export class WeightStore {
     const { key, fileDtype } = this.check(name, shape);
     if (isFp8(fileDtype)) return this.streamFp8(key, fileDtype, shape, dtype, write);
     if (isBlockQuant(fileDtype)) {
-      if (dtype !== fileDtype) throw new WeightFileError(`weight '${key}' in ${this.sourceName} is ${fileDtype.toUpperCase()}, which egox reads only as a matmul weight; this one is used as ${dtype}`);
-      return this.streamRaw(key, shape, dtype, write);
+      if (dtype === fileDtype) return this.streamRaw(key, shape, dtype, write);
+      return this.streamDequantized(key, fileDtype, shape, dtype, write);
     }
     if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16') throw new GraphError(`weight '${key}': storage dtype ${dtype} is not a float type`);
     let outOffset = 0;
@@ -138,6 +157,28 @@ export class WeightStore {
     }
   }
 
+  /**
+   * A GGML block tensor the graph reads as floats (a conv kernel, a norm, a table): decoded on
+   * the host a chunk of whole blocks at a time, so memory stays flat however large the tensor.
+   */
+  private async streamDequantized(key: string, fileDtype: BlockQuantDType, shape: Shape, dtype: DType, write: (offset: number, bytes: Uint8Array) => void | Promise<void>): Promise<void> {
+    if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16') throw new WeightFileError(`weight '${key}' in ${this.sourceName} is ${fileDtype.toUpperCase()}, which egox cannot store as ${dtype}`);
+    const blockBytes = BLOCK_QUANT[fileDtype].bytes;
+    let at = 0;
+    let carry = new Uint8Array(0);
+    for await (const chunk of this.source.chunks(key, WEIGHT_CHUNK_BYTES)) {
+      const joined = carry.length ? concat(carry, chunk) : chunk;
+      const usable = joined.length - (joined.length % blockBytes);
+      carry = joined.slice(usable);
+      if (!usable) continue;
+      // Whole blocks hold an even number of values, so 16-bit output stays word-aligned.
+      const piece = convert(new Uint8Array(decodeToF32(fileDtype, joined.subarray(0, usable)).buffer), 'f32', dtype);
+      await write(at, piece);
+      at += piece.length;
+    }
+    if (carry.length) throw new WeightFileError(`weight '${key}' in ${this.sourceName} ends in a partial ${fileDtype.toUpperCase()} block; the file is truncated or corrupt`);
+  }
+
   /** An fp8 tensor: as stored (4 bytes a word, the last word zero-padded) or widened on the host. */
   private async streamFp8(key: string, fileDtype: Fp8DType, shape: Shape, dtype: DType, write: (offset: number, bytes: Uint8Array) => void | Promise<void>): Promise<void> {
     const total = storageBytes(dtype, shape.reduce((a, b) => a * b, 1));
@@ -153,6 +194,23 @@ export class WeightStore {
       at += piece.length;
     }
   }
+}
+
+/**
+ * Bytes of a file dtype as f32 values (fp8 times `scale`, GGML blocks decoded): whole elements
+ * or whole blocks only. What host-side readers (embedding rows, dequantized weights) use.
+ */
+export function decodeToF32(dtype: WeightDType, bytes: Uint8Array, scale = 1): Float32Array {
+  if (isFp8(dtype)) return fp8ToF32(bytes, dtype, scale);
+  if (isBlockQuant(dtype)) return dequantizeBlocks(dtype.toUpperCase() as GgmlBlockType, bytes);
+  const f32 = convert(bytes, dtype, 'f32');
+  return new Float32Array(f32.buffer.slice(f32.byteOffset, f32.byteOffset + f32.byteLength));
+}
+
+/** Bytes `numel` values of a file dtype take in the file (GGML blocks: `numel` whole blocks' worth). */
+export function fileByteLength(dtype: WeightDType, numel: number): number {
+  if (isBlockQuant(dtype)) return (numel / BLOCK_QUANT[dtype].elements) * BLOCK_QUANT[dtype].bytes;
+  return numel * elementBytes(dtype);
 }
 
 /** Widens fp8 bytes to f32 bit patterns (times `scale`), exactly as the GPU loaders do. */

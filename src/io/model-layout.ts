@@ -113,7 +113,7 @@ export function vaeFiles(path: string): { target: string; configJson?: string } 
 }
 
 export interface ClipPaths {
-  /** The weights: a folder of safetensors, or one file (.safetensors or .pth). */
+  /** The weights: a folder of safetensors (or of one .gguf), or one file (.safetensors, .pth or .gguf). */
   weights: string;
   /** The encoder's config.json; absent for single files (the config then comes from the shapes). */
   configJson?: string;
@@ -146,7 +146,7 @@ export function findClipVision(modelPath: string): ClipPaths | undefined {
 }
 
 export interface Umt5Paths {
-  /** The weights: a folder of safetensors, or one file (.safetensors or .pth). */
+  /** The weights: a folder of safetensors (or of one .gguf), or one file (.safetensors, .pth or .gguf). */
   weights: string;
   /** The encoder's config.json; absent for single files (the config then comes from the shapes). */
   configJson?: string;

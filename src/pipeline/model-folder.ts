@@ -78,7 +78,7 @@ function missingPart(root: string, part: string, why: string): ModelFolderError 
 }
 
 function fileGiven(flag: string, p: string): string {
-  if (!fs.existsSync(p)) throw new ModelFolderError(`--${flag} ${p}: not found; give the component's .safetensors / .pth file or folder`);
+  if (!fs.existsSync(p)) throw new ModelFolderError(`--${flag} ${p}: not found; give the component's .safetensors / .pth / .gguf file or folder`);
   return p;
 }
 

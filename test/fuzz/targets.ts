@@ -22,7 +22,9 @@ import { clipConfigFromJson, preprocessConfigFromJson } from '../../src/model/cl
 import { openModelFolder } from '../../src/pipeline/model-folder.ts';
 import { GgufFile } from '../../src/io/gguf/index.ts';
 import { mogeConfig } from '../../src/model/moge/config.ts';
-import { ggufBytes, mixedGgufSpec } from '../io/gguf/gguf-bytes.ts';
+import { ggufBytes, mixedGgufSpec, umt5GgufSpec } from '../io/gguf/gguf-bytes.ts';
+import { openUmt5Weights, readEmbeddingRow } from '../../src/model/umt5/weights.ts';
+import { buildUmt5Graph } from '../../src/model/umt5/graph.ts';
 import { InputError } from '../../src/runtime/errors.ts';
 import { floatTensor, op, pickle, torchZip } from '../io/pytorch/pickle-bytes.ts';
 import { mutateBytes, mutateJsonText } from './mutate.ts';
@@ -57,6 +59,7 @@ const ST = safetensorsSeed();
 const PNG = encodePng(7, 5, 3, Uint8Array.from({ length: 7 * 5 * 3 }, (_, i) => (i * 29) & 0xff));
 const NPY = encodeNpy({ dtype: 'f4', shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) });
 const GGUF = ggufBytes(mixedGgufSpec());
+const UMT5_GGUF = ggufBytes(umt5GgufSpec());
 
 /** The golden tiny models whose configs seed the MoGe-2 and original-release targets. */
 const MOGE_DIR = 'test/golden/moge';
@@ -145,6 +148,23 @@ export const TARGETS: Record<string, Target> = {
     return async () => {
       await readAllAndClose(await GgufFile.open(f));
       await inspectCheckpoint(f);
+    };
+  },
+  'gguf-umt5'(rng, dir) {
+    // A GGUF text encoder as forward umt5 reads it, without the GPU: names, config from the
+    // shapes, every graph weight streamed (blocks kept as stored or dequantized), table rows.
+    const f = path.join(dir, 'umt5.gguf');
+    fs.writeFileSync(f, mutateBytes(UMT5_GGUF, rng, { start: 0, end: 1024 }));
+    return async () => {
+      const w = await openUmt5Weights({ weights: f });
+      try {
+        const graph = buildUmt5Graph(w.config, 4, 'f32', w.store.quantized);
+        for (const v of graph.weights.values()) await w.store.stream(v.name!, v.shape, v.dtype, () => {});
+        await readEmbeddingRow(w, 0);
+        await readEmbeddingRow(w, w.config.vocabSize - 1);
+      } finally {
+        await w.checkpoint.close();
+      }
     };
   },
   'moge-config'(rng, dir) {

@@ -153,5 +153,9 @@ describe('planning the real CLIP ViT-H/14 (dry run)', () => {
     const resizeTables = 2 * 224 * (1 + 9) * 4; // 448 -> 224 halves: 9 taps
     expect(p.weightBytes).toBe(layers + embeddings + resizeTables);
     expect(p.peakBytes).toBeLessThan(1.25 * 2 ** 30);
+    // A Q8_0 (or fp8) file: the Linear matrices at 34 bytes a block of 32 (1 byte a value), the rest as before.
+    const matrices = 31 * (4 * h * h + 2 * h * i);
+    expect(planClipVision({ height: 448, width: 1232 }, { weightDtype: 'bf16', quantized: 'q8_0' }).weightBytes).toBe(p.weightBytes - matrices * 2 + (matrices / 32) * 34);
+    expect(planClipVision({ height: 448, width: 1232 }, { weightDtype: 'bf16', quantized: 'f8e4m3' }).weightBytes).toBe(p.weightBytes - matrices);
   });
 });

@@ -17,25 +17,14 @@ import { timestepEmbedding } from '../../src/model/wan/timestep.ts';
 import { SeededRandom } from '../../src/pipeline/random.ts';
 import { DEMO_DIT, checkpointTensors, ditTorchShape, randomTensor } from '../../src/demo/weights.ts';
 import { WanModel } from '../../src/model/wan/model.ts';
-import { SafetensorsFile } from '../../src/io/safetensors.ts';
 import { writeSafetensors, type TensorToWrite } from '../../src/io/safetensors-writer.ts';
-import { ggufBytes, type TensorSpec } from '../io/gguf/gguf-bytes.ts';
-import { dequant64 } from '../ref/quant.ts';
-import { quantizeQ4_K, quantizeQ6_K, quantizeQ8_0 } from './quantize-blocks.ts';
+import { readNetwork, writeGgufTwin, type NetworkTensors, type QuantKind } from './quantized-twins.ts';
 
 const device = useDevice();
 const tmp = fs.mkdtempSync(join(os.tmpdir(), 'egox-gguf-dit-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const LINEAR = /^blocks\.\d+\.(self_attn\.[qkvo]|cross_attn\.(q|k|v|o|k_img|v_img)|ffn\.[02])\.weight$|^(text_embedding|time_embedding)\.[02]\.weight$|^time_projection\.1\.weight$|^head\.head\.weight$/;
-type Kind = 'Q8_0' | 'Q4_K' | 'Q6_K';
-const GGML = { F32: 0, Q8_0: 8, Q4_K: 12, Q6_K: 14 } as const;
-const QUANT = {
-  Q8_0: { f: 'q8_0', qk: 32, q: quantizeQ8_0 },
-  Q4_K: { f: 'q4_k', qk: 256, q: quantizeQ4_K },
-  Q6_K: { f: 'q6_k', qk: 256, q: quantizeQ6_K },
-} as const;
-
 interface Pair {
   gguf: string;
   /** The same network, F32 values dequantized from the GGUF's blocks (float64, rounded once). */
@@ -45,46 +34,18 @@ interface Pair {
   quantizedNames: string[];
 }
 
-/** A GGUF file (original names without prefix) and its dequantized F32 twin: `kindOf` picks each tensor's type. */
-async function writeQuantizedPair(tag: string, tensors: Iterable<[string, number[], Float32Array]>, kindOf: (name: string, shape: number[]) => Kind | undefined): Promise<Pair> {
-  const specs: TensorSpec[] = [];
-  const f32: Record<string, TensorToWrite> = {};
-  const types: Record<string, number> = {};
-  const quantizedNames: string[] = [];
-  for (const [name, shape, values] of tensors) {
-    const kind = kindOf(name, shape);
-    types[kind ?? 'F32'] = (types[kind ?? 'F32'] ?? 0) + 1;
-    if (!kind) {
-      specs.push({ name, dims: [...shape].reverse(), type: GGML.F32, data: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) });
-      f32[name] = { dtype: 'F32', shape, data: values };
-      continue;
-    }
-    const [rows, K] = shape as [number, number];
-    const { f, qk, q } = QUANT[kind];
-    const parts = Array.from({ length: rows }, (_, r) => q(values.subarray(r * K, (r + 1) * K)));
-    const data = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-    parts.reduce((at, p) => (data.set(p, at), at + p.length), 0);
-    specs.push({ name, dims: [K, rows], type: GGML[kind], data });
-    f32[name] = { dtype: 'F32', shape, data: Float32Array.from(dequant64(f, data, (rows * K) / qk)) };
-    quantizedNames.push(name);
-  }
-  const paths = { gguf: join(tmp, `${tag}.gguf`), f32: join(tmp, `${tag}_dequantized.safetensors`) };
-  fs.writeFileSync(paths.gguf, ggufBytes({ kv: { 'general.architecture': { type: 'str', value: 'wan' } }, tensors: specs }));
-  await writeSafetensors(paths.f32, f32);
-  return { ...paths, types, quantizedNames };
+/** A GGUF file of `net` (Linear weights quantized in the first of `kinds` their rows allow) and its dequantized F32 twin. */
+async function writeQuantizedPair(tag: string, net: NetworkTensors, kinds: readonly QuantKind[], kindsFor?: (name: string) => readonly QuantKind[]): Promise<Pair> {
+  const paths = { gguf: join(tmp, `${tag}.gguf`), twin: join(tmp, `${tag}_dequantized.safetensors`) };
+  const plan = { quantize: (name: string, shape: number[]) => (LINEAR.test(name) && shape.length === 2 ? ('rows' as const) : undefined), kindsFor };
+  const { types, quantized } = await writeGgufTwin(net, kinds, plan, paths);
+  return { gguf: paths.gguf, f32: paths.twin, types, quantizedNames: [...quantized.keys()] };
 }
 
 /** The golden DiT with each Linear weight in the best of `kinds` its rows allow (whole blocks), the rest F32. */
-async function writePair(kinds: ('Q8_0' | 'Q4_K')[]): Promise<Pair> {
-  const src = await SafetensorsFile.open(`${DIT_GOLDEN}/original_layout.weights.safetensors`);
-  const tensors: [string, number[], Float32Array][] = [];
-  for (const [key, info] of src.tensors) {
-    const bytes = await src.read(key);
-    tensors.push([key.replace(/^model\.diffusion_model\./, ''), [...info.shape], new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)]);
-  }
-  await src.close();
-  const kindOf = (name: string, shape: number[]) => (LINEAR.test(name) && shape.length === 2 ? kinds.find((k) => shape[1]! % QUANT[k].qk === 0) : undefined);
-  return writeQuantizedPair(kinds.join('_'), tensors, kindOf);
+async function writePair(kinds: QuantKind[]): Promise<Pair> {
+  const net = await readNetwork(`${DIT_GOLDEN}/original_layout.weights.safetensors`, (k) => k.replace(/^model\.diffusion_model\./, ''));
+  return writeQuantizedPair(kinds.join('_'), net, kinds);
 }
 
 type Latent = [number, number, number, number];
@@ -132,21 +93,20 @@ describe('GGUF DiT checkpoints', () => {
     const config: WanConfig = { ...DEMO_DIT, name: 'gguf-256', dim: 256, ffnDim: 512, headDim: 128, textDim: 256, textLen: 8, imageDim: 256, imageLen: 4 };
     const latentShape: Latent = [config.inDim, 1, 4, 6];
     const rng = new SeededRandom(7);
-    const tensors: [string, number[], Float32Array][] = [];
+    const net: NetworkTensors = new Map();
     const full: Record<string, TensorToWrite> = {};
     for (const [name, shape] of checkpointTensors([new WanDit(config, { latentShape }).build()], ditTorchShape(config))) {
       const t = randomTensor(rng, name, shape);
       const original = diffusersToOriginal(name) ?? name;
-      tensors.push([original, shape, t.data as Float32Array]);
+      net.set(original, { shape, dtype: 'F32', values: t.data as Float32Array });
       full[original] = t;
     }
-    const kindOf = (name: string, shape: number[]): Kind | undefined => {
-      if (!LINEAR.test(name) || shape.length !== 2) return undefined;
-      if (!name.startsWith('blocks.')) return 'Q8_0';
-      if (/\.v(_img)?\.weight$/.test(name) || name === 'blocks.0.ffn.2.weight') return 'Q6_K';
-      return name === 'blocks.1.ffn.2.weight' ? 'Q8_0' : 'Q4_K';
+    const kindsFor = (name: string): QuantKind[] => {
+      if (!name.startsWith('blocks.')) return ['Q8_0'];
+      if (/\.v(_img)?\.weight$/.test(name) || name === 'blocks.0.ffn.2.weight') return ['Q6_K'];
+      return name === 'blocks.1.ffn.2.weight' ? ['Q8_0'] : ['Q4_K'];
     };
-    const files = await writeQuantizedPair('mixed_256', tensors, kindOf);
+    const files = await writeQuantizedPair('mixed_256', net, [], kindsFor);
     const unquantized = join(tmp, 'mixed_256_f32.safetensors');
     await writeSafetensors(unquantized, full);
     const inputs = {
@@ -162,7 +122,7 @@ describe('GGUF DiT checkpoints', () => {
     // block's), the blocks read at their slot offsets: the same output bit for bit.
     const streamed = await runModel(files.gguf, config, latentShape, inputs, { forceStreaming: true });
     expect(Buffer.from(streamed.out.buffer).equals(Buffer.from(q.out.buffer))).toBe(true);
-    const blockLinears = tensors.filter(([n, s]) => n.startsWith('blocks.') && LINEAR.test(n) && s.length === 2).map(([n]) => n);
+    const blockLinears = [...net].filter(([n, t]) => n.startsWith('blocks.') && LINEAR.test(n) && t.shape.length === 2).map(([n]) => n);
     expect(blockLinears.length).toBe(config.numLayers * 12);
     expect(blockLinears.filter((n) => !files.quantizedNames.includes(n))).toEqual([]);
     expect(q.quantized.size).toBe(files.quantizedNames.length);

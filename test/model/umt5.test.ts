@@ -142,4 +142,13 @@ describe('planning the real umT5-XXL (dry run)', () => {
     expect(streamed.streaming).toBe(true);
     expect(streamed.peakBytes).toBeLessThan(2 ** 30);
   });
+
+  it('counts the Linear weights of a Q8_0 / Q4_K / fp8 file at their quantized size', () => {
+    const d = 4096, f = 10240;
+    const matrices = 24 * (4 * d * d + 3 * d * f);
+    const rest = 24 * (2 * d * 4 + 32 * 64 * 4) + d * 4;
+    expect(planUmt5({ weightDtype: 'bf16', quantized: 'q8_0' }).weightBytes).toBe((matrices / 32) * 34 + rest);
+    expect(planUmt5({ weightDtype: 'bf16', quantized: 'q4_k' }).weightBytes).toBe((matrices / 256) * 144 + rest);
+    expect(planUmt5({ weightDtype: 'bf16', quantized: 'f8e4m3' }).weightBytes).toBe(matrices + rest);
+  });
 });

@@ -5,8 +5,7 @@
 import { Executor } from '../../graph/executor.ts';
 import type { WeightStore } from '../../graph/weights.ts';
 import { findClipVision, readJsonFile, type ClipPaths } from '../../io/model-layout.ts';
-import type { TensorSource } from '../../io/safetensors.ts';
-import { openWeightFile } from '../../io/weight-file.ts';
+import { openWeightFile, type NetworkWeightFile } from '../../io/weight-file.ts';
 import type { EgoxDevice } from '../../runtime/device.ts';
 import { ClipModelError, OPENAI_CLIP_PREPROCESS, clipConfigFromJson, preprocessConfigFromJson, type ClipPreprocessConfig, type ClipVisionConfig } from './config.ts';
 import { CLIP_IO, buildClipGraph } from './graph.ts';
@@ -45,7 +44,7 @@ export class ClipVisionEncoder {
     readonly config: ClipVisionConfig,
     readonly preprocess: ClipPreprocessConfig,
     readonly paths: ClipPaths,
-    private readonly checkpoint: TensorSource,
+    private readonly checkpoint: NetworkWeightFile,
     private readonly store: WeightStore,
     private readonly opts: NetworkLoadOptions,
   ) {}
@@ -89,6 +88,11 @@ export class ClipVisionEncoder {
     }
   }
 
+  /** GPU bytes of the weights (quantized Linear weights at their file size) of the largest graph built so far. */
+  get weightBytes(): number {
+    return Math.max(0, ...[...this.graphs.values()].map((e) => e.plan.totals.weightBytes));
+  }
+
   /** Tokens of the output: (image_size / patch)^2 + 1. */
   get tokens(): number {
     const g = this.config.imageSize / this.config.patchSize;
@@ -112,7 +116,7 @@ export class ClipVisionEncoder {
     const pre = this.preprocess;
     const plan = preprocessPlan(height, width, pre, eightBit);
     const exec = await this.executor(`image:${width}x${height}:${eightBit}`, () =>
-      buildClipGraph(this.config, { weightDtype: this.opts.weightDtype, source: { image: plan, preprocess: pre } }),
+      buildClipGraph(this.config, { weightDtype: this.opts.weightDtype, quantized: this.store.quantized, source: { image: plan, preprocess: pre } }),
     );
     await exec.run({ [CLIP_IO.image]: planar });
     return { imageEmbeds: await exec.read(CLIP_IO.output), pixelValues: await exec.read(CLIP_IO.pixelValues) };
@@ -122,7 +126,7 @@ export class ClipVisionEncoder {
   async encodePixels(pixelValues: Float32Array): Promise<Float32Array> {
     const S = this.config.imageSize;
     if (pixelValues.length !== 3 * S * S) throw new ClipModelError(`pixel_values has ${pixelValues.length} values; the encoder takes [3, ${S}, ${S}]`);
-    const exec = await this.executor('pixels', () => buildClipGraph(this.config, { weightDtype: this.opts.weightDtype, source: 'pixels' }));
+    const exec = await this.executor('pixels', () => buildClipGraph(this.config, { weightDtype: this.opts.weightDtype, quantized: this.store.quantized, source: 'pixels' }));
     await exec.run({ [CLIP_IO.pixelValues]: pixelValues });
     return exec.read(CLIP_IO.output);
   }

@@ -7,7 +7,8 @@
 import { gatherProgram } from '../../kernels/layout/index.ts';
 import { resizeAxis } from '../../kernels/render/index.ts';
 import type { Value } from '../../graph/ir.ts';
-import { ModelGraph } from '../../graph/ops/index.ts';
+import { ModelGraph, type LinearOptions } from '../../graph/ops/index.ts';
+import { linearWeight, type QuantizedWeights } from '../../graph/quantized.ts';
 import { record } from '../../graph/recording.ts';
 import type { DType } from '../../runtime/dtype.ts';
 import type { ClipPreprocessConfig, ClipVisionConfig } from './config.ts';
@@ -25,6 +26,8 @@ export const CLIP_IO = {
 
 export interface ClipGraphOptions {
   weightDtype?: DType;
+  /** The Linear weights the file holds as fp8 or GGML blocks (kept so, widened in the matmul). */
+  quantized?: QuantizedWeights;
   /** Build from an image (resize on the GPU) or from ready pixel_values [3, S, S]. */
   source: { image: PreprocessPlan; preprocess: ClipPreprocessConfig } | 'pixels';
 }
@@ -38,8 +41,10 @@ export function buildClipGraph(c: ClipVisionConfig, o: ClipGraphOptions) {
   const tokens = G * G + 1;
   const hd = c.hiddenSize;
   const f32 = (name: string, shape: number[]) => g.weight(name, shape, 'f32');
-  const lin = (name: string, x: Value, inDim: number, outDim: number, opts: Parameters<ModelGraph['linear']>[3] = {}, label?: string) =>
-    g.linear(x, g.weight(`${name}.weight`, [outDim, inDim], wd), f32(`${name}.bias`, [outDim]), opts, label ?? name.split('.').pop());
+  const lin = (name: string, x: Value, inDim: number, outDim: number, opts: LinearOptions = {}, label?: string) => {
+    const { w, weightScale } = linearWeight(g, o.quantized, `${name}.weight`, [outDim, inDim], wd);
+    return g.linear(x, w, f32(`${name}.bias`, [outDim]), { ...opts, weightScale }, label ?? name.split('.').pop());
+  };
   g.segment('embed');
 
   let pixels: Value;

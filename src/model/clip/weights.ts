@@ -21,19 +21,23 @@ function keyFor(layout: ClipLayout): (hfName: string) => string {
 }
 
 /** The store a CLIP graph reads, whatever the checkpoint's naming. */
-export function clipWeightStore(source: WeightSource, where: string, layout: ClipLayout, fp8Scales?: ReadonlyMap<string, number>): WeightStore {
+export function clipWeightStore(source: WeightSource, where: string, layout: ClipLayout, fp8Scales: ReadonlyMap<string, number> = new Map()): WeightStore {
   if (layout === 'huggingface') return new WeightStore(source, where, undefined, fp8Scales);
   const blocks = new Map<string, RowBlock>();
+  const scales = new Map(fp8Scales);
   for (let i = 0; source.tensors.has(`visual.transformer.${i}.attn.to_qkv.weight`); i++) {
     const l = CLIP_NAMES.layer(i);
     for (const proj of [l.q, l.k, l.v]) {
       for (const part of ['weight', 'bias']) {
         const o = clipOriginalName(`${proj}.${part}`)!;
         blocks.set(`${proj}.${part}`, { key: o.key, ...o.block! });
+        // A scaled fp8 to_qkv: each third is read under its own name with the fused tensor's scale.
+        const scale = fp8Scales.get(o.key);
+        if (scale !== undefined) scales.set(`${proj}.${part}`, scale);
       }
     }
   }
-  return new WeightStore(new RowBlockSource(source, blocks), where, keyFor(layout));
+  return new WeightStore(new RowBlockSource(source, blocks), where, keyFor(layout), scales);
 }
 
 /**

@@ -115,7 +115,7 @@ async function attachOpened(base: LoraBase, adapter: Checkpoint, o: { file: stri
     return t.shape;
   };
   // fp8 and GGML blocks are kept as stored: their adapters run beside them.
-  const isFp8 = (name: string) => /^(F8_|Q\d)/.test(base.checkpoint.tensors.get(base.store.rename(name))?.dtype ?? '');
+  const heldQuantized = (name: string) => base.store.quantized.get(name) !== undefined;
   const pairs = new Map<string, { rank: number; scale: number; a: string; b: string }>();
   const deltaByKey = new Map<string, string>(); // base checkpoint key -> adapter key of its delta
   for (const t of parsed.targets.values()) {
@@ -129,7 +129,7 @@ async function attachOpened(base: LoraBase, adapter: Checkpoint, o: { file: stri
       if (!key) continue;
       const name = `${t.module}.${param}`;
       checkLoraDelta(file, key, header(key), name, baseShape(name));
-      if (isFp8(name)) throw new LoraError(`${file}: '${key}' is a full delta for '${name}', which the checkpoint holds quantized; egox adds low-rank adapters beside quantized weights but does not rewrite them (use a 16-bit checkpoint for this adapter)`);
+      if (heldQuantized(name)) throw new LoraError(`${file}: '${key}' is a full delta for '${name}', which the checkpoint holds quantized; egox adds low-rank adapters beside quantized weights but does not rewrite them (use a 16-bit checkpoint for this adapter)`);
       deltaByKey.set(base.store.rename(name), key);
     }
   }
@@ -146,7 +146,7 @@ async function attachOpened(base: LoraBase, adapter: Checkpoint, o: { file: stri
   const runtimeLora = new Map<string, readonly RuntimeLoraPair[]>(below?.runtimeLora);
   const weightTransforms = new Map<string, WeightTransform>(below?.weightTransforms);
   for (const [module, { rank, scale, a, b }] of pairs) {
-    if (mode === 'fused' || isFp8(`${module}.weight`)) {
+    if (mode === 'fused' || heldQuantized(`${module}.weight`)) {
       runtimeLora.set(module, [...(runtimeLora.get(module) ?? []), { rank, scale, a: graphName(module, 'A'), b: graphName(module, 'B') }]);
     } else {
       const earlier = weightTransforms.get(`${module}.weight`);

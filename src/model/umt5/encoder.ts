@@ -1,19 +1,15 @@
 // Opening a umT5 text encoder (a diffusers folder with text_encoder/ and tokenizer/, the
-// text_encoder folder itself, the original release's .pth, or one weight file) and running it: ids -> embedding rows
+// text_encoder folder itself, the original release's .pth, or one weight file: safetensors, .pth, GGUF) and running it: ids -> embedding rows
 // read from the checkpoint on the host -> the graph -> last_hidden_state, rows past the real
 // tokens zeroed (what the Wan pipelines hand the DiT, egox-official.md C.5).
 
 import { Executor } from '../../graph/executor.ts';
-import { WeightStore, convert, fp8ToF32 } from '../../graph/weights.ts';
-import { readFp8Scales } from '../fp8-scales.ts';
 import { findUmt5, readJsonFile, readTextFile, type Umt5Paths } from '../../io/model-layout.ts';
-import type { TensorSource } from '../../io/safetensors.ts';
-import { openWeightFile } from '../../io/weight-file.ts';
 import type { EgoxDevice } from '../../runtime/device.ts';
 import { UnigramTokenizer, UMT5_MAX_LENGTH } from '../text/tokenizer.ts';
-import { Umt5ModelError, umt5ConfigFromJson, umt5ConfigFromShapes, type Umt5Config } from './config.ts';
+import { Umt5ModelError, umt5ConfigFromJson, type Umt5Config } from './config.ts';
 import { UMT5_IO, buildUmt5Graph } from './graph.ts';
-import { UMT5_NAMES, detectUmt5Layout, umt5KeyFor } from './names.ts';
+import { openUmt5Weights, readEmbeddingRow, type Umt5Weights } from './weights.ts';
 import { executorBudget, type NetworkLoadOptions } from '../load-options.ts';
 
 export interface Umt5Options extends NetworkLoadOptions {
@@ -31,11 +27,8 @@ export class Umt5Encoder {
     readonly config: Umt5Config,
     readonly paths: Umt5Paths,
     readonly length: number,
-    private readonly checkpoint: TensorSource,
-    private readonly embeddingKey: string,
+    private readonly weights: Umt5Weights,
     private readonly exec: Executor,
-    /** The embedding's scale when a scaled fp8 file holds it. */
-    private readonly embeddingScale: number,
   ) {}
 
   /**
@@ -60,36 +53,14 @@ export class Umt5Encoder {
   static async open(dev: EgoxDevice, modelPath: string, opts: Umt5Options = {}, tokenizerRoot?: string): Promise<Umt5Encoder> {
     const paths = findUmt5(modelPath, tokenizerRoot);
     if (!paths) throw new Umt5ModelError(`${modelPath}: no umT5 text encoder here (expected text_encoder/config.json with its safetensors and tokenizer/tokenizer.json, the release's models_t5_*.pth, or a weight file)`);
-    let fileConfig: Umt5Config | undefined;
-    if (paths.configJson) {
-      const { json, error } = readJsonFile(paths.configJson);
-      if (!json) throw new Umt5ModelError(`${paths.configJson}: invalid JSON (${error})`);
-      fileConfig = umt5ConfigFromJson(json, paths.configJson);
-    }
+    if (opts.weightDtype === 'f16' && !dev.has('shader-f16')) throw new Umt5ModelError('weight dtype f16 needs the shader-f16 feature, which this adapter lacks; use bf16');
     const length = opts.length ?? UMT5_MAX_LENGTH;
-    const checkpoint = await openWeightFile(paths.weights);
+    const weights = await openUmt5Weights(paths);
     try {
-      const layout = detectUmt5Layout(checkpoint.tensors.keys());
-      if (!layout) throw new Umt5ModelError(`${paths.weights}: no umT5 weights ('${UMT5_NAMES.embedding}' or the original 'token_embedding.weight'); is this a umT5 text encoder?`);
-      const key = umt5KeyFor(layout);
-      const config = fileConfig ?? umt5ConfigFromShapes((n) => checkpoint.tensors.get(key(n))?.shape, paths.weights);
-      const embeddingKey = [UMT5_NAMES.embedding, UMT5_NAMES.embeddingTied].map(key).find((k) => checkpoint.tensors.has(k));
-      if (!embeddingKey) throw new Umt5ModelError(`${paths.weights}: no '${UMT5_NAMES.embedding}' (or '${UMT5_NAMES.embeddingTied}') tensor; is this a umT5 text encoder?`);
-      const emb = checkpoint.tensors.get(embeddingKey)!;
-      if (emb.shape.length !== 2 || emb.shape[1] !== config.dModel || !['F32', 'BF16', 'F16', 'F8_E4M3', 'F8_E5M2'].includes(emb.dtype)) {
-        throw new Umt5ModelError(`${paths.weights}: '${embeddingKey}' is ${emb.dtype} [${emb.shape}]; expected a float [${config.vocabSize}, ${config.dModel}]`);
-      }
-      const lastQ = checkpoint.tensors.get(key(UMT5_NAMES.block(config.numLayers - 1).q));
-      if (!lastQ || checkpoint.tensors.has(key(UMT5_NAMES.block(config.numLayers).q)) || lastQ.shape[1] !== config.dModel || lastQ.shape[0] !== config.numHeads * config.dKv) {
-        throw new Umt5ModelError(`${paths.configJson ?? paths.weights}: num_layers ${config.numLayers}, num_heads ${config.numHeads}, d_kv ${config.dKv} do not match the weights in ${paths.weights}; use the config.json that came with them`);
-      }
-      if (opts.weightDtype === 'f16' && !dev.has('shader-f16')) throw new Umt5ModelError('weight dtype f16 needs the shader-f16 feature, which this adapter lacks; use bf16');
-      const scales = await readFp8Scales(checkpoint, paths.weights);
-      const store = new WeightStore(checkpoint, paths.weights, key, scales);
-      const exec = await Executor.create(dev, buildUmt5Graph(config, length, opts.weightDtype ?? 'f32'), store, executorBudget('umt5', opts));
-      return new Umt5Encoder(config, paths, length, checkpoint, embeddingKey, exec, scales.get(embeddingKey) ?? 1);
+      const exec = await Executor.create(dev, buildUmt5Graph(weights.config, length, opts.weightDtype ?? 'f32', weights.store.quantized), weights.store, executorBudget('umt5', opts));
+      return new Umt5Encoder(weights.config, paths, length, weights, exec);
     } catch (e) {
-      await checkpoint.close();
+      await weights.checkpoint.close();
       throw e;
     }
   }
@@ -106,6 +77,11 @@ export class Umt5Encoder {
   /** Peak GPU bytes of the planned graph. */
   get peakBytes(): number {
     return this.exec.plan.totals.peakBytes;
+  }
+
+  /** GPU bytes of the weights as stored there (quantized Linear weights at their file size). */
+  get weightBytes(): number {
+    return this.exec.plan.totals.weightBytes;
   }
 
   /**
@@ -131,16 +107,7 @@ export class Umt5Encoder {
   private async row(id: number): Promise<Float32Array> {
     let r = this.rows.get(id);
     if (!r) {
-      const info = this.checkpoint.tensors.get(this.embeddingKey)!;
-      const size = info.dtype === 'F32' ? 4 : info.dtype.startsWith('F8_') ? 1 : 2;
-      const d = this.config.dModel;
-      const bytes = await this.checkpoint.readRange(this.embeddingKey, id * d * size, d * size);
-      if (size === 1) {
-        r = fp8ToF32(bytes, info.dtype === 'F8_E4M3' ? 'f8e4m3' : 'f8e5m2', this.embeddingScale);
-      } else {
-        const f32 = convert(bytes, info.dtype === 'F32' ? 'f32' : info.dtype === 'BF16' ? 'bf16' : 'f16', 'f32');
-        r = new Float32Array(f32.buffer.slice(f32.byteOffset, f32.byteOffset + d * 4));
-      }
+      r = await readEmbeddingRow(this.weights, id);
       this.rows.set(id, r);
     }
     return r;
@@ -148,6 +115,6 @@ export class Umt5Encoder {
 
   async close(): Promise<void> {
     this.exec.destroy();
-    await this.checkpoint.close();
+    await this.weights.checkpoint.close();
   }
 }

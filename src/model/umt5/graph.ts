@@ -4,7 +4,8 @@
 // the 256384 x 4096 table never goes to the GPU).
 
 import type { Value } from '../../graph/ir.ts';
-import { ModelGraph } from '../../graph/ops/index.ts';
+import { ModelGraph, type LinearOptions } from '../../graph/ops/index.ts';
+import { linearWeight, type QuantizedWeights } from '../../graph/quantized.ts';
 import type { DType } from '../../runtime/dtype.ts';
 import type { Umt5Config } from './config.ts';
 import { UMT5_NAMES } from './names.ts';
@@ -18,10 +19,19 @@ export const UMT5_IO = {
   output: 'last_hidden_state',
 } as const;
 
-export function buildUmt5Graph(c: Umt5Config, length: number, weightDtype: DType = 'f32') {
+/**
+ * `quantized`: the Linear weights the file holds as fp8 or GGML blocks (kept so on the GPU,
+ * widened in the matmul's weight load).
+ */
+export function buildUmt5Graph(c: Umt5Config, length: number, weightDtype: DType = 'f32', quantized?: QuantizedWeights) {
   const g = new ModelGraph();
   const inner = c.numHeads * c.dKv;
   const w = (name: string, shape: number[], dtype: DType = weightDtype) => g.weight(name, shape, dtype);
+  /** x through the Linear `name` (no bias). */
+  const lin = (x: Value, name: string, shape: [number, number], opts: LinearOptions, label: string) => {
+    const { w: weight, weightScale } = linearWeight(g, quantized, name, shape, weightDtype);
+    return g.linear(x, weight, undefined, { ...opts, weightScale }, label);
+  };
   g.segment('embed');
   let x: Value = g.input(UMT5_IO.embeds, [length, c.dModel], 'f32');
   const valid = g.input(UMT5_IO.validTokens, [1], 'u32');
@@ -30,16 +40,16 @@ export function buildUmt5Graph(c: Umt5Config, length: number, weightDtype: DType
     g.segment(`block.${i}`);
     x = g.within(`block.${i}`, () => {
       const h = g.rmsNorm(x, w(n.attnNorm, [c.dModel], 'f32'), c.eps, 'attn_norm');
-      const q = g.linear(h, w(n.q, [inner, c.dModel]), undefined, {}, 'q');
-      const k = g.linear(h, w(n.k, [inner, c.dModel]), undefined, {}, 'k');
-      const v = g.linear(h, w(n.v, [inner, c.dModel]), undefined, {}, 'v');
+      const q = lin(h, n.q, [inner, c.dModel], {}, 'q');
+      const k = lin(h, n.k, [inner, c.dModel], {}, 'k');
+      const v = lin(h, n.v, [inner, c.dModel], {}, 'v');
       const table = w(n.relBias, [c.numBuckets, c.numHeads], 'f32');
       const a = g.attentionRelBias(q, k, v, { heads: c.numHeads, headDim: c.dKv, scale: 1, bias: { table, numBuckets: c.numBuckets, maxDistance: c.maxDistance }, validKeys: valid }, 'attn');
-      const y = g.linear(a, w(n.o, [c.dModel, inner]), undefined, { residual: x }, 'o');
+      const y = lin(a, n.o, [c.dModel, inner], { residual: x }, 'o');
       const m = g.rmsNorm(y, w(n.ffnNorm, [c.dModel], 'f32'), c.eps, 'ffn_norm');
-      const gate = g.linear(m, w(n.wi0, [c.dFf, c.dModel]), undefined, { activation: 'gelu_tanh' }, 'wi_0');
-      const lin = g.linear(m, w(n.wi1, [c.dFf, c.dModel]), undefined, {}, 'wi_1');
-      return g.linear(g.mul(gate, lin, 'gated'), w(n.wo, [c.dModel, c.dFf]), undefined, { residual: y }, 'wo');
+      const gate = lin(m, n.wi0, [c.dFf, c.dModel], { activation: 'gelu_tanh' }, 'wi_0');
+      const up = lin(m, n.wi1, [c.dFf, c.dModel], {}, 'wi_1');
+      return lin(g.mul(gate, up, 'gated'), n.wo, [c.dModel, c.dFf], { residual: y }, 'wo');
     });
   }
   g.segment('final');

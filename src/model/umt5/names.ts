@@ -45,23 +45,52 @@ export const UMT5_ORIGINAL_TABLE: readonly (readonly [string, string])[] = [
   ['encoder.block.N.layer.1.DenseReluDense.wo.weight', 'blocks.N.ffn.fc2.weight'],
 ];
 
-export type Umt5Layout = 'huggingface' | 'original';
+/**
+ * llama.cpp's T5 encoder names, as the community GGUF text encoders hold them (city96's
+ * umt5-xxl-encoder-*.gguf; gguf-py's tensor_mapping): rows [Hugging Face, GGUF]. llama.cpp's
+ * ffn_gate is HF's wi_0 (the GELU branch), ffn_up is wi_1.
+ */
+export const UMT5_GGUF_TABLE: readonly (readonly [string, string])[] = [
+  ['shared.weight', 'token_embd.weight'],
+  ['encoder.embed_tokens.weight', 'token_embd.weight'],
+  ['encoder.final_layer_norm.weight', 'enc.output_norm.weight'],
+  ['encoder.block.N.layer.0.layer_norm.weight', 'enc.blk.N.attn_norm.weight'],
+  ['encoder.block.N.layer.0.SelfAttention.q.weight', 'enc.blk.N.attn_q.weight'],
+  ['encoder.block.N.layer.0.SelfAttention.k.weight', 'enc.blk.N.attn_k.weight'],
+  ['encoder.block.N.layer.0.SelfAttention.v.weight', 'enc.blk.N.attn_v.weight'],
+  ['encoder.block.N.layer.0.SelfAttention.o.weight', 'enc.blk.N.attn_o.weight'],
+  ['encoder.block.N.layer.0.SelfAttention.relative_attention_bias.weight', 'enc.blk.N.attn_rel_b.weight'],
+  ['encoder.block.N.layer.1.layer_norm.weight', 'enc.blk.N.ffn_norm.weight'],
+  ['encoder.block.N.layer.1.DenseReluDense.wi_0.weight', 'enc.blk.N.ffn_gate.weight'],
+  ['encoder.block.N.layer.1.DenseReluDense.wi_1.weight', 'enc.blk.N.ffn_up.weight'],
+  ['encoder.block.N.layer.1.DenseReluDense.wo.weight', 'enc.blk.N.ffn_down.weight'],
+];
 
-const ORIGINAL_RULES = UMT5_ORIGINAL_TABLE.map(([hf, orig]) => ({ re: new RegExp('^' + hf.replaceAll('.', '\\.').replace('N', '(\\d+)') + '$'), to: orig }));
+export type Umt5Layout = 'huggingface' | 'original' | 'gguf';
+
+/** Hugging Face name -> the table's name for it (the name itself when the table has no row). */
+function renamer(table: readonly (readonly [string, string])[]): (hfName: string) => string {
+  const rules = table.map(([hf, to]) => ({ re: new RegExp('^' + hf.replaceAll('.', '\\.').replace('N', '(\\d+)') + '$'), to }));
+  return (hfName) => {
+    for (const { re, to } of rules) {
+      const m = re.exec(hfName);
+      if (m) return m[1] === undefined ? to : to.replace('N', m[1]);
+    }
+    return hfName;
+  };
+}
 
 /** The original key of a Hugging Face umT5 name (the name itself when the table has no row). */
-export function umt5OriginalName(hfName: string): string {
-  for (const { re, to } of ORIGINAL_RULES) {
-    const m = re.exec(hfName);
-    if (m) return m[1] === undefined ? to : to.replace('N', m[1]);
-  }
-  return hfName;
-}
+export const umt5OriginalName = renamer(UMT5_ORIGINAL_TABLE);
+
+/** The llama.cpp (GGUF) key of a Hugging Face umT5 name. */
+export const umt5GgufName = renamer(UMT5_GGUF_TABLE);
 
 /** Which naming a umT5 checkpoint uses (undefined: neither). */
 export function detectUmt5Layout(names: Iterable<string>): Umt5Layout | undefined {
   for (const n of names) {
     if (n === 'token_embedding.weight' || /^blocks\.\d+\.attn\.q\.weight$/.test(n)) return 'original';
+    if (n === 'token_embd.weight' || n.startsWith('enc.blk.')) return 'gguf';
     if (n === UMT5_NAMES.embedding || n.startsWith('encoder.block.')) return 'huggingface';
   }
   return undefined;
@@ -69,5 +98,5 @@ export function detectUmt5Layout(names: Iterable<string>): Umt5Layout | undefine
 
 /** Graph (Hugging Face) name -> checkpoint key for a layout. */
 export function umt5KeyFor(layout: Umt5Layout): (name: string) => string {
-  return layout === 'original' ? umt5OriginalName : (n) => n;
+  return layout === 'original' ? umt5OriginalName : layout === 'gguf' ? umt5GgufName : (n) => n;
 }

@@ -1,17 +1,16 @@
 // Opening a VAE checkpoint: a diffusers model folder (with vae/), a vae folder (config.json +
 // diffusion_pytorch_model.safetensors), the original release's Wan2.1_VAE.pth, or one
-// .safetensors / .pth file (ComfyUI's wan_2.1_vae.safetensors), in the diffusers or the original
+// .safetensors / .pth / .gguf file (ComfyUI's wan_2.1_vae.safetensors), in the diffusers or the original
 // Wan2.1 key layout; the config comes from config.json, the file's metadata, or the shapes.
 
-import type { TensorSource } from '../../io/safetensors.ts';
 import { parseJsonBounded } from '../../io/json-bounded.ts';
 import { readTextIfPresent, vaeFiles } from '../../io/model-layout.ts';
-import { openWeightFile } from '../../io/weight-file.ts';
+import { metadataString, openWeightFile, type NetworkWeightFile } from '../../io/weight-file.ts';
 import { checkConfig, configFromJson, VaeConfigError, WAN21_VAE, type VaeConfig } from './config.ts';
 import { detectLayout, type VaeLayout } from './names.ts';
 
 export interface OpenedVae {
-  source: TensorSource;
+  source: NetworkWeightFile;
   config: VaeConfig;
   layout: VaeLayout;
   where: string;
@@ -36,10 +35,11 @@ export async function openVaeCheckpoint(path: string): Promise<OpenedVae> {
 }
 
 /** The config from config.json, else from the file's metadata; null when neither has one. */
-async function configOf(ckpt: TensorSource, configJson: string | undefined, target: string): Promise<VaeConfig | null> {
+async function configOf(ckpt: NetworkWeightFile, configJson: string | undefined, target: string): Promise<VaeConfig | null> {
   const text = configJson ? await readTextIfPresent(configJson) : null;
   if (configJson && text !== null) return configFromJson(parseConfig(text, `${configJson}:`), configJson);
-  if (ckpt.metadata.config) return configFromJson(parseConfig(ckpt.metadata.config, `${target}: metadata 'config'`), `${target} metadata`);
+  const meta = metadataString(ckpt, 'config');
+  if (meta) return configFromJson(parseConfig(meta, `${target}: metadata 'config'`), `${target} metadata`);
   return null;
 }
 

@@ -2,7 +2,8 @@
 // figure: patch embedding, condition embedders, blocks, head. Weight names are the
 // diffusers ones; names.ts maps other layouts onto them.
 
-import type { BlockQuantDType, DType, Fp8DType } from '../../runtime/dtype.ts';
+import type { DType } from '../../runtime/dtype.ts';
+import { linearWeight, type QuantizedWeights } from '../../graph/quantized.ts';
 import type { LinearOptions } from '../../graph/ops/linear.ts';
 import type { RuntimeLoraPair } from '../lora/attach.ts';
 import type { Value } from '../../graph/ir.ts';
@@ -31,7 +32,7 @@ export interface DitGraphOptions {
    * Linear weights kept quantized as the checkpoint stores them (fp8, GGML blocks; by weight
    * name, e.g. `blocks.0.attn1.to_q.weight`), with the per-tensor scale of "scaled" fp8 files.
    */
-  quantizedWeights?: ReadonlyMap<string, { dtype: Fp8DType | BlockQuantDType; scale?: number }>;
+  quantizedWeights?: QuantizedWeights;
 }
 
 /** A Linear layer's operands as the graph reads them. */
@@ -117,8 +118,8 @@ export class WanDit {
    */
   private lin(name: string, inDim: number, outDim: number, bias = true): LinearParts {
     const lora = this.lowRank(this.options.runtimeLora?.get(name), inDim, outDim);
-    const q = this.options.quantizedWeights?.get(`${name}.weight`);
-    return { w: this.w(`${name}.weight`, [outDim, inDim], q?.dtype), b: bias ? this.w(`${name}.bias`, [outDim], 'f32') : undefined, lora, weightScale: q?.scale };
+    const { w, weightScale } = linearWeight(this.g, this.options.quantizedWeights, `${name}.weight`, [outDim, inDim], this.wd);
+    return { w, b: bias ? this.w(`${name}.bias`, [outDim], 'f32') : undefined, lora, weightScale };
   }
 
   /**

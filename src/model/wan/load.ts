@@ -5,9 +5,9 @@
 
 import { openDitWeights, type WeightFile } from '../../io/weight-file.ts';
 import { isOriginalWanConfig, pathExists, readJsonFile, transformerFiles } from '../../io/model-layout.ts';
-import { WeightStore, fileFloatDtype } from '../../graph/weights.ts';
+import { WeightStore } from '../../graph/weights.ts';
+import type { HeldQuantized } from '../../graph/quantized.ts';
 import { readFp8Scales } from '../fp8-scales.ts';
-import { isBlockQuant, isFp8, type BlockQuantDType, type Fp8DType } from '../../runtime/dtype.ts';
 import { ModelConfigError, checkConfigAgainstWeights, configFromDiffusersJson, configFromOriginalJson, configFromShapes, namedConfig, type WanConfig } from './config.ts';
 import { checkpointKeyFor, detectLayout, originalToDiffusers, ORIGINAL_PREFIX, type WanLayout } from './names.ts';
 
@@ -17,7 +17,7 @@ export interface WanCheckpoint {
   checkpoint: WeightFile;
   store: WeightStore;
   /** Weights the file holds quantized (fp8, GGML blocks; by graph name), fp8 ones with their scales; the graph keeps them so. */
-  quantizedWeights: ReadonlyMap<string, { dtype: Fp8DType | BlockQuantDType; scale?: number }>;
+  quantizedWeights: ReadonlyMap<string, HeldQuantized>;
 }
 
 /** Resolves a model path to the transformer checkpoint and its optional config.json. */
@@ -52,29 +52,25 @@ export async function openWanCheckpoint(path: string, options: { config?: string
     } else config = configFromShapes(shapes, ckpt);
     // Checked before any graph of that size is built (a config claiming 2^31 layers for a 2-block file).
     checkConfigAgainstWeights(config, shapes, configJson && !options.config ? configJson : ckpt);
-    const fp8 = await quantizedWeightsOf(checkpoint, detected.layout, detected.prefix);
-    return { config, layout: detected.layout, checkpoint, store: new WeightStore(checkpoint, ckpt, key, fp8.scales), quantizedWeights: fp8.weights };
+    const store = new WeightStore(checkpoint, ckpt, key, await readFp8Scales(checkpoint, checkpoint.path));
+    return { config, layout: detected.layout, checkpoint, store, quantizedWeights: quantizedWeightsOf(checkpoint, detected.layout, detected.prefix, store) };
   } catch (e) {
     await checkpoint.close();
     throw e;
   }
 }
 
-/**
- * The quantized tensors of a checkpoint (fp8, GGML blocks) under graph names, with the scale
- * each fp8 one carries in "scaled" files.
- */
-async function quantizedWeightsOf(checkpoint: WeightFile, layout: WanLayout, prefix: string) {
-  const weights = new Map<string, { dtype: Fp8DType | BlockQuantDType; scale?: number }>();
-  const scales = await readFp8Scales(checkpoint, checkpoint.path);
-  for (const [k, t] of checkpoint.tensors) {
-    const dtype = fileFloatDtype(t.dtype);
-    if (!dtype || !(isFp8(dtype) || isBlockQuant(dtype)) || !k.endsWith('.weight') || t.byteLength === 0) continue;
+/** The weights the store holds quantized (fp8, GGML blocks), listed under graph names. */
+function quantizedWeightsOf(checkpoint: WeightFile, layout: WanLayout, prefix: string, store: WeightStore): Map<string, HeldQuantized> {
+  const weights = new Map<string, HeldQuantized>();
+  for (const k of checkpoint.tensors.keys()) {
+    if (!k.endsWith('.weight')) continue;
     const bare = k.slice(prefix.length);
     const name = layout === 'original' ? originalToDiffusers(bare) : bare;
-    if (name) weights.set(name, { dtype, scale: scales.get(k) });
+    const held = name ? store.quantized.get(name) : undefined;
+    if (held) weights.set(name!, held);
   }
-  return { weights, scales };
+  return weights;
 }
 
 /** The CLIP feature width the checkpoint's image embedder takes (its first LayerNorm's size). */

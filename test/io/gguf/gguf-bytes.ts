@@ -89,3 +89,25 @@ export function mixedGgufSpec(): GgufSpec {
     ],
   };
 }
+
+/**
+ * A tiny umT5 text encoder as a community GGUF holds it (llama.cpp's T5 encoder names): d_model
+ * 32, 4 heads of 8, d_ff 48, 8 tokens, one block; Q8_0 table and matrices, the rest F16 / F32.
+ */
+export function umt5GgufSpec(): GgufSpec {
+  const t = (name: string, dims: number[], type: number, bytes: number, seed: number): TensorSpec => ({ name, dims, type, data: ggufFill(bytes, seed) });
+  return {
+    kv: { 'general.architecture': { type: 'str', value: 't5encoder' } },
+    tensors: [
+      t('token_embd.weight', [32, 8], 8, 8 * 34, 1),
+      t('enc.blk.0.attn_norm.weight', [32], 0, 128, 2),
+      ...['q', 'k', 'v', 'o'].map((m, i) => t(`enc.blk.0.attn_${m}.weight`, [32, 32], 8, 32 * 34, 3 + i)),
+      t('enc.blk.0.attn_rel_b.weight', [4, 32], 1, 256, 7),
+      t('enc.blk.0.ffn_norm.weight', [32], 0, 128, 8),
+      t('enc.blk.0.ffn_gate.weight', [32, 48], 8, 48 * 34, 9),
+      t('enc.blk.0.ffn_up.weight', [32, 48], 8, 48 * 34, 10),
+      t('enc.blk.0.ffn_down.weight', [48, 32], 1, 48 * 32 * 2, 11),
+      t('enc.output_norm.weight', [32], 0, 128, 12),
+    ],
+  };
+}
