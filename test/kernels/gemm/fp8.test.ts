@@ -2,11 +2,10 @@
 // decoded exactly by the loader's WGSL, and the GEMM against the float64 product with the
 // dequantized weights (scaled, with bias, with the fused LoRA segment), odd M, N and K.
 import { describe, expect, it } from 'vitest';
+import { packedTensor, poisoned, smallVariants } from './gemm-fixtures.ts';
 import { randomF32, relL2, useDevice } from '../../helpers/gpu.ts';
 import { fp8WidenProgram, gemm, loraDown, loraUp, type GemmVariant } from '../../../src/kernels/gemm/index.ts';
-import type { EgoxDevice } from '../../../src/runtime/device.ts';
 import type { Fp8DType } from '../../../src/runtime/dtype.ts';
-import { packedTensor, poisonedF32 } from './packed-weights.ts';
 import { fp8Value, randomFiniteFp8 } from '../../ref/fp8.ts';
 import { refGemm } from '../../ref/gemm.ts';
 
@@ -33,7 +32,7 @@ describe('fp8 decoding', () => {
       const dev = await device();
       const bytes = Uint8Array.from({ length: 256 }, (_, i) => i);
       const src = await packedTensor(dev, bytes, [256], format);
-      const dst = await poisonedF32(dev, [256]);
+      const dst = await poisoned(dev, [256]);
       dev.run(fp8WidenProgram(format, 256), [src, dst]);
       const got = await dev.read(dst);
       const wrong: string[] = [];
@@ -48,19 +47,11 @@ describe('fp8 decoding', () => {
 });
 
 describe('gemm with fp8 weights', () => {
-  const variants = (dev: EgoxDevice): GemmVariant[] => {
-    const sg = dev.adapter.subgroupMinSize!;
-    return [
-      { kind: 'subgroup', sg, tm: sg, rn: 2 },
-      { kind: 'tiled', tm: 2, tn: 2, bk: 8 },
-    ];
-  };
-
   for (const format of FORMATS) {
     it(`${format}: vec4 (K = 64) and byte-wise (K = 67) loads, per-tensor scale, bias, odd M and N`, async () => {
       const dev = await device();
       const [M, N] = [37, 29];
-      for (const variant of variants(dev)) {
+      for (const variant of smallVariants(dev)) {
         for (const K of [64, 67]) {
           const xs = randomF32(M * K);
           const wBytes = randomFiniteFp8(format, N * K);
@@ -68,7 +59,7 @@ describe('gemm with fp8 weights', () => {
           const scale = format === 'f8e4m3' ? 0.0123 : 3.5e-4;
           const w = await packedTensor(dev, wBytes, [N, K], format);
           expect(w.byteLength).toBe(Math.ceil((N * K) / 4) * 4); // one byte a weight on the GPU
-          const out = await poisonedF32(dev, [M, N]);
+          const out = await poisoned(dev, [M, N]);
           gemm(dev, await dev.upload(xs, [M, K], 'f32'), w, { bias: await dev.upload(bias, [N], 'f32'), out, variant, wScale: scale });
           const wRef = Float64Array.from(wBytes, (b) => fp8Value(format, b) * scale);
           const want = refGemm({ M, N, K, x: xs, w: wRef, bias });
@@ -85,7 +76,7 @@ describe('gemm with fp8 weights', () => {
     const [M, N, K] = [37, 29, 67];
     const xs = randomF32(M * K);
     const wBytes = randomFiniteFp8('f8e4m3', N * K);
-    const out = await poisonedF32(dev, [M, N]);
+    const out = await poisoned(dev, [M, N]);
     gemm(dev, await dev.upload(xs, [M, K], 'f32'), await packedTensor(dev, wBytes, [N, K], 'f8e4m3'), { out, variant, wScale: 0.01 });
     const want = refGemm({ M, N, K, x: xs, w: Float64Array.from(wBytes, (b) => fp8Value('f8e4m3', b) * 0.01) });
     expect(relL2(await dev.read(out), want)).toBeLessThanOrEqual(3e-3);

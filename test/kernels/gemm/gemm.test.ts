@@ -1,29 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { poisoned, smallVariants } from './gemm-fixtures.ts';
 import { randomF32, relL2, useDevice } from '../../helpers/gpu.ts';
 import { gemm, type GemmEpilogue, type GemmVariant } from '../../../src/kernels/gemm/index.ts';
 import { defaultGemmVariant } from '../../../src/kernels/gemm/variants.ts';
 import { roundThrough, type FloatDType } from '../../../src/runtime/dtype.ts';
-import type { EgoxDevice } from '../../../src/runtime/device.ts';
-import type { Tensor } from '../../../src/runtime/tensor.ts';
 import { erf64, erfc64, refGemm } from '../../ref/gemm.ts';
 
 const device = useDevice();
-
-/** An output tensor filled with NaN (0xffff.. is a NaN in f32, f16 and bf16). */
-async function poisoned(dev: EgoxDevice, shape: number[], dtype: FloatDType): Promise<Tensor> {
-  const t = dev.empty(shape, dtype);
-  await dev.write(t, new Uint8Array(t.byteLength).fill(0xff));
-  return t;
-}
-
-/** Small variants compile in a second or two on lavapipe; the defaults get their own test. */
-function smallVariants(dev: EgoxDevice): GemmVariant[] {
-  const sg = dev.adapter.subgroupMinSize!;
-  return [
-    { kind: 'subgroup', sg, tm: sg, rn: 2 },
-    { kind: 'tiled', tm: 2, tn: 2, bk: 8 },
-  ];
-}
 
 const name = (v: GemmVariant) => JSON.stringify(v);
 

@@ -1,28 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { poisoned, smallVariants } from './gemm-fixtures.ts';
 import { randomF32, relL2, useDevice } from '../../helpers/gpu.ts';
-import type { GemmVariant } from '../../../src/kernels/gemm/index.ts';
 import { loraDown, loraUp } from '../../../src/kernels/gemm/lora.ts';
 import { loraMerge } from '../../../src/kernels/gemm/lora-merge.ts';
 import { f32ToHalfCodes, roundThrough, type FloatDType } from '../../../src/runtime/dtype.ts';
-import type { EgoxDevice } from '../../../src/runtime/device.ts';
-import type { Tensor } from '../../../src/runtime/tensor.ts';
 import { refGemm, refLoraMerge } from '../../ref/gemm.ts';
 
 const device = useDevice();
-
-async function poisoned(dev: EgoxDevice, shape: number[], dtype: FloatDType): Promise<Tensor> {
-  const t = dev.empty(shape, dtype);
-  await dev.write(t, new Uint8Array(t.byteLength).fill(0xff));
-  return t;
-}
-
-function variants(dev: EgoxDevice): GemmVariant[] {
-  const sg = dev.adapter.subgroupMinSize!;
-  return [
-    { kind: 'subgroup', sg, tm: sg, rn: 2 },
-    { kind: 'tiled', tm: 2, tn: 2, bk: 8 },
-  ];
-}
 
 describe('loraDown + loraUp (runtime LoRA, no merged weight)', () => {
   it('equals the reference GEMM with the merged weight, both variants, bf16 and f32 weights', async () => {
@@ -32,7 +16,7 @@ describe('loraDown + loraUp (runtime LoRA, no merged weight)', () => {
       [67, 5, 'f32'], // odd K and odd rank: generic loads on both segments
       [64, 8, 'bf16'], // vec4 loads on both segments
     ];
-    for (const variant of variants(dev)) {
+    for (const variant of smallVariants(dev)) {
       // The tiled variant gets the odd case only (its masked loads); compiles dominate here.
       for (const [K, r, wDtype] of variant.kind === 'tiled' ? cases.slice(0, 1) : cases) {
         const xs = randomF32(M * K);

@@ -4,11 +4,11 @@
 // weights, odd M and N; K must be whole blocks. The matmul loads' word-wise decoding is checked
 // bitwise against the element decoder (the reference formulas) on the same random blocks.
 import { describe, expect, it } from 'vitest';
+import { packedTensor, poisoned, smallVariants } from './gemm-fixtures.ts';
 import { randomF32, relL2, useDevice } from '../../helpers/gpu.ts';
 import { blockWidenProgram, gemm, type GemmVariant } from '../../../src/kernels/gemm/index.ts';
 import type { EgoxDevice } from '../../../src/runtime/device.ts';
 import type { BlockQuantDType } from '../../../src/runtime/dtype.ts';
-import { packedTensor, poisonedF32 } from './packed-weights.ts';
 import { BLOCKS, dequant64, randomBlocks, type BlockFormat } from '../../ref/quant.ts';
 import { refGemm } from '../../ref/gemm.ts';
 
@@ -27,7 +27,7 @@ describe('block dequantization', () => {
       const n = blocks * qk;
       const src = await packedTensor(dev, bytes, [n], f);
       expect(src.byteLength).toBe(Math.ceil((blocks * BLOCKS[f].bytes) / 4) * 4);
-      const dst = await poisonedF32(dev, [n]);
+      const dst = await poisoned(dev, [n]);
       dev.run(blockWidenProgram(f, n), [src, dst]);
       const got = await dev.read(dst);
       const want = dequant64(f, bytes, blocks);
@@ -45,7 +45,7 @@ describe('word-wise block decoding (the matmul loads) is bitwise the element dec
   const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
   const widen = async (dev: EgoxDevice, f: BlockFormat & BlockQuantDType, bytes: Uint8Array, n: number, words: boolean) => {
     const src = await packedTensor(dev, bytes, [n], f);
-    const dst = await poisonedF32(dev, [n]);
+    const dst = await poisoned(dev, [n]);
     dev.run(blockWidenProgram(f, n, words), [src, dst]);
     return dev.read(dst);
   };
@@ -64,8 +64,7 @@ describe('word-wise block decoding (the matmul loads) is bitwise the element dec
       for (let i = 0; i < K; i++) eye[i * K + i] = 1;
       const x = await dev.upload(eye, [K, K], 'f32');
       const w = await packedTensor(dev, bytes, [N, K], f);
-      const sg = dev.adapter.subgroupMinSize!;
-      for (const variant of [{ kind: 'subgroup', sg, tm: sg, rn: 2 }, { kind: 'tiled', tm: 2, tn: 2, bk: 8 }] as GemmVariant[]) {
+      for (const variant of smallVariants(dev)) {
         const y = await dev.read(gemm(dev, x, w, { variant }));
         let bad = 0;
         for (let m = 0; m < K; m++) for (let n = 0; n < N; n++) if (!(y[m * N + n] === want[n * K + m])) bad++;
@@ -76,14 +75,6 @@ describe('word-wise block decoding (the matmul loads) is bitwise the element dec
 });
 
 describe('gemm with block-quantized weights', () => {
-  const variants = (dev: EgoxDevice): GemmVariant[] => {
-    const sg = dev.adapter.subgroupMinSize!;
-    return [
-      { kind: 'subgroup', sg, tm: sg, rn: 2 },
-      { kind: 'tiled', tm: 2, tn: 2, bk: 8 },
-    ];
-  };
-
   for (const f of FORMATS) {
     it(`${f}: odd M and N, K of two blocks, both variants, vs float64 with the dequantized weights`, async () => {
       const dev = await device();
@@ -92,10 +83,10 @@ describe('gemm with block-quantized weights', () => {
       const bytes = randomBlocks(f, (N * K) / BLOCKS[f].qk);
       const w = await packedTensor(dev, bytes, [N, K], f);
       const wRef = dequant64(f, bytes, (N * K) / BLOCKS[f].qk);
-      for (const variant of variants(dev)) {
+      for (const variant of smallVariants(dev)) {
         const xs = randomF32(M * K);
         const bias = randomF32(N);
-        const out = await poisonedF32(dev, [M, N]);
+        const out = await poisoned(dev, [M, N]);
         gemm(dev, await dev.upload(xs, [M, K], 'f32'), w, { bias: await dev.upload(bias, [N], 'f32'), out, variant });
         const err = relL2(await dev.read(out), refGemm({ M, N, K, x: xs, w: wRef, bias }));
         expect(err, JSON.stringify(variant)).toBeLessThanOrEqual(1e-5);
@@ -111,7 +102,7 @@ describe('gemm with block-quantized weights', () => {
       const bytes = randomBlocks(f, (N * K) / BLOCKS[f].qk);
       const w = await packedTensor(dev, bytes, [N, K], f);
       const xs = randomF32(M * K);
-      const out = await poisonedF32(dev, [M, N]);
+      const out = await poisoned(dev, [M, N]);
       gemm(dev, await dev.upload(xs, [M, K], 'f32'), w, { out, variant });
       const err = relL2(await dev.read(out), refGemm({ M, N, K, x: xs, w: dequant64(f, bytes, (N * K) / BLOCKS[f].qk) }));
       expect(err, f).toBeLessThanOrEqual(3e-3);
@@ -121,6 +112,6 @@ describe('gemm with block-quantized weights', () => {
   it('refuses K that is not a whole number of blocks', async () => {
     const dev = await device();
     const w = dev.empty([3, 48], 'q8_0');
-    expect(() => gemm(dev, dev.empty([2, 48], 'f32'), w, { variant: variants(dev)[0] })).toThrow(/q8_0 weights need K a multiple of 32/);
+    expect(() => gemm(dev, dev.empty([2, 48], 'f32'), w, { variant: smallVariants(dev)[0] })).toThrow(/q8_0 weights need K a multiple of 32/);
   });
 });

@@ -3,6 +3,7 @@
 // the real form) against the float64 reference, and the real form of the very same launcher
 // calls is compiled by Tint on Dawn's null backend, which must report nothing at all.
 import { afterAll, describe, expect, it } from 'vitest';
+import { poisoned } from './gemm-fixtures.ts';
 import { randomF32, relL2, useDevice } from '../../helpers/gpu.ts';
 import { closeNullBackendDevice, tintDiagnostics } from '../../helpers/null-backend.ts';
 import { gemm, type GemmVariant } from '../../../src/kernels/gemm/index.ts';
@@ -19,12 +20,6 @@ import { refGemm, refLoraMerge } from '../../ref/gemm.ts';
 import { KernelChoices } from '../../../src/runtime/kernel-context.ts';
 
 const device = useDevice();
-
-async function poisoned(dev: EgoxDevice, shape: number[], dtype: FloatDType): Promise<Tensor> {
-  const t = dev.empty(shape, dtype);
-  await dev.write(t, new Uint8Array(t.byteLength).fill(0xff));
-  return t;
-}
 
 const F16_16: SgmShape = { M: 16, N: 16, K: 16, component: 'f16', result: 'f32' };
 const F32_8: SgmShape = { M: 8, N: 8, K: 8, component: 'f32', result: 'f32' };

@@ -2,22 +2,15 @@
 // lavapipe binds 128 MiB) are split into several dispatches over windows of the tensors.
 // Tested with a small artificial limit instead of a real 128 MiB tensor.
 import { describe, expect, it } from 'vitest';
+import { poisoned } from './gemm-fixtures.ts';
 import { randomF32, relL2, useDevice } from '../../helpers/gpu.ts';
 import { gemm, type GemmVariant } from '../../../src/kernels/gemm/index.ts';
 import { loraDown, loraUp } from '../../../src/kernels/gemm/lora.ts';
 import { loraMerge } from '../../../src/kernels/gemm/lora-merge.ts';
-import { roundThrough, type FloatDType } from '../../../src/runtime/dtype.ts';
-import type { EgoxDevice } from '../../../src/runtime/device.ts';
-import type { Tensor } from '../../../src/runtime/tensor.ts';
+import { roundThrough } from '../../../src/runtime/dtype.ts';
 import { refGemm, refLoraMerge } from '../../ref/gemm.ts';
 
 const device = useDevice();
-
-async function poisoned(dev: EgoxDevice, shape: number[], dtype: FloatDType): Promise<Tensor> {
-  const t = dev.empty(shape, dtype);
-  await dev.write(t, new Uint8Array(t.byteLength).fill(0xff));
-  return t;
-}
 
 describe('gemm over the binding limit', () => {
   it('splits along M and N into windows; results match, both variants, ragged and even blocks', async () => {
