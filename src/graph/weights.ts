@@ -112,29 +112,19 @@ export class WeightStore {
     }
     if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16') throw new GraphError(`weight '${key}': storage dtype ${dtype} is not a float type`);
     let outOffset = 0;
-    let carry: Uint8Array | null = null; // a partial element split across chunks
     const inSize = fileDtype === 'f32' ? 4 : 2;
-    for await (let chunk of this.source.chunks(key, WEIGHT_CHUNK_BYTES)) {
-      if (carry) {
-        const joined = new Uint8Array(carry.length + chunk.length);
-        joined.set(carry);
-        joined.set(chunk, carry.length);
-        chunk = joined;
-        carry = null;
+    // Whole pairs of elements, so 16-bit output stays word-aligned; a last odd element is padded.
+    for await (const { bytes, partial } of wholeUnits(this.source.chunks(key, WEIGHT_CHUNK_BYTES), inSize * 2)) {
+      if (!partial) {
+        const piece = convert(bytes, fileDtype, dtype);
+        await write(outOffset, piece);
+        outOffset += piece.length;
+        continue;
       }
-      // Keep whole pairs of elements so 16-bit output stays word-aligned.
-      const usable = chunk.length - (chunk.length % (inSize * 2));
-      if (usable < chunk.length) carry = chunk.slice(usable);
-      const piece = convert(chunk.subarray(0, usable), fileDtype, dtype);
-      if (piece.length) await write(outOffset, piece);
-      outOffset += piece.length;
-    }
-    if (carry && carry.length) {
       const padded = new Uint8Array(inSize * 2);
-      padded.set(carry);
+      padded.set(bytes);
       const total = storageBytes(dtype, shape.reduce((a, b) => a * b, 1));
-      const piece = convert(padded, fileDtype, dtype).subarray(0, total - outOffset);
-      await write(outOffset, piece);
+      await write(outOffset, convert(padded, fileDtype, dtype).subarray(0, total - outOffset));
     }
   }
 
@@ -142,17 +132,14 @@ export class WeightStore {
   private async streamRaw(key: string, shape: Shape, dtype: DType, write: (offset: number, bytes: Uint8Array) => void | Promise<void>): Promise<void> {
     const total = storageBytes(dtype, shape.reduce((a, b) => a * b, 1));
     let at = 0;
-    let carry = new Uint8Array(0);
-    for await (const chunk of this.source.chunks(key, WEIGHT_CHUNK_BYTES)) {
-      const joined = carry.length ? concat(carry, chunk) : chunk;
-      const usable = joined.length - (joined.length % 4);
-      if (usable) await write(at, joined.subarray(0, usable));
-      at += usable;
-      carry = joined.slice(usable);
-    }
-    if (carry.length) {
+    for await (const { bytes, partial } of wholeUnits(this.source.chunks(key, WEIGHT_CHUNK_BYTES), 4)) {
+      if (!partial) {
+        await write(at, bytes);
+        at += bytes.length;
+        continue;
+      }
       const last = new Uint8Array(4);
-      last.set(carry);
+      last.set(bytes);
       await write(at, last.subarray(0, total - at));
     }
   }
@@ -163,20 +150,14 @@ export class WeightStore {
    */
   private async streamDequantized(key: string, fileDtype: BlockQuantDType, shape: Shape, dtype: DType, write: (offset: number, bytes: Uint8Array) => void | Promise<void>): Promise<void> {
     if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'bf16') throw new WeightFileError(`weight '${key}' in ${this.sourceName} is ${fileDtype.toUpperCase()}, which egox cannot store as ${dtype}`);
-    const blockBytes = BLOCK_QUANT[fileDtype].bytes;
     let at = 0;
-    let carry = new Uint8Array(0);
-    for await (const chunk of this.source.chunks(key, WEIGHT_CHUNK_BYTES)) {
-      const joined = carry.length ? concat(carry, chunk) : chunk;
-      const usable = joined.length - (joined.length % blockBytes);
-      carry = joined.slice(usable);
-      if (!usable) continue;
+    for await (const { bytes, partial } of wholeUnits(this.source.chunks(key, WEIGHT_CHUNK_BYTES), BLOCK_QUANT[fileDtype].bytes)) {
+      if (partial) throw new WeightFileError(`weight '${key}' in ${this.sourceName} ends in a partial ${fileDtype.toUpperCase()} block; the file is truncated or corrupt`);
       // Whole blocks hold an even number of values, so 16-bit output stays word-aligned.
-      const piece = convert(new Uint8Array(decodeToF32(fileDtype, joined.subarray(0, usable)).buffer), 'f32', dtype);
+      const piece = convert(new Uint8Array(decodeToF32(fileDtype, bytes).buffer), 'f32', dtype);
       await write(at, piece);
       at += piece.length;
     }
-    if (carry.length) throw new WeightFileError(`weight '${key}' in ${this.sourceName} ends in a partial ${fileDtype.toUpperCase()} block; the file is truncated or corrupt`);
   }
 
   /** An fp8 tensor: as stored (4 bytes a word, the last word zero-padded) or widened on the host. */
@@ -257,6 +238,21 @@ export function convert(bytes: Uint8Array, from: FloatDType, to: FloatDType): Ui
   const out = new Uint16Array(f32bits.length);
   for (let i = 0; i < f32bits.length; i++) out[i] = narrow(f32bits[i]!);
   return new Uint8Array(out.buffer);
+}
+
+/**
+ * A tensor's chunks re-cut into pieces of whole `unit`s (elements, words, GGML blocks), none
+ * empty; bytes short of a unit at the end come last, marked partial.
+ */
+async function* wholeUnits(chunks: AsyncIterable<Uint8Array>, unit: number): AsyncGenerator<{ bytes: Uint8Array; partial: boolean }> {
+  let carry = new Uint8Array(0);
+  for await (const chunk of chunks) {
+    const joined = carry.length ? concat(carry, chunk) : chunk;
+    const usable = joined.length - (joined.length % unit);
+    carry = joined.slice(usable);
+    if (usable) yield { bytes: joined.subarray(0, usable), partial: false };
+  }
+  if (carry.length) yield { bytes: carry, partial: true };
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
